@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PORT   ?= 8765
 STRATEGY ?= STR001
 
 .DEFAULT_GOAL := help
@@ -21,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP) ## create .venv and install the package with its test tools
 
 demo: $(STAMP) ## backtest STR001 offline on the shipped data, then its execution-quality report
-	PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh $(PORT) $(STRATEGY)
+	PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh $(STRATEGY)
 
 test: $(STAMP) ## run the test suite (offline)
 	$(BIN)/python -m pytest -q

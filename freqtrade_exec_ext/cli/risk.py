@@ -56,7 +56,8 @@ def run_check(args: argparse.Namespace) -> int:
         shown = json.dumps(value) if not isinstance(value, str) else value
         table.add_row(path, shown, unit, "file" if path in set_fields else "default")
     Console(width=110).print(table)
-    print(f"OK: {args.path} is a valid version-1 risk contract (fingerprint {contract.fingerprint()[:12]})")
+    fingerprint = contract.fingerprint()[:12]
+    print(f"OK: {args.path} is a valid version-1 risk contract (fingerprint {fingerprint})")
     return 0
 
 

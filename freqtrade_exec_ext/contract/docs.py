@@ -21,8 +21,14 @@ def render_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for path, type_name, default, allowed, unit, desc in field_docs():
-        cells = [f"`{path}`", type_name, f"`{default}`" if default != "required" else "**required**",
-                 allowed, unit, desc]
+        cells = [
+            f"`{path}`",
+            type_name,
+            f"`{default}`" if default != "required" else "**required**",
+            allowed,
+            unit,
+            desc,
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 

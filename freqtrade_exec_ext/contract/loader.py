@@ -66,7 +66,10 @@ class _StrictLoader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 raise yaml.MarkedYAMLError(
-                    None, None, f"nesting deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                    None,
+                    None,
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
                 )
             return super().compose_node(parent, index)
         finally:
@@ -220,7 +223,9 @@ def parse_contract(data: Any, file: str = "<contract>", folder: str | None = Non
     """Validate already-parsed YAML data."""
     if not isinstance(data, dict):
         shape = "empty" if data is None else f"a {type(data).__name__}"
-        raise ContractError([Problem(file, "", f"expected a mapping at the top level, found {shape}")])
+        raise ContractError(
+            [Problem(file, "", f"expected a mapping at the top level, found {shape}")]
+        )
     try:
         contract = RiskContract.model_validate(data)
     except ValidationError as exc:

@@ -47,5 +47,11 @@ def find_contract(
             return candidate
     searched = ", ".join(dict.fromkeys(str(c) for c in candidates))
     raise ContractError(
-        [Problem(str(candidates[0]), "", f"risk contract for {strategy_id} not found (searched {searched})")]
+        [
+            Problem(
+                str(candidates[0]),
+                "",
+                f"risk contract for {strategy_id} not found (searched {searched})",
+            )
+        ]
     )

@@ -63,7 +63,6 @@ class Market(_Section):
         pattern=r"^[A-Z0-9]{2,10}$",
     )
 
-
     @field_validator("exchange")
     @classmethod
     def _known_exchange(cls, value: str) -> str:

@@ -218,14 +218,21 @@ def test_number_field_takes_no_text_bool_or_other_shapes(path: str, value: Any) 
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
-@pytest.mark.parametrize("path", ["capital.initial_capital", "slippage.max_exit_bps", "leverage.max"])
+@pytest.mark.parametrize(
+    "path", ["capital.initial_capital", "slippage.max_exit_bps", "leverage.max"]
+)
 def test_every_number_must_be_finite(path: str, value: float) -> None:
     lines = problems(with_value(path, value))
     assert any(f"{path}: must be a finite number" in line for line in lines), lines
 
 
 @pytest.mark.parametrize(
-    "path", ["stop_loss.trailing.enabled", "stop_loss.on_exchange", "stop_loss.trailing.only_offset_is_reached"]
+    "path",
+    [
+        "stop_loss.trailing.enabled",
+        "stop_loss.on_exchange",
+        "stop_loss.trailing.only_offset_is_reached",
+    ],
 )
 def test_boolean_field_takes_only_true_or_false(path: str) -> None:
     assert any(f"{path}: must be true or false" in x for x in problems(with_value(path, "true")))
@@ -266,7 +273,9 @@ RANGES: list[tuple[str, list[Any], list[Any]]] = [
 def test_range_limits_hold(path: str, bad: list[Any], good: list[Any]) -> None:
     for value in bad:
         lines = problems(with_value(path, value))
-        assert any(line.startswith(f"risk.yaml: {path}: ") and "allowed:" in line for line in lines), (
+        assert any(
+            line.startswith(f"risk.yaml: {path}: ") and "allowed:" in line for line in lines
+        ), (
             value,
             lines,
         )
@@ -308,24 +317,33 @@ def test_enum_fields_list_what_is_allowed(path: str, value: str) -> None:
 
 
 def test_unknown_exchange_and_one_freqtrade_refuses() -> None:
-    assert any("market.exchange: 'nasdaq'" in x for x in problems(with_value("market.exchange", "nasdaq")))
+    assert any(
+        "market.exchange: 'nasdaq'" in x for x in problems(with_value("market.exchange", "nasdaq"))
+    )
     lines = problems(with_value("market.exchange", "poloniex"))
     assert any("market.exchange: Freqtrade does not support poloniex" in x for x in lines)
 
 
 def test_stake_currency_form() -> None:
-    assert any("market.stake_currency" in x for x in problems(with_value("market.stake_currency", "usdt")))
+    assert any(
+        "market.stake_currency" in x for x in problems(with_value("market.stake_currency", "usdt"))
+    )
 
 
 def test_strategy_id_form() -> None:
     for bad in ["STR-01", "str-001", "STR001", "STR-001a", ""]:
-        assert any(x.startswith("risk.yaml: strategy_id: ") for x in problems(with_value("strategy_id", bad)))
+        assert any(
+            x.startswith("risk.yaml: strategy_id: ")
+            for x in problems(with_value("strategy_id", bad))
+        )
     assert parse_contract(with_value("strategy_id", "STR-12345")).strategy_id == "STR-12345"
 
 
 # ------------------------------------------------------------------ cross-field rules
 def test_schema_version_must_be_1() -> None:
-    assert problems(with_value("schema_version", 2)) == ["risk.yaml: schema_version: must be 1, was 2"]
+    assert problems(with_value("schema_version", 2)) == [
+        "risk.yaml: schema_version: must be 1, was 2"
+    ]
 
 
 def test_max_stake_below_min_stake() -> None:
@@ -335,11 +353,15 @@ def test_max_stake_below_min_stake() -> None:
 
 def test_trailing_offset_below_positive() -> None:
     data = with_value("stop_loss.trailing", {"enabled": True, "positive": 0.03, "offset": 0.02})
-    assert problems(data) == ["risk.yaml: stop_loss.trailing.offset: must be >= positive (0.03), was 0.02"]
+    assert problems(data) == [
+        "risk.yaml: stop_loss.trailing.offset: must be >= positive (0.03), was 0.02"
+    ]
 
 
 def test_leverage_must_be_1_on_spot() -> None:
-    assert problems(with_value("leverage.max", 2)) == ["risk.yaml: leverage.max: must be 1 on spot, was 2"]
+    assert problems(with_value("leverage.max", 2)) == [
+        "risk.yaml: leverage.max: must be 1 on spot, was 2"
+    ]
     assert any("leverage.max:" in x for x in problems(with_value("leverage.max", 0.5)))
 
 
@@ -368,7 +390,9 @@ def test_strategy_id_must_match_its_folder(tmp_path: Path) -> None:
     folder.mkdir()
     path = folder / "risk-assessment.yaml"
     path.write_text(yaml.safe_dump(MINIMAL))
-    with pytest.raises(ContractError, match=r"strategy_id: 'STR-042' does not match its folder 'STR-007'"):
+    with pytest.raises(
+        ContractError, match=r"strategy_id: 'STR-042' does not match its folder 'STR-007'"
+    ):
         load_contract(path)
     path.write_text(yaml.safe_dump(with_value("strategy_id", "STR-007")))
     assert load_contract(path).strategy_id == "STR-007"

@@ -19,6 +19,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "freqtrade_exec_ext.cli.main", *args],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
         env={**os.environ, "COLUMNS": "120"},
@@ -56,7 +57,9 @@ def test_broken_file_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     assert len(lines) == 3
     assert all(line.startswith(f"{bad}: ") for line in lines)
     assert any("capital.initial_capital: must be greater than 0" in line for line in lines)
-    assert any("max_spred_bps: unknown key; did you mean 'max_spread_bps'?" in line for line in lines)
+    assert any(
+        "max_spred_bps: unknown key; did you mean 'max_spread_bps'?" in line for line in lines
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -66,7 +69,9 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     assert proc.stderr.strip().endswith("file does not exist; expected risk-assessment.yaml")
 
 
-def test_random_bytes_never_give_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_random_bytes_never_give_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = random.Random(7)
     path = tmp_path / "risk-assessment.yaml"
     seeds = [b"schema_version: 1\n", b"{[&*!|>%@`", b"\xff\xfe", b"- ", b"a: b: c", b"? ", b"\t"]
