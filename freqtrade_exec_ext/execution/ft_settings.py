@@ -28,13 +28,21 @@ def order_time_in_force(c: RiskContract) -> dict[str, str]:
     return {"entry": c.orders.time_in_force, "exit": c.orders.time_in_force}
 
 
+# Freqtrade's own timeout is a backstop this long after the contract's: the mixin decides
+# at the contract's timeout itself (check_entry_timeout / check_exit_timeout), because
+# Freqtrade never calls those callbacks once its own timeout has expired, and the
+# partial-fill rule (min_fill_ratio) needs that call.
+TIMEOUT_BACKSTOP_S = 60
+
+
 def unfilledtimeout(c: RiskContract) -> dict[str, Any]:
-    # After exit timeouts Freqtrade escalates to an emergency (market) exit, so that no
-    # position is left without an exit: one timeout per allowed reprice, plus one.
+    # exit_timeout_count 1: the first exit cancelled for timeout (by the mixin at the
+    # contract's exit_timeout_s, or by this backstop) escalates to an emergency market
+    # exit, so that no position is left without an exit (live and dry-run).
     return {
-        "entry": c.orders.entry_timeout_s,
-        "exit": c.orders.exit_timeout_s,
-        "exit_timeout_count": c.orders.max_reprices + 1,
+        "entry": c.orders.entry_timeout_s + TIMEOUT_BACKSTOP_S,
+        "exit": c.orders.exit_timeout_s + TIMEOUT_BACKSTOP_S,
+        "exit_timeout_count": 1,
         "unit": "seconds",
     }
 

@@ -110,7 +110,9 @@ def walk_book(
     if not math.isfinite(size) or size <= 0:
         raise ValueError(f"order size must be a finite number > 0, was {size!r}")
     quote = top_of_book(book)
-    levels = _levels(book["asks"] if side == "buy" else book["bids"], "asks" if side == "buy" else "bids")
+    levels = _levels(
+        book["asks"] if side == "buy" else book["bids"], "asks" if side == "buy" else "bids"
+    )
     remaining = size
     filled_base = filled_quote = 0.0
     used = 0

@@ -1,0 +1,222 @@
+"""``freqtrade-exec report`` on a Freqtrade database of 1,000,000 orders.
+
+Target: the report (terminal table + JSON) in under 10 s with under 1 GB peak memory,
+printed beside a plain ``SELECT * FROM orders`` scan of the same database on the same
+machine (the floor any reader of that table pays).
+
+The database is written with Freqtrade's own table definitions (``init_db`` creates the
+schema; rows go in through SQLAlchemy Core bulk inserts on ``Trade.__table__``,
+``Order.__table__`` and ``_CustomData.__table__``), with one execution-ledger record per
+filled order, as the mixin writes them in dry-run.  Each measurement runs in a fresh
+subprocess that reports its own wall time and peak RSS (``ru_maxrss``).
+
+``python -m benchmarks report`` runs it; ``BENCH_REPORT_ORDERS`` changes the size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+N_ORDERS = int(os.environ.get("BENCH_REPORT_ORDERS", "1000000"))
+TARGET_S = 10.0
+TARGET_RSS_MB = 1024.0
+
+PAIRS = [f"{b}/USDT" for b in ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "BNB", "LTC")]
+BASE_PRICE = {"BTC": 60000.0, "ETH": 3000.0, "SOL": 150.0, "XRP": 0.6, "ADA": 0.45,
+              "DOGE": 0.15, "BNB": 550.0, "LTC": 80.0}
+
+
+def build_db(path: Path, n_orders: int, seed: int = 7) -> dict[str, int]:
+    """Write a dry-run-like Freqtrade database with about ``n_orders`` orders."""
+    import numpy as np
+    import orjson
+    from freqtrade.enums import TradingMode
+    from freqtrade.persistence import Order, Trade, init_db
+    from freqtrade.persistence.custom_data import _CustomData
+
+    url = f"sqlite:///{path}"
+    init_db(url)
+    engine = Trade.session.get_bind()
+    rng = np.random.default_rng(seed)
+    # about 3 orders per trade: entry, exit, and on average one cancelled (repriced) entry
+    n_trades = n_orders // 3 + 1
+    t0 = datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    counts = {"trades": 0, "orders": 0, "ledger": 0}
+    chunk = 20000
+    oid = 0
+    for start in range(0, n_trades, chunk):
+        k = min(chunk, n_trades - start)
+        pair_ix = rng.integers(0, len(PAIRS), k).tolist()
+        drift = rng.normal(0.0, 0.01, k).tolist()
+        slip_in = rng.normal(2.0, 4.0, k).tolist()
+        slip_out = rng.normal(3.0, 6.0, k).tolist()
+        delay_in = rng.normal(0.5, 2.0, k).tolist()
+        delay_out = rng.normal(0.5, 2.0, k).tolist()
+        maker = (rng.random(k) < 0.6).tolist()
+        n_cancel = rng.integers(0, 3, k).tolist()  # cancelled (repriced) entries before the fill
+        stake = rng.uniform(20.0, 300.0, k).tolist()
+        trades, orders, cds = [], [], []
+        for i in range(k):
+            if oid >= n_orders:
+                break
+            tid = start + i + 1
+            pair = PAIRS[pair_ix[i]]
+            base = BASE_PRICE[pair.split("/")[0]] * (1 + 0.0001 * (tid % 997))
+            opened = t0 + timedelta(minutes=5 * (tid // 4))
+            closed = opened + timedelta(minutes=45)
+            entry_dec = base
+            entry_arr = base * (1 + delay_in[i] / 1e4)
+            entry_fill = entry_arr * (1 + slip_in[i] / 1e4)
+            amount = stake[i] / entry_fill
+            exit_dec = base * (1 + drift[i])
+            exit_arr = exit_dec * (1 - delay_out[i] / 1e4)
+            exit_fill = exit_arr * (1 - slip_out[i] / 1e4)
+            fee = 0.001
+            trades.append({
+                "id": tid, "exchange": "binance", "pair": pair, "base_currency": pair[:-5],
+                "stake_currency": "USDT", "is_open": False, "fee_open": fee,
+                "fee_open_cost": fee * stake[i], "fee_open_currency": "USDT",
+                "fee_close": fee, "fee_close_cost": fee * amount * exit_fill,
+                "fee_close_currency": "USDT", "open_rate": entry_fill,
+                "open_rate_requested": entry_dec, "close_rate": exit_fill,
+                "close_rate_requested": exit_dec, "stake_amount": stake[i],
+                "max_stake_amount": stake[i], "amount": amount, "amount_requested": amount,
+                "open_date": opened, "close_date": closed, "strategy": "STR001",
+                "timeframe": 5, "trading_mode": TradingMode.SPOT, "leverage": 1.0, "is_short": False,
+                "exit_reason": "exit_signal", "enter_tag": "trend_pullback",
+                "record_version": 2,
+            })
+            legs = (("buy", "entry", entry_dec, entry_arr, entry_fill, opened, delay_in[i]),
+                    ("sell", "exit", exit_dec, exit_arr, exit_fill, closed, delay_out[i]))
+            for leg, (side, intent, dec, arr, fill, when, _) in enumerate(legs):
+                cancels = int(n_cancel[i]) if leg == 0 else 0
+                for c in range(cancels):
+                    oid += 1
+                    orders.append(_order(oid, tid, pair, side, "limit", "canceled", dec,
+                                         amount, 0.0, None, when + timedelta(seconds=60 * c),
+                                         None))
+                oid += 1
+                filled_at = when + timedelta(seconds=60 * cancels + 20)
+                liq = "maker" if maker[i] else "taker"
+                orders.append(_order(oid, tid, pair, side, "limit", "closed", fill, amount,
+                                     amount, fill, when + timedelta(seconds=60 * cancels),
+                                     filled_at))
+                order_id = f"dry_run_{side}_{pair}_{oid:012d}"
+                sb = (fill - dec) / dec * 1e4 * (1 if side == "buy" else -1)
+                sa = (fill - arr) / arr * 1e4 * (1 if side == "buy" else -1)
+                budget = 15.0 if intent == "entry" else 30.0
+                rec = {
+                    "strategy_id": "STR-001", "pair": pair, "side": side, "intent": intent,
+                    "is_short": False, "order_type": "limit", "order_id": order_id,
+                    "trade_id": tid, "runmode": "dry_run", "decision_price": dec,
+                    "decision_time": when.isoformat() + "+00:00", "arrival_mid": arr,
+                    "arrival_spread_bps": 1.5, "requested_price": fill, "fill_price": fill,
+                    "filled_amount": amount, "ordered_amount": amount,
+                    "notional": amount * fill, "slippage_decision_bps": sb,
+                    "slippage_arrival_bps": sa,
+                    "spread_cost_bps": 0.0 if liq == "maker" else 0.75,
+                    "fee_cost": amount * fill * fee, "fee_currency": "USDT", "fee_rate": fee,
+                    "liquidity": liq, "fee_inferred": False, "funding_fees": 0.0,
+                    "reprice_count": cancels, "placed_time": when.isoformat() + "+00:00",
+                    "filled_time": filled_at.isoformat() + "+00:00",
+                    "time_to_fill_s": 60.0 * cancels + 20, "slippage_budget_bps": budget,
+                    "over_budget": sb > budget, "exit_reason": None,
+                    "backtest_slippage_bps": 0.0, "schema_version": 1,
+                }
+                cds.append({"ft_trade_id": tid, "cd_key": f"exec_ext.fill.{order_id}",
+                            "cd_type": "dict", "cd_value": orjson.dumps(rec).decode(),
+                            "created_at": filled_at})
+        with engine.begin() as conn:
+            conn.execute(Trade.__table__.insert(), trades)
+            conn.execute(Order.__table__.insert(), orders)
+            conn.execute(_CustomData.__table__.insert(), cds)
+        counts["trades"] += len(trades)
+        counts["orders"] += len(orders)
+        counts["ledger"] += len(cds)
+        if counts["orders"] >= n_orders:
+            break
+    engine.dispose()
+    return counts
+
+
+def _order(oid: int, tid: int, pair: str, side: str, otype: str, status: str, price: float,
+           amount: float, filled: float, average: float | None, placed: datetime,
+           filled_at: datetime | None) -> dict[str, Any]:
+    return {
+        "id": oid, "ft_trade_id": tid, "ft_order_side": side, "ft_pair": pair,
+        "ft_is_open": False, "ft_amount": amount, "ft_price": price,
+        "order_id": f"dry_run_{side}_{pair}_{oid:012d}", "status": status, "symbol": pair,
+        "order_type": otype, "side": side, "price": price, "average": average,
+        "amount": amount, "filled": filled, "remaining": amount - filled,
+        "cost": filled * (average or 0.0), "order_date": placed,
+        "order_filled_date": filled_at, "order_update_date": filled_at or placed,
+        "funding_fee": 0.0, "ft_fee_base": None,
+        "ft_order_tag": "trend_pullback" if side == "buy" else "exit_signal",
+    }
+
+
+_RUNNER = """
+import json, resource, sys, time
+t = time.perf_counter()
+mode, arg = sys.argv[1], sys.argv[2]
+if mode == "scan":
+    from sqlalchemy import create_engine, text
+    eng = create_engine(arg)
+    with eng.connect() as conn:
+        n = len(conn.execute(text("SELECT * FROM orders")).fetchall())
+    rc = 0
+else:
+    from freqtrade_exec_ext.cli.main import main
+    rc = main(json.loads(arg))
+    n = None
+print(json.dumps({"s": time.perf_counter() - t, "rc": rc, "rows": n,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _measure(mode: str, arg: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", _RUNNER, mode, arg], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        db = Path(tmp) / "tradesv3.dryrun.sqlite"
+        t = time.perf_counter()
+        counts = build_db(db, N_ORDERS)
+        print(f"built {counts['orders']:,} orders, {counts['trades']:,} trades, "
+              f"{counts['ledger']:,} ledger records in {time.perf_counter() - t:.1f} s "
+              f"({db.stat().st_size / 1e6:.0f} MB)", flush=True)
+        url = f"sqlite:///{db}"
+        scan = _measure("scan", url)
+        out = Path(tmp) / "report.json"
+        rep = _measure("report", json.dumps(["report", "--db", url, "--json", str(out),
+                                             "--quiet"]))
+        if rep["rc"] != 0:
+            print(f"report exited {rep['rc']}")
+            return 1
+        summary = json.loads(out.read_text())
+        n_rep = summary["totals"]["orders"]
+    print(f"plain scan  SELECT * FROM orders : {scan['s']:6.2f} s  peak {scan['rss_mb']:6.0f} MB"
+          f"  ({scan['rows']:,} rows)")
+    print(f"freqtrade-exec report --db       : {rep['s']:6.2f} s  peak {rep['rss_mb']:6.0f} MB"
+          f"  ({n_rep:,} orders; {rep['s'] / scan['s']:.2f}x the scan)")
+    ok = rep["s"] < TARGET_S and rep["rss_mb"] < TARGET_RSS_MB and n_rep == counts["orders"]
+    print(f"target: < {TARGET_S:.0f} s and < {TARGET_RSS_MB:.0f} MB -> "
+          f"{'OK' if ok else 'OVER TARGET'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

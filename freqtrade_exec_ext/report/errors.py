@@ -1,0 +1,7 @@
+"""The report's one error type: bad input, shown as one line and exit code 2."""
+
+from __future__ import annotations
+
+
+class ReportInputError(Exception):
+    """A file, URL or option the report cannot use; the message names it."""

@@ -1,0 +1,29 @@
+"""Test strategy: STR-001's contract, an entry signal on every candle, no exit signal."""
+
+from __future__ import annotations
+
+from pandas import DataFrame
+
+from freqtrade_exec_ext import ExecutionMixin
+
+
+class XMAlwaysEnter(ExecutionMixin):
+    INTERFACE_VERSION = 3
+    strategy_id = "STR-001"
+    timeframe = "5m"
+    startup_candle_count = 0
+    process_only_new_candles = False
+    use_exit_signal = True
+    minimal_roi = {"0": 10.0}  # noqa: RUF012
+
+    def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        return dataframe
+
+    def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        dataframe["enter_long"] = 1
+        dataframe["enter_tag"] = "always"
+        return dataframe
+
+    def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        dataframe["exit_long"] = 0
+        return dataframe

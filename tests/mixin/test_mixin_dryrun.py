@@ -1,0 +1,161 @@
+"""A real FreqtradeBot in dry-run: pre-trade checks, repricing, partial fills, the ledger."""
+
+from __future__ import annotations
+
+import pytest
+from dryrun_harness import PAIR, Harness, book
+from mixin_helpers import base_config
+
+from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
+
+
+@pytest.fixture
+def harness(localex, mocker, tmp_path, test_strategies):
+    cfg = base_config(
+        localex.base_url, tmp_path / "user_data", pairs=[PAIR], initial_state="running",
+        bot_name="xm-test",
+    )
+    h = Harness(mocker, tmp_path, cfg, test_strategies)
+    yield h
+    h.close_bot()
+
+
+def open_trades():
+    from freqtrade.persistence import Trade
+
+    return Trade.get_open_trades()
+
+
+def all_trades():
+    from freqtrade.persistence import Trade
+
+    return Trade.get_trades([]).all()
+
+
+def test_entry_rejected_for_wide_spread(harness):
+    harness.book = book(99.85, 100.15)  # 30 bps > max_spread_bps 10
+    harness.step()
+    assert all_trades() == []
+    msgs = harness.strategy_messages()
+    assert msgs and "SPREAD_TOO_WIDE" in msgs[0] and "spread_bps=30.0" in msgs[0]
+
+
+def test_entry_rejected_for_book_walk_slippage(harness):
+    # 2 bps spread, but ~2 BTC-equivalent units walk five levels: ~24 bps > max_entry_bps 15
+    harness.book = {
+        "bids": [[99.99, 50.0], [99.98, 50.0]],
+        "asks": [[100.01, 0.3], [100.10, 0.3], [100.20, 0.3], [100.30, 0.5], [100.40, 5.0]],
+    }
+    harness.step()
+    assert all_trades() == []
+    msgs = harness.strategy_messages()
+    assert msgs and "SLIPPAGE_TOO_HIGH" in msgs[0] and "max=15" in msgs[0]
+
+
+def entry_orders(trade):
+    return [o for o in trade.orders if o.ft_order_side == trade.entry_side]
+
+
+def test_repriced_entry_stops_at_the_budget_then_times_out(harness):
+    harness.step()  # maker-first: joins the bid at 99.99
+    (trade,) = open_trades()
+    assert [o.ft_price for o in entry_orders(trade)] == [pytest.approx(99.99)]
+    harness.book = book(100.50, 100.52)  # the market runs away, 50 bps above the decision
+    prices = []
+    for t in (160, 310, 460, 560):  # reprice steps fall at 150, 300, 450 s of 600
+        harness.advance(t)
+        harness.step()
+        (trade,) = open_trades()
+        prices = [o.ft_price for o in entry_orders(trade)]
+    # decision 100.0, budget 15 bps -> bound 100.15, reached in max_reprices = 3 steps
+    # thirds of the way from 99.99 to the bound, on the 0.01 tick (a buy rounds down)
+    assert prices == pytest.approx([99.99, 100.04, 100.09, 100.15])
+    assert max(prices) <= 100.15
+    harness.advance(610)  # the contract's entry timeout (600 s): nothing filled -> cancel
+    harness.step()
+    # the repriced trade is gone (nothing filled, nothing held); the still-present signal
+    # placed a fresh entry whose price is again inside the budget
+    trades = all_trades()
+    assert all(len(entry_orders(t)) == 1 for t in trades)
+    assert all(t.orders[0].ft_price <= 100.15 and t.amount == 0 for t in trades)
+
+
+def _partial_fill(harness, ratio):
+    harness.step()
+    (trade,) = open_trades()
+    (order,) = entry_orders(trade)
+    dry = harness.dry_orders()[order.order_id]
+    filled = round(dry["amount"] * ratio, 5)
+    dry.update({"filled": filled, "remaining": dry["amount"] - filled})
+    harness.advance(610)  # past entry_timeout_s (600), before Freqtrade's backstop (660)
+    harness.step()
+    return order.order_id, dry["amount"], filled
+
+
+def test_partial_fill_above_min_ratio_is_kept(harness):
+    order_id, amount, filled = _partial_fill(harness, 0.6)  # min_fill_ratio 0.5
+    (trade,) = open_trades()
+    assert trade.amount == pytest.approx(filled)
+    assert not trade.has_open_orders or all(
+        o.ft_order_side == "stoploss" for o in trade.open_orders
+    )
+    rec = FillRecord.from_dict(trade.get_custom_data(LEDGER_KEY_PREFIX + order_id))
+    assert rec.filled_amount == pytest.approx(filled) and rec.ordered_amount == amount
+    assert trade.get_custom_data("exec_ext.discard_partial") is None
+
+
+def test_partial_fill_below_min_ratio_is_cancelled_and_exited(harness):
+    _, _, filled = _partial_fill(harness, 0.3)
+    harness.step()  # the next loop exits the small remainder
+    (trade,) = all_trades()
+    exits = [o for o in trade.orders if o.ft_order_side == trade.exit_side]
+    assert exits and exits[0].ft_order_tag == "exec_partial_fill_below_min"
+    assert exits[0].amount == pytest.approx(filled)
+
+
+def ledger_of(trade) -> list[FillRecord]:
+    return [
+        FillRecord.from_dict(cd.value)
+        for cd in trade.get_all_custom_data()
+        if cd.cd_key.startswith(LEDGER_KEY_PREFIX)
+    ]
+
+
+def test_ledger_records_persist_in_sqlite_across_restart(harness):
+    harness.step()  # entry rests at 99.99
+    harness.book = book(99.97, 99.99)  # the ask comes down to our bid: filled as maker
+    harness.step()
+    (trade,) = open_trades()
+    assert trade.nr_of_successful_entries == 1
+    (rec,) = ledger_of(trade)
+    assert rec.intent == "entry" and rec.side == "buy" and rec.runmode == "dry_run"
+    assert rec.decision_price == 100.0 and rec.fill_price == pytest.approx(99.99)
+    assert rec.slippage_decision_bps == pytest.approx(-1.0)  # 1 bp better than decision
+    assert rec.arrival_mid == pytest.approx(100.0) and rec.arrival_spread_bps == pytest.approx(2.0)
+    assert rec.liquidity == "maker" and rec.fee_inferred and rec.spread_cost_bps == 0.0
+    assert rec.fee_rate == pytest.approx(0.001)
+    trade_id = trade.id
+
+    harness.restart()  # a new bot on the same database file
+    harness.step()
+    from freqtrade.persistence import Trade
+
+    again = Trade.get_trades([Trade.id == trade_id]).first()
+    assert [r.to_dict() for r in ledger_of(again)] == [rec.to_dict()]
+    assert again.get_custom_data("exec_ext.ctx.entry")["decision_price"] == 100.0
+
+
+def test_exit_that_times_out_escalates_to_a_market_exit(harness):
+    _, _, filled = _partial_fill(harness, 0.3)  # below min_fill_ratio: exit the remainder
+    harness.step()  # limit exit placed at 610 s, resting at the ask (maker-first)
+    (trade,) = open_trades()
+    assert any(o.ft_order_side == "sell" and o.status == "open" for o in trade.orders)
+    trade_id = trade.id
+    harness.advance(610 + 310)  # exit_timeout_s is 300
+    harness.step()
+    (trade,) = [t for t in all_trades() if t.id == trade_id]
+    assert not trade.is_open, "no position may be left without an exit"
+    assert trade.exit_reason == "emergency_exit"
+    exit_records = [r for r in ledger_of(trade) if r.intent == "exit"]
+    assert len(exit_records) == 1 and exit_records[0].filled_amount == pytest.approx(filled)
+    assert exit_records[0].order_type == "market" and exit_records[0].liquidity == "taker"
