@@ -90,7 +90,8 @@ def build_db(path: Path, n_orders: int, seed: int = 7) -> dict[str, int]:
                 "close_rate_requested": exit_dec, "stake_amount": stake[i],
                 "max_stake_amount": stake[i], "amount": amount, "amount_requested": amount,
                 "open_date": opened, "close_date": closed, "strategy": "STR001",
-                "timeframe": 5, "trading_mode": TradingMode.SPOT, "leverage": 1.0, "is_short": False,
+                "timeframe": 5, "trading_mode": TradingMode.SPOT, "leverage": 1.0,
+                "is_short": False,
                 "exit_reason": "exit_signal", "enter_tag": "trend_pullback",
                 "record_version": 2,
             })

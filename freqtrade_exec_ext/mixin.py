@@ -40,6 +40,7 @@ from freqtrade.strategy import IStrategy
 
 from freqtrade_exec_ext.contract import ContractError, RiskContract, find_contract, load_contract
 from freqtrade_exec_ext.execution import checks, pricing, sizing, timeouts
+from freqtrade_exec_ext.execution.fees import fees_from_trades
 from freqtrade_exec_ext.execution.ft_settings import strategy_settings, wallet_settings
 from freqtrade_exec_ext.execution.ledger import (
     LEDGER_KEY_PREFIX,
@@ -59,6 +60,9 @@ BOOK_DEPTH = 20
 BOOK_MAX_AGE_S = 2.0
 STOP_REASONS = frozenset({"stop_loss", "trailing_stop_loss", "stoploss_on_exchange", "liquidation"})
 LIVE_MODES = (RunMode.LIVE, RunMode.DRY_RUN)
+# Backtests: the CLI, hyperopt, and backtests started from the web UI (webserver mode)
+SIM_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.WEBSERVER)
+LEDGER_FILE_MODES = (RunMode.BACKTEST, RunMode.WEBSERVER)
 
 # Callbacks a strategy may override; the mixin's limits are applied around the override.
 GUARDED_CALLBACKS = (
@@ -260,7 +264,7 @@ class ExecutionMixin(IStrategy):
         return self._xm_runmode in LIVE_MODES
 
     def _xm_backtest_slippage(self) -> float:
-        if self._xm_runmode in (RunMode.BACKTEST, RunMode.HYPEROPT):
+        if self._xm_runmode in SIM_MODES:
             return float(self._xc.slippage.backtest_bps)
         return 0.0
 
@@ -320,7 +324,7 @@ class ExecutionMixin(IStrategy):
     def _xm_funding_rate(self, pair: str) -> float | None:
         ex = exchange_of(self.dp)
         try:
-            info = ex._api.fetch_funding_rate(pair)
+            info = ex.fetch_funding_rate(pair)
             return _num(info.get("fundingRate"))
         except Exception as exc:  # noqa: BLE001
             logger.warning("exec_ext: funding rate for %s unavailable: %s", pair, exc)
@@ -383,7 +387,7 @@ class ExecutionMixin(IStrategy):
             type(self).__name__, c.strategy_id, c.fingerprint()[:12], c.stop_loss.stoploss,
             c.sizing.method, c.sizing.min_stake, c.sizing.max_stake,
         )
-        if mode in (RunMode.BACKTEST, RunMode.HYPEROPT):
+        if mode in SIM_MODES:
             logger.info(
                 "exec_ext backtest model: %s bps adverse slippage charged on limit entries and "
                 "on limit exits by signal/custom exit (custom_entry_price/custom_exit_price); "
@@ -392,7 +396,7 @@ class ExecutionMixin(IStrategy):
                 "spread/book-walk/funding pre-trade checks (no historical order book)",
                 c.slippage.backtest_bps,
             )
-        if mode == RunMode.BACKTEST:
+        if mode in LEDGER_FILE_MODES:
             results_dir = Path(
                 self.config.get("exportdirectory")
                 or Path(self.config.get("user_data_dir", "user_data")) / "backtest_results"
@@ -920,23 +924,11 @@ class ExecutionMixin(IStrategy):
             except Exception:  # noqa: BLE001
                 trades = []
             if trades:
-                cost = 0.0
-                ccy = None
-                kinds: dict[str, float] = {}
-                for t in trades:
-                    fee = t.get("fee") or {}
-                    fcost = _num(fee.get("cost")) or 0.0
-                    ccy = fee.get("currency") or ccy
-                    if ccy and quote and ccy != quote and ccy == trade.pair.split("/")[0]:
-                        fcost *= _num(t.get("price")) or 0.0  # base-currency fee in quote
-                        ccy = quote
-                    cost += fcost
-                    kind = t.get("takerOrMaker")
-                    if kind in ("maker", "taker"):
-                        kinds[kind] = kinds.get(kind, 0.0) + (_num(t.get("amount")) or 0.0)
-                liquidity = max(kinds, key=lambda k: kinds[k]) if kinds else None
-                rate = cost / notional if notional > 0 and ccy == quote else None
-                return cost, ccy, rate, liquidity, False
+                base, _, rest = trade.pair.partition("/")
+                f = fees_from_trades(
+                    trades, base=base, quote=quote or rest.split(":")[0], notional=notional
+                )
+                return f.cost, f.currency, f.rate, f.liquidity, False
         rate = _num(trade.fee_open if is_entry else trade.fee_close)
         liquidity: str | None = None
         if live_mode(self._xm_runmode):

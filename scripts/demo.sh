@@ -12,7 +12,7 @@ freqtrade-exec exchange start --port 8765 --datadir user_data/data/binance --pid
 trap 'freqtrade-exec exchange stop --pidfile "$PIDFILE" >/dev/null' EXIT
 
 freqtrade backtesting --config user_data/config.json --userdir user_data \
-    --strategy "$STRATEGY" --timeframe 5m --cache none --export trades --enable-protections 2>&1 | tee "$LOG"
+    --strategy "$STRATEGY" --timeframe 5m --timerange 20250902- --cache none --export trades --enable-protections 2>&1 | tee "$LOG"
 
 # freqtrade exits 0 even on a configuration error: check that a result was produced
 if ! grep -q "BACKTESTING REPORT" "$LOG"; then

@@ -199,7 +199,8 @@ def read_evidence(url: str, root: Path) -> StageEvidence:
     except EvidenceError:
         raise
     except SQLAlchemyError as exc:
-        raise EvidenceError(f"{shown}: cannot read ({exc.__class__.__name__})") from None
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:160]
+        raise EvidenceError(f"{shown}: cannot read ({first})") from None
     finally:
         engine.dispose()
 

@@ -70,6 +70,19 @@ def freqtrade_problems(config: dict[str, Any], strategy_attrs: dict[str, Any]) -
     from freqtrade.enums import RunMode
     from freqtrade.exceptions import ConfigurationError, OperationalException
 
+    from freqtrade_exec_ext.compat import PAIRLISTS as PACKAGE_PAIRLISTS
+
+    # Importing this package registers its pairlists with Freqtrade's schema enum in this
+    # process; a stock `freqtrade backtesting` validates before any strategy is loaded and
+    # rejects them.  Check against the built-in list explicitly.
+    for idx, entry in enumerate(config.get("pairlists") or []):
+        method = entry.get("method") if isinstance(entry, dict) else None
+        if method in PACKAGE_PAIRLISTS:
+            msg = (
+                f"pairlists[{idx}].method: {method} is not built into Freqtrade, whose schema "
+                "rejects it before the strategy loads; it belongs under exec_ext.pairlists"
+            )
+            return [msg]
     conf = deepcopy(config)
     for key, value in strategy_attrs.items():
         conf.setdefault(key, value)

@@ -86,7 +86,7 @@ def _ts(value: Any) -> float:
         v = float(value)
         return v / 1000.0 if v > 1e11 else v
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(value)).timestamp()
     except ValueError:
         return math.nan
 
@@ -112,17 +112,18 @@ def read_backtest(path: Path, *, ledger: Path | None = None, pairs: tuple[str, .
             ledgers[name] = lpath
         else:
             ledgers[name] = None
-        funding_by_trade = {int(t.get("trade_id", i)): float(t.get("funding_fees") or 0.0)
-                            for i, t in enumerate(trades)}
         if records:
-            covered = {r.trade_id for r in records}
-            missing = [t for t in trades if t.get("trade_id") not in covered]
-            if missing:
-                notes.append(f"{name}: {len(missing)} of {len(trades)} exported trades have "
-                             f"no ledger record in {lpath.name}; they are reported from "
-                             "Freqtrade's own columns")
-            rows += _rows_from_ledger(name, records, stake_ccy, funding_by_trade)
-            rows += _rows_from_export(name, missing, stake_ccy)
+            matched, unmatched_trades, funding = _match(trades, records)
+            if unmatched_trades:
+                notes.append(f"{name}: {len(unmatched_trades)} of {len(trades)} exported trades "
+                             f"have orders without a ledger record in {lpath.name}; those "
+                             "orders are reported from Freqtrade's own columns")
+            rows += _rows_from_ledger(name, records, stake_ccy, funding)
+            rows += _rows_from_export(name, unmatched_trades, stake_ccy, skip=matched)
+            extra = len(records) - len(matched)  # one matched export order per record
+            if extra:
+                notes.append(f"{name}: {extra} ledger record(s) match no exported order "
+                             "(reported as recorded)")
         else:
             rows += _rows_from_export(name, trades, stake_ccy)
     df = pd.DataFrame(rows) if rows else empty_orders()
@@ -147,6 +148,45 @@ def _read_ledger(path: Path) -> list[FillRecord]:
     return out
 
 
+def _order_key(pair: str, entry: bool, ts: float) -> tuple[str, str, int]:
+    return (pair, "entry" if entry else "exit", round(ts))
+
+
+def _match(trades: list[dict[str, Any]], records: list[FillRecord]
+           ) -> tuple[set[int], list[dict[str, Any]], dict[int, float]]:
+    """Pair exported orders with ledger records by (pair, intent, fill time).
+
+    The export carries no trade or order id, so this is the only join.  Returns the ids of
+    matched export orders (id() of the dict), the trades with unmatched orders, and the
+    trade funding to book on the ledger record of each trade's last order.
+    """
+    index: dict[tuple[str, str, int], list[int]] = {}
+    for i, r in enumerate(records):
+        index.setdefault((r.pair, r.intent, round(_ts(r.filled_time))), []).append(i)
+    matched: set[int] = set()
+    used: set[int] = set()
+    funding: dict[int, float] = {}
+    partial: list[dict[str, Any]] = []
+    for t in trades:
+        last_rec = None
+        all_ok = True
+        for o in t.get("orders") or []:
+            key = _order_key(str(t.get("pair")), bool(o.get("ft_is_entry")),
+                             _ts(o.get("order_filled_timestamp")))
+            cands = [i for i in index.get(key, []) if i not in used]
+            if cands:
+                used.add(cands[0])
+                matched.add(id(o))
+                last_rec = cands[0]
+            else:
+                all_ok = False
+        if last_rec is not None:
+            funding[last_rec] = funding.get(last_rec, 0.0) + float(t.get("funding_fees") or 0.0)
+        if not all_ok:
+            partial.append(t)
+    return matched, partial, funding
+
+
 def _fee_stake(rec: FillRecord, stake_ccy: str) -> tuple[float, bool]:
     base = rec.pair.split("/", 1)[0]
     if rec.fee_cost is not None and math.isfinite(rec.fee_cost):
@@ -161,18 +201,12 @@ def _fee_stake(rec: FillRecord, stake_ccy: str) -> tuple[float, bool]:
 
 
 def _rows_from_ledger(name: str, records: list[FillRecord], stake_ccy: str,
-                      funding_by_trade: dict[int, float]) -> list[dict[str, Any]]:
+                      funding_by_record: dict[int, float]) -> list[dict[str, Any]]:
+    """One row per record; the trade's exported funding sits on its last matched record."""
     rows = []
-    last_of_trade: dict[int, int] = {}
-    for i, r in enumerate(records):
-        if r.trade_id is not None:
-            prev = last_of_trade.get(r.trade_id)
-            if prev is None or _ts(records[prev].filled_time) <= _ts(r.filled_time):
-                last_of_trade[r.trade_id] = i
     for i, r in enumerate(records):
         fee, est = _fee_stake(r, stake_ccy)
-        funding = funding_by_trade.get(r.trade_id or -1, 0.0) \
-            if last_of_trade.get(r.trade_id or -1) == i else 0.0
+        funding = funding_by_record.get(i, 0.0)
         partial = r.filled_amount < r.ordered_amount * (1 - 1e-9)
         rows.append({
             "strategy": name, "pair": r.pair, "side": r.side, "intent": r.intent,
@@ -192,15 +226,21 @@ def _rows_from_ledger(name: str, records: list[FillRecord], stake_ccy: str,
     return rows
 
 
-def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str
-                      ) -> list[dict[str, Any]]:
-    """Fallback rows from the exported trades and their (minified) orders."""
+def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str,
+                      skip: set[int] | None = None) -> list[dict[str, Any]]:
+    """Fallback rows from the exported trades and their (minified) orders.
+
+    The export has no trade id: rows get the trade's position (1-based) in the result.
+    """
     rows = []
-    for t in trades:
+    skip = skip or set()
+    for n, t in enumerate(trades, 1):
         is_short = bool(t.get("is_short"))
         orders = t.get("orders") or []
         filled_orders = [o for o in orders if (o.get("amount") or 0) > 0]
         for k, o in enumerate(filled_orders):
+            if id(o) in skip:
+                continue
             entry = bool(o.get("ft_is_entry"))
             side = ("sell" if is_short else "buy") if entry else ("buy" if is_short else "sell")
             price = float(o.get("safe_price") or math.nan)
@@ -212,7 +252,7 @@ def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str
             rows.append({
                 "strategy": name, "pair": t.get("pair", ""), "side": side,
                 "intent": "entry" if entry else "exit", "order_type": "n/a",
-                "stage": "backtest", "trade_id": int(t.get("trade_id") or 0), "row_id": 0,
+                "stage": "backtest", "trade_id": int(t.get("trade_id") or n), "row_id": 0,
                 "order_id": "", "status": "filled", "amount": amount, "filled": amount,
                 "requested_price": requested, "fill_price": price,
                 "decision_price": np.nan, "arrival_mid": np.nan, "spread_cost_bps": np.nan,

@@ -16,16 +16,22 @@ from freqtrade_exec_ext.report.render import _f, _money, _pct
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
+h3{font-size:14px;margin:14px 0 4px}
 .meta{color:#555;font-size:13px} table{border-collapse:collapse;font-size:12px;margin:6px 0}
-th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th{background:#f3f3f3} td.k,th.k{text-align:left} tr.total td{font-weight:bold}
 .gap{color:#8a4b00} .plot{border:1px solid #e5e5e5;margin:10px 0}
 """
 
 
 def _slip_col(df: pd.DataFrame) -> tuple[str, str]:
-    if df["slip_decision_bps"].notna().any():
-        return "slip_decision_bps", "vs decision price"
+    """Decision-price slippage when most fills have it, else requested-price slippage."""
+    n = len(df)
+    have = int(df["slip_decision_bps"].notna().sum())
+    if n and have * 2 >= n:
+        missing = n - have
+        extra = f"; {missing} fill(s) without a decision price not shown" if missing else ""
+        return "slip_decision_bps", f"vs decision price{extra}"
     return "slip_requested_bps", "vs requested price"
 
 
@@ -68,8 +74,9 @@ def figures(report: Report) -> list[tuple[str, Any]]:
     fig = go.Figure()
     if len(ts):
         fig.add_trace(go.Bar(x=ts["period"], y=ts["cost_bps"], name="shortfall bps"))
-    fig.update_layout(title=f"Implementation shortfall over time (per {'hour' if freq == 'h' else 'day'}, "
-                      "bps of filled notional)", yaxis_title="bps", **layout)
+    unit = "hour" if freq == "h" else "day"
+    fig.update_layout(title=f"Implementation shortfall over time (per {unit}, bps of filled "
+                      "notional)", yaxis_title="bps", **layout)
     figs.append(("cost-over-time", fig))
 
     # 4. maker share per pair
@@ -89,32 +96,51 @@ def figures(report: Report) -> list[tuple[str, Any]]:
     return figs
 
 
-def _groups_table(report: Report) -> str:
+def _table(report: Report, headers: tuple[str, ...], cells: Any) -> str:
     head = ("<tr>" + "".join(f'<th class="k">{h}</th>' for h in
                              ("Strategy", "Pair", "Side", "Type", "Stage"))
-            + "".join(f"<th>{h}</th>" for h in (
-                "Orders", "Filled", "Notional", "Slip mean", "Median", "P90", "Worst", "Wtd",
-                "Arr wtd", "Spread bps", "Fees", "Fee bps", "Maker", "Funding net", "Delay",
-                "Execution", "Opport.", "IS total", "IS bps", "Breaches")) + "</tr>")
+            + "".join(f"<th>{h}</th>" for h in headers) + "</tr>")
     body = []
     rows = [*report.groups, {**report.totals, "strategy": "TOTAL"}] if report.groups else []
     for r in rows:
-        s = r.get("slip_decision") or r.get("slip_requested") or {}
-        a = r.get("slip_arrival") or {}
-        sf = r["shortfall"]
-        cells = [html.escape(str(r.get(k, ""))) for k in M.GROUP_KEYS]
-        nums = [str(r["orders"]), str(r["filled"]), _money(r["filled_notional"]),
-                _f(s.get("mean")), _f(s.get("median")), _f(s.get("p90")), _f(s.get("worst")),
-                _f(s.get("weighted")), _f(a.get("weighted")), _f(r.get("spread_cost_bps"), 2),
-                _money(r.get("fees")), _f(r.get("fees_bps")), _pct(r.get("maker_share")),
-                _money((r.get("funding_received") or 0) - (r.get("funding_paid") or 0)),
-                _money(sf.get("delay")), _money(sf.get("execution")),
-                _money(sf.get("opportunity")), _money(sf.get("total")),
-                _f(sf.get("total_bps")), str(r.get("breaches", 0))]
+        keys = [html.escape(str(r.get(k, ""))) for k in M.GROUP_KEYS]
         cls = ' class="total"' if r.get("strategy") == "TOTAL" else ""
-        body.append(f"<tr{cls}>" + "".join(f'<td class="k">{c}</td>' for c in cells)
-                    + "".join(f"<td>{c}</td>" for c in nums) + "</tr>")
+        body.append(f"<tr{cls}>" + "".join(f'<td class="k">{c}</td>' for c in keys)
+                    + "".join(f"<td>{html.escape(c)}</td>" for c in cells(r)) + "</tr>")
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _slippage_cells(r: dict[str, Any]) -> list[str]:
+    s = r.get("slip_decision") or r.get("slip_requested") or {}
+    a = r.get("slip_arrival") or {}
+    vs = "decision" if r.get("slip_decision") else "requested"
+    return [str(r["orders"]), str(r["filled"]), str(r["cancelled"]),
+            _money(r["filled_notional"]), vs, _f(s.get("mean")), _f(s.get("median")),
+            _f(s.get("p90")), _f(s.get("worst")), _f(s.get("weighted")), _f(a.get("mean")),
+            _f(a.get("p90")), _f(a.get("weighted"))]
+
+
+def _cost_cells(r: dict[str, Any]) -> list[str]:
+    sf = r["shortfall"]
+    return [_f(r.get("spread_cost_bps"), 2), _money(r.get("fees")), _f(r.get("fees_bps")),
+            _pct(r.get("maker_share")), _money(r.get("funding_paid")),
+            _money(r.get("funding_received")), _money(sf.get("delay")),
+            _money(sf.get("execution")), _money(sf.get("spread")), _money(sf.get("impact")),
+            _money(sf.get("fees")), _money(sf.get("funding")), _money(sf.get("opportunity")),
+            _money(sf.get("total")), _f(sf.get("total_bps")), str(r.get("breaches", 0))]
+
+
+def _groups_table(report: Report) -> str:
+    slip = _table(report, ("Orders", "Filled", "Cancelled", "Notional", "vs", "Mean",
+                           "Median", "P90", "Worst", "Wtd", "Arr mean", "Arr p90", "Arr wtd"),
+                  _slippage_cells)
+    cost = _table(report, ("Spread bps", "Fees", "Fee bps", "Maker", "Fund paid",
+                           "Fund recv", "Delay", "Execution", "(spread)", "(impact)", "Fees",
+                           "Funding", "Opport.", "IS total", "IS bps", "Breaches"),
+                  _cost_cells)
+    return (f"<h3>Slippage, bps (positive = cost)</h3>{slip}"
+            f"<h3>Costs and implementation shortfall (stake currency; IS bps of filled "
+            f"notional)</h3>{cost}")
 
 
 def _breach_table(report: Report, limit: int = 200) -> str:

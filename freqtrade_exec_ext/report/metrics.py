@@ -252,7 +252,7 @@ def _none(x: Any) -> float | None:
         f = float(x)
     except (TypeError, ValueError):
         return None
-    return f if math.isfinite(f) else None
+    return f + 0.0 if math.isfinite(f) else None
 
 
 def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[str, Any]]:

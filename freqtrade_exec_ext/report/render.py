@@ -17,13 +17,19 @@ TERMINAL_BREACHES = 15
 def _f(v: Any, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
-    return f"{v:,.{digits}f}"
+    out = f"{float(v) + 0.0:,.{digits}f}"
+    return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
 
 
 def _money(v: Any) -> str:
-    if v is None:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
-    return f"{v:,.2f}" if abs(v) >= 1 else f"{v:,.4f}"
+    v = float(v) + 0.0  # no "-0"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 1 or v == 0:
+        return f"{v:,.2f}"
+    return f"{v:,.4f}"
 
 
 def _pct(v: Any) -> str:
@@ -44,7 +50,7 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file, width=width or 200, soft_wrap=False)
+    console = Console(file=file, width=width or 240, soft_wrap=False)
     meta = report.meta
     console.print(f"[bold]Execution quality[/bold]  source: {meta.get('source')}  "
                   f"stage rule: {meta.get('stage_rule')}")

@@ -145,8 +145,9 @@ def build_query(dialect: str, has_ledger: bool, pairs: Sequence[str],
         cols += [f"NULL AS l_{n}" for n, _ in LEDGER_FIELDS]
     where, fparams = _filters(pairs, strategies)
     params.update(fparams)
-    sql = (f"SELECT {', '.join(cols)} FROM orders o JOIN trades t ON t.id = o.ft_trade_id{join}"
-           + (" WHERE " + " AND ".join(where) if where else ""))
+    # identifiers and fixed SQL only: every value is a bound parameter
+    sql = (f"SELECT {', '.join(cols)} FROM orders o JOIN trades t "  # noqa: S608
+           f"ON t.id = o.ft_trade_id{join}" + (" WHERE " + " AND ".join(where) if where else ""))
     return sql, params
 
 
@@ -231,8 +232,11 @@ def _parse_csv(text_block: str) -> pd.DataFrame:
                      na_values=["", "null"], keep_default_na=False,
                      true_values=["true", "t"], false_values=["false", "f"])
     if "l_over_budget" in df.columns:
-        df["l_over_budget"] = df["l_over_budget"].map(
-            {True: 1.0, False: 0.0, 1: 1.0, 0: 0.0, "true": 1.0, "false": 0.0})
+        ob = df["l_over_budget"]
+        df["l_over_budget"] = pd.to_numeric(
+            ob.astype(str).str.lower().map({"true": 1.0, "false": 0.0, "1.0": 1.0,
+                                            "0.0": 0.0, "1": 1.0, "0": 0.0}),
+            errors="coerce")
     return df
 
 
@@ -302,8 +306,9 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
                 "AND cd.cd_key = (:prefix || o.order_id)")
     where, params = _filters(pairs, strategies)
     where.append("o.id > :lo AND o.id <= :hi")
-    sql = text(f"SELECT {', '.join(cols)} FROM orders o JOIN trades t ON t.id = o.ft_trade_id"
-               f"{join} WHERE {' AND '.join(where)}")
+    # values are bound parameters; the CASE vocabularies are quoted by _sql_str
+    sql = text(f"SELECT {', '.join(cols)} FROM orders o "  # noqa: S608
+               f"JOIN trades t ON t.id = o.ft_trade_id{join} WHERE {' AND '.join(where)}")
     params["prefix"] = LEDGER_KEY_PREFIX
     frames: list[pd.DataFrame] = []
     if lo is None or hi is None:

@@ -40,7 +40,16 @@ class FakeDatetime(datetime):
 
 
 class Harness:
-    def __init__(self, mocker: Any, tmp: Path, config: dict[str, Any], strategy_path: Path) -> None:
+    def __init__(
+        self,
+        mocker: Any,
+        tmp: Path,
+        config: dict[str, Any],
+        strategy_path: Path,
+        strategy: str = "XMAlwaysEnter",
+    ) -> None:
+        self.strategy = strategy
+        self.funding_rate = 0.0001
         self.tmp = tmp
         self.config = config
         self.strategy_path = strategy_path
@@ -79,6 +88,10 @@ class Harness:
         mocker.patch(f"{exms}.fetch_ticker", ticker)
         mocker.patch(f"{exms}.refresh_latest_ohlcv", refresh)
         mocker.patch(f"{exms}.cancel_order", cancel)
+        mocker.patch(
+            f"{exms}.fetch_funding_rate",
+            lambda ex, pair: {"symbol": pair, "fundingRate": harness.funding_rate},
+        )
         mocker.patch("freqtrade.freqtradebot.datetime", FakeDatetime)
         # dry-run orders are stamped with the same (shifted) clock
         mocker.patch("freqtrade.exchange.exchange.dt_now", lambda: FakeDatetime.now(UTC))
@@ -106,7 +119,7 @@ class Harness:
         path.write_text(json.dumps(self.config))
         args = {
             "config": [str(path)],
-            "strategy": "XMAlwaysEnter",
+            "strategy": self.strategy,
             "strategy_path": str(self.strategy_path),
             "db_url": f"sqlite:///{self.tmp / 'trades.dryrun.sqlite'}",
         }

@@ -10,7 +10,7 @@ from mixin_helpers import base_config, run_backtest, write_contract
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.execution.ledger import read_jsonl
 
-TIMERANGE = "20251001-20251101"
+TIMERANGE = "20251001-20251201"
 
 
 @pytest.fixture(scope="module")

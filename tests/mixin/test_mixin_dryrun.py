@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dryrun_harness import PAIR, Harness, book
-from mixin_helpers import base_config
+from mixin_helpers import base_config, write_contract
 
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 
@@ -151,6 +151,7 @@ def test_exit_that_times_out_escalates_to_a_market_exit(harness):
     (trade,) = open_trades()
     assert any(o.ft_order_side == "sell" and o.status == "open" for o in trade.orders)
     trade_id = trade.id
+    harness.book = book(99.50, 99.52)  # the market drops 50 bps below the exit decision
     harness.advance(610 + 310)  # exit_timeout_s is 300
     harness.step()
     (trade,) = [t for t in all_trades() if t.id == trade_id]
@@ -158,4 +159,53 @@ def test_exit_that_times_out_escalates_to_a_market_exit(harness):
     assert trade.exit_reason == "emergency_exit"
     exit_records = [r for r in ledger_of(trade) if r.intent == "exit"]
     assert len(exit_records) == 1 and exit_records[0].filled_amount == pytest.approx(filled)
-    assert exit_records[0].order_type == "market" and exit_records[0].liquidity == "taker"
+    rec = exit_records[0]
+    assert rec.order_type == "market" and rec.liquidity == "taker"
+    # sold at the 99.50 bid against a 100.0 decision: 50 bps > max_exit_bps 30
+    assert rec.slippage_decision_bps == pytest.approx(50.0) and rec.over_budget
+    assert any("over budget" in m and "exit fill" in m for m in harness.strategy_messages())
+
+
+@pytest.fixture
+def futures(localex, mocker, tmp_path, test_strategies, str001_contract_path):
+    contract = write_contract(
+        tmp_path, str001_contract_path,
+        market={"trading_mode": "futures", "margin_mode": "isolated"},
+        leverage={"max": 2}, funding={"max_rate_bps": 5},
+    )
+    cfg = base_config(
+        localex.base_url, tmp_path / "user_data", pairs=["BTC/USDT:USDT"],
+        initial_state="running", trading_mode="futures", margin_mode="isolated",
+        exec_ext={"risk_contract": str(contract)},
+        # Binance futures prices from the order book only (no ticker pricing)
+        entry_pricing={"price_side": "same", "use_order_book": True, "order_book_top": 1},
+        exit_pricing={"price_side": "same", "use_order_book": True, "order_book_top": 1},
+    )
+    h = Harness(mocker, tmp_path, cfg, test_strategies, strategy="XMFutures")
+    yield h
+    h.close_bot()
+
+
+def test_futures_entry_rejected_when_funding_costs_too_much(futures):
+    futures.funding_rate = 0.0008  # a long pays 8 bps per interval > max_rate_bps 5
+    futures.step()
+    assert all_trades() == []
+    msgs = futures.strategy_messages()
+    assert msgs and "FUNDING_TOO_COSTLY: funding_cost_bps=8, max=5" in msgs[0]
+    futures.funding_rate = 0.0001  # 1 bp: allowed; the strategy's 10x is capped at 2x
+    futures.step()
+    (trade,) = open_trades()
+    assert trade.leverage == 2.0
+
+
+def test_decision_context_survives_a_restart_before_the_fill(harness):
+    harness.step()  # entry rests at 99.99; arrival book 99.99/100.01 seen at decision time
+    harness.step()  # one loop with the open order stores the context with the trade
+    harness.restart()  # the in-memory context is gone with the old bot
+    harness.book = book(99.97, 99.99)  # filled by the new bot
+    harness.step()
+    (trade,) = open_trades()
+    (rec,) = ledger_of(trade)
+    assert rec.decision_price == 100.0
+    assert rec.arrival_mid == pytest.approx(100.0) and rec.arrival_spread_bps == pytest.approx(2.0)
+    assert rec.slippage_arrival_bps == pytest.approx(-1.0)

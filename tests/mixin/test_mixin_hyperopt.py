@@ -1,4 +1,4 @@
-"""``freqtrade hyperopt`` runs STR001 with the mixin (pickled into worker processes)."""
+"""``freqtrade hyperopt`` runs STR001 with the mixin, pickled into 2 worker processes."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_hyperopt_runs_with_the_mixin_and_writes_no_ledger(localex, tmp_path: Pa
         str(freqtrade), "hyperopt", "-c", str(path), "--strategy", "STR001",
         "--strategy-path", str(STRATEGIES), "--userdir", str(user_dir),
         "--datadir", str(DATADIR), "--timerange", "20251001-20251020",
-        "--hyperopt-loss", "SharpeHyperOptLoss", "--spaces", "roi", "stoploss",
+        "--hyperopt-loss", "SharpeHyperOptLoss", "--spaces", "roi",
         "-e", "4", "-j", "2", "--disable-param-export", "--no-color",
     ]
     proc = subprocess.run(

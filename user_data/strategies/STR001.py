@@ -1,9 +1,10 @@
-"""STR-001: trend pullback on 5m candles, long-only spot.
+"""STR-001: mean reversion on 5m candles, long-only spot.
 
-Enters when the trend is up (EMA 50 above EMA 200, ADX confirms a trend) and RSI turns
-back up from oversold-ish levels near the lower Bollinger band; exits when RSI is
-overbought or the trend breaks.  Every risk limit (stop-loss, sizing, order types,
-timeouts, slippage budgets) comes from
+Enters when price has stretched below the lower Bollinger band and RSI turns back up
+from oversold (below 25), unless price is more than 3% under its EMA 200 (a falling
+knife); exits when price is back above the middle band with RSI above 55, or by ROI.
+
+Every risk limit (stop-loss, sizing, order types, timeouts, slippage budgets) comes from
 ``.crypto/knowledge/strategies/STR-001/risk-assessment.yaml`` through the execution mixin.
 """
 
@@ -26,34 +27,32 @@ class STR001(ExecutionMixin):
     use_exit_signal = True
     exit_profit_only = False
 
-    minimal_roi = {"0": 0.04, "120": 0.025, "360": 0.012}  # noqa: RUF012
+    minimal_roi = {"0": 0.06, "240": 0.03, "720": 0.015}  # noqa: RUF012
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        dataframe["ema_fast"] = ta.EMA(dataframe, timeperiod=50)
         dataframe["ema_slow"] = ta.EMA(dataframe, timeperiod=200)
         dataframe["rsi"] = ta.RSI(dataframe, timeperiod=14)
-        dataframe["adx"] = ta.ADX(dataframe, timeperiod=14)
         bands = ta.BBANDS(dataframe, timeperiod=20, nbdevup=2.0, nbdevdn=2.0)
         dataframe["bb_lower"] = bands["lowerband"]
         dataframe["bb_middle"] = bands["middleband"]
         return dataframe
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        rsi_turns_up = (dataframe["rsi"] > 35) & (dataframe["rsi"].shift(1) <= 35)
+        rsi_turns_up = (dataframe["rsi"] > 25) & (dataframe["rsi"].shift(1) <= 25)
         dataframe.loc[
-            (dataframe["ema_fast"] > dataframe["ema_slow"])
-            & (dataframe["adx"] > 20)
+            (dataframe["close"] > dataframe["ema_slow"] * 0.97)
             & rsi_turns_up
-            & (dataframe["close"] < dataframe["bb_middle"])
+            & (dataframe["close"] < dataframe["bb_lower"])
             & (dataframe["volume"] > 0),
             ["enter_long", "enter_tag"],
-        ] = (1, "trend_pullback")
+        ] = (1, "oversold_reversal")
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         dataframe.loc[
-            ((dataframe["rsi"] > 75) | (dataframe["close"] < dataframe["ema_slow"]))
+            (dataframe["close"] > dataframe["bb_middle"])
+            & (dataframe["rsi"] > 55)
             & (dataframe["volume"] > 0),
             ["exit_long", "exit_tag"],
-        ] = (1, "rsi_overbought_or_trend_break")
+        ] = (1, "back_to_middle_band")
         return dataframe
