@@ -1,6 +1,7 @@
 """``freqtrade-exec report`` on a Freqtrade database of 1,000,000 orders.
 
-Target: the report (terminal table + JSON) in under 10 s with under 1 GB peak memory,
+Target: the report (terminal table + JSON) in under 10 s with under 1 GB peak memory (the
+whole process tree, sampled every 20 ms: the report reads big SQLite files with 2 workers),
 printed beside a plain ``SELECT * FROM orders`` scan of the same database on the same
 machine (the floor any reader of that table pays).
 
@@ -47,7 +48,7 @@ def build_db(path: Path, n_orders: int, seed: int = 7) -> dict[str, int]:
     engine = Trade.session.get_bind()
     rng = np.random.default_rng(seed)
     # about 3 orders per trade: entry, exit, and on average one cancelled (repriced) entry
-    n_trades = n_orders // 3 + 1
+    n_trades = n_orders // 3 + 1000  # the loop stops at n_orders
     t0 = datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None)
     counts = {"trades": 0, "orders": 0, "ledger": 0}
     chunk = 20000
@@ -165,7 +166,21 @@ def _order(oid: int, tid: int, pair: str, side: str, otype: str, status: str, pr
 
 
 _RUNNER = """
-import json, resource, sys, time
+import json, resource, sys, threading, time
+import psutil
+
+peak = [0]
+def sample():  # the whole process tree: the report reads big SQLite files with 2 workers
+    me = psutil.Process()
+    while True:
+        try:
+            rss = me.memory_info().rss + sum(c.memory_info().rss
+                                             for c in me.children(recursive=True))
+        except psutil.Error:
+            continue
+        peak[0] = max(peak[0], rss)
+        time.sleep(0.02)
+threading.Thread(target=sample, daemon=True).start()
 t = time.perf_counter()
 mode, arg = sys.argv[1], sys.argv[2]
 if mode == "scan":
@@ -178,8 +193,11 @@ else:
     from freqtrade_exec_ext.cli.main import main
     rc = main(json.loads(arg))
     n = None
-print(json.dumps({"s": time.perf_counter() - t, "rc": rc, "rows": n,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+elapsed = time.perf_counter() - t
+print(json.dumps({"s": elapsed, "rc": rc, "rows": n,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                  "tree_mb": peak[0] / 1e6}))
 """
 
 
@@ -202,18 +220,20 @@ def main() -> int:
         url = f"sqlite:///{db}"
         scan = _measure("scan", url)
         out = Path(tmp) / "report.json"
-        rep = _measure("report", json.dumps(["report", "--db", url, "--json", str(out),
-                                             "--quiet"]))
+        # the terminal table (to the captured stdout) and the JSON file
+        rep = _measure("report", json.dumps(["report", "--db", url, "--json", str(out)]))
         if rep["rc"] != 0:
             print(f"report exited {rep['rc']}")
             return 1
         summary = json.loads(out.read_text())
         n_rep = summary["totals"]["orders"]
+    peak = max(rep["tree_mb"], rep["rss_mb"])
     print(f"plain scan  SELECT * FROM orders : {scan['s']:6.2f} s  peak {scan['rss_mb']:6.0f} MB"
-          f"  ({scan['rows']:,} rows)")
-    print(f"freqtrade-exec report --db       : {rep['s']:6.2f} s  peak {rep['rss_mb']:6.0f} MB"
-          f"  ({n_rep:,} orders; {rep['s'] / scan['s']:.2f}x the scan)")
-    ok = rep["s"] < TARGET_S and rep["rss_mb"] < TARGET_RSS_MB and n_rep == counts["orders"]
+          f"  ({scan['rows']:,} rows, SQLAlchemy)")
+    print(f"freqtrade-exec report --db       : {rep['s']:6.2f} s  peak {peak:6.0f} MB"
+          f"  ({n_rep:,} orders; {rep['s'] / scan['s']:.2f}x the scan; process "
+          f"{rep['rss_mb']:.0f} MB, worker {rep['child_rss_mb']:.0f} MB)")
+    ok = rep["s"] < TARGET_S and peak < TARGET_RSS_MB and n_rep == counts["orders"]
     print(f"target: < {TARGET_S:.0f} s and < {TARGET_RSS_MB:.0f} MB -> "
           f"{'OK' if ok else 'OVER TARGET'}")
     return 0 if ok else 1

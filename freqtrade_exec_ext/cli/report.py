@@ -59,10 +59,14 @@ def _progress(quiet: bool) -> tuple[Any, Any]:
     prog = Progress("[progress.description]{task.description}", BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(),
                     console=Console(file=sys.stderr), transient=True)
-    task = prog.add_task("reading orders", total=None)
+    tasks = {"reading orders": prog.add_task("reading orders", total=None)}
 
-    def cb(done: int, total: int) -> None:
-        prog.update(task, completed=done, total=total)
+    def cb(done: int, total: int | None, description: str = "reading orders") -> None:
+        if description not in tasks:  # a new stage: a new line, the previous one hidden
+            for t in tasks.values():
+                prog.update(t, visible=False)
+            tasks[description] = prog.add_task(description, total=total)
+        prog.update(tasks[description], completed=done, total=total)
 
     return prog, cb
 
@@ -133,6 +137,8 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
 
         r = read_db(args.db, stage=args.stage, pairs=tuple(args.pair),
                     strategies=tuple(args.strategy), progress=cb)
+        if cb:
+            cb(0, None, f"computing the report of {len(r.orders):,} orders")
         meta = {"kind": "database", "source": r.source, "dialect": r.dialect,
                 "stage_rule": r.stage_rule, "ledger_records": r.ledger_records}
         return build_report(r.orders, meta, budget=budget, notes=r.notes,

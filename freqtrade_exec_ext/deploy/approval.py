@@ -106,16 +106,18 @@ def write_approval(path: Path, approval: Approval) -> None:
         raise
 
 
-def read_approval(path: Path) -> Approval:
+def read_approval(path: Path, shown: str | None = None) -> Approval:
+    """Read an approval; ``shown`` is how errors name the file (default: the path)."""
+    name = shown or str(path)
     if not path.is_file():
-        raise ApprovalError(f"{path}: no approval recorded")
+        raise ApprovalError(f"{name}: no approval recorded")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         approval = Approval(**data)
     except (OSError, ValueError, TypeError) as exc:
-        raise ApprovalError(f"{path}: unreadable approval ({exc.__class__.__name__})") from None
+        raise ApprovalError(f"{name}: unreadable approval ({exc.__class__.__name__})") from None
     if approval.version != APPROVAL_VERSION or approval.stage != "live":
-        raise ApprovalError(f"{path}: not a version-{APPROVAL_VERSION} live approval")
+        raise ApprovalError(f"{name}: not a version-{APPROVAL_VERSION} live approval")
     return approval
 
 

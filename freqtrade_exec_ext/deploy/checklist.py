@@ -38,6 +38,7 @@ class ChecklistInput:
     evidence: dict[str, StageEvidence]
     approval: Approval | None
     deployment_dir: str  # relative to the project root
+    local_exchange: bool = False
 
 
 def _pre(ci: ChecklistInput) -> list[Item]:
@@ -45,7 +46,9 @@ def _pre(ci: ChecklistInput) -> list[Item]:
     testnet = ci.evidence.get("testnet")
     traded = f" (the testnet stage filled {testnet.filled_orders} orders)" if testnet else ""
     todo = {
-        "testnet": "put the testnet keys in .env (FREQTRADE__EXCHANGE__KEY/SECRET)",
+        "testnet": "the local exchange needs no keys; a real testnet's keys go in .env"
+        if ci.local_exchange
+        else "put the testnet keys in .env (FREQTRADE__EXCHANGE__KEY/SECRET)",
         "paper": "paper trading needs no keys; the live keys go in .env at the live stage",
         "live": "put the live exchange keys (trade-only, no withdrawals) in .env",
     }[ci.stage]

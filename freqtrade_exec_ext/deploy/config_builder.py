@@ -130,12 +130,20 @@ def check_options(contract: RiskContract, opts: DeployOptions) -> None:
 
 
 def risk_settings(
-    contract: RiskContract, stage: st.Stage, live_capital: float | None = None
+    contract: RiskContract,
+    stage: st.Stage,
+    live_capital: float | None = None,
+    *,
+    simulated: bool = False,
 ) -> dict[str, Any]:
-    """Every config key that carries a contract number; ``validate`` compares these."""
+    """Every config key that carries a contract number; ``validate`` compares these.
+
+    ``simulated``: a testnet stage on the local exchange, which does not match orders yet,
+    so Freqtrade simulates the fills (dry-run) on its order books.
+    """
     out: dict[str, Any] = {**ft_settings.wallet_settings(contract)}
     out |= ft_settings.strategy_settings(contract)
-    out["dry_run"] = stage == "paper"
+    out["dry_run"] = stage == "paper" or (stage == "testnet" and simulated)
     if stage == "live":
         if live_capital is None:
             raise BuildError("live: no approved capital (freqtrade-exec approve ... --capital)")
@@ -144,6 +152,15 @@ def risk_settings(
         # a test account holds play money in any amount: trade the contract's capital only
         out["available_capital"] = contract.capital.initial_capital
     return out
+
+
+#: flip when the local exchange matches orders (signed order endpoints, balances)
+LOCAL_EXCHANGE_MATCHES_ORDERS = False
+
+
+def simulated_testnet(opts: DeployOptions) -> bool:
+    """The testnet stage on the local exchange runs as a Freqtrade dry-run for now."""
+    return opts.stage == "testnet" and opts.is_local and not LOCAL_EXCHANGE_MATCHES_ORDERS
 
 
 def _pricing(contract: RiskContract) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -310,7 +327,7 @@ def build_config(
     sid = contract.strategy_id
     label = f"{sid} {opts.stage}"
     entry_pricing, exit_pricing = _pricing(contract)
-    risk = risk_settings(contract, opts.stage, live_capital)
+    risk = risk_settings(contract, opts.stage, live_capital, simulated=simulated_testnet(opts))
     config: dict[str, Any] = {
         "$schema": SCHEMA_URL,
         "bot_name": label,
@@ -345,10 +362,15 @@ def build_config(
 
 
 def risk_mismatches(
-    config: dict[str, Any], contract: RiskContract, stage: st.Stage, live_capital: float | None
+    config: dict[str, Any],
+    contract: RiskContract,
+    stage: st.Stage,
+    live_capital: float | None,
+    *,
+    simulated: bool = False,
 ) -> list[str]:
     """One line per config key whose value differs from what the contract gives."""
-    expected = risk_settings(contract, stage, live_capital)
+    expected = risk_settings(contract, stage, live_capital, simulated=simulated)
     out = []
     for key, want in expected.items():
         if key not in config:

@@ -102,9 +102,10 @@ def evaluate(
     paper = _read("paper", evidence_urls["paper"], root, result)
     if paper is not None:
         result.problems += paper_problems(paper)
-    path = approval_path or root / st.approval_relpath(contract.strategy_id)
+    rel = st.approval_relpath(contract.strategy_id)
+    path = approval_path or root / rel
     try:
-        approval = read_approval(path)
+        approval = read_approval(path, None if approval_path else rel.as_posix())
     except ApprovalError as exc:
         result.problems.append(
             f"human approval: {exc}. After reviewing the paper results, a human runs: "

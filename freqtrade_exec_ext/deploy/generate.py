@@ -42,6 +42,7 @@ from freqtrade_exec_ext.deploy.config_builder import (
     build_config,
     check_options,
     risk_mismatches,
+    simulated_testnet,
 )
 from freqtrade_exec_ext.deploy.gates import GateResult, default_evidence_urls, evaluate
 from freqtrade_exec_ext.deploy.testnets import find_testnet
@@ -107,10 +108,13 @@ def render_files(
             contract=contract,
             stage=opts.stage,
             config=config,
-            risk_ok=not risk_mismatches(config, contract, opts.stage, live_capital),
+            risk_ok=not risk_mismatches(
+                config, contract, opts.stage, live_capital, simulated=simulated_testnet(opts)
+            ),
             evidence=gates.evidence,
             approval=gates.approval,
             deployment_dir=st.deployment_relpath(sid).as_posix(),
+            local_exchange=opts.is_local,
         )
     )
     files = {
@@ -133,6 +137,7 @@ def render_files(
         "testnet": testnet.name
         if (opts.stage == "testnet" and testnet and not opts.is_local)
         else None,
+        "simulated_fills": simulated_testnet(opts),
         "db": opts.db,
         "pairs": list(opts.pairs),
         "api_port": opts.api_port,

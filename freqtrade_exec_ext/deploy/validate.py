@@ -186,8 +186,12 @@ def validate_folder(folder: Path, *, root: Path | None = None) -> Validation:
     if config is not None:
         capital = gates.approval.capital if gates.approval else None
         if stage != "live" or capital is not None:
+            simulated = bool(manifest.get("simulated_fills")) and manifest.get("exchange") == (
+                st.LOCAL_EXCHANGE
+            )
             v.findings += [
-                f"config.json: {m}" for m in risk_mismatches(config, contract, stage, capital)
+                f"config.json: {m}"
+                for m in risk_mismatches(config, contract, stage, capital, simulated=simulated)
             ]
     return v
 

@@ -35,6 +35,12 @@ def _slip_col(df: pd.DataFrame) -> tuple[str, str]:
     return "slip_requested_bps", "vs requested price"
 
 
+def _empty(fig: Any, text: str) -> None:
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False})
+    fig.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#8a4b00"},
+                       xref="paper", yref="paper", x=0.5, y=0.5)
+
+
 def figures(report: Report) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
 
@@ -89,10 +95,16 @@ def figures(report: Report) -> list[tuple[str, Any]]:
         fig.add_trace(go.Bar(x=[str(i) for i in g.index],
                              y=(100 * g["maker"] / g["notional"]).round(1), name="maker %"))
         title = "Maker share per pair (% of filled notional)"
+        fig.update_layout(yaxis_title="%", yaxis_range=[0, 100])
     else:
-        title = "Maker share per pair: not available (no maker/taker records)"
-    fig.update_layout(title=title, yaxis_title="%", yaxis_range=[0, 100], **layout)
+        title = "Maker share per pair"
+        _empty(fig, "not available: no fill has a maker/taker record "
+                    "(Freqtrade does not store it; the execution ledger does)")
+    fig.update_layout(title=title, **layout)
     figs.append(("maker-share", fig))
+    for _, f in figs:
+        if not f.data and not f.layout.annotations:
+            _empty(f, "no filled order to plot")
     return figs
 
 

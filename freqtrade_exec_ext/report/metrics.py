@@ -18,7 +18,7 @@ Conventions (the same as the execution ledger):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,8 @@ ORDER_COLUMNS: dict[str, tuple[str, str]] = {
     "placed_ts": ("float64", "placement time, seconds since the epoch (UTC)"),
     "filled_ts": ("float64", "fill time, seconds since the epoch (UTC)"),
     "later_price": ("float64", "next fill price on the same trade and side (cancelled)"),
-    "opp_covered": ("bool", "cancelled quantity whose later fill has a decision price"),
+    "opp_covered": ("bool", ("no opportunity cost: a later fill's decision-price slippage "
+                             "counts the quantity, or the order was a protective stop-loss")),
     "has_ledger": ("bool", "an execution-ledger record exists for the order"),
 }
 
@@ -127,11 +128,20 @@ def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float | 
     return num / den if den > 0 else None
 
 
+def cat_in(s: pd.Series, values: Sequence[str]) -> np.ndarray:
+    """``s.isin(values)`` as a bool array, fast for categoricals (compares codes)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        idx = [i for i, c in enumerate(s.cat.categories) if str(c) in values]
+        return np.isin(s.cat.codes.to_numpy(), idx)
+    return s.astype(str).isin(list(values)).to_numpy()
+
+
 # ------------------------------------------------------------------- per-order columns
 
 
 def add_costs(df: pd.DataFrame) -> pd.DataFrame:
-    """Add per-order slippage (bps) and shortfall parts (stake currency) to an order frame.
+    """Add per-order slippage (bps) and shortfall parts (stake currency) to an order frame
+    (in place; the frame is returned).
 
     Columns added:
 
@@ -150,12 +160,13 @@ def add_costs(df: pd.DataFrame) -> pd.DataFrame:
       cancelled orders whose quantity traded later on the same trade and side; the
       reference is the decision price when known, else the requested price.  It is 0 when
       the later fill carries a decision price (``opp_covered``): that fill's slippage
-      against the decision price already contains the chase.  Unknown (NaN) when nothing
+      against the decision price already contains the chase; and 0 for cancelled
+      protective stop-loss orders.  Unknown (NaN) when nothing
       filled later: the unfilled notional is reported instead.
     * ``is_total``: the sum of the known parts.
     """
-    out = df.copy()
-    sign = np.where(out["side"].astype(str).to_numpy() == "buy", 1.0, -1.0)
+    out = df  # columns are added in place: the order frame is large
+    sign = np.where(cat_in(out["side"], ("buy",)), 1.0, -1.0)
     filled = out["filled"].to_numpy(dtype=float)
     fill = out["fill_price"].to_numpy(dtype=float)
     dec = out["decision_price"].to_numpy(dtype=float)
@@ -196,10 +207,11 @@ def add_costs(df: pd.DataFrame) -> pd.DataFrame:
     unfilled = np.clip(np.nan_to_num(amount) - np.nan_to_num(filled), 0.0, None)
     later = out["later_price"].to_numpy(dtype=float)
     opp_ref = np.where(np.isfinite(dec) & (dec > 0), dec, req)
-    cancelled = out["status"].astype(str).isin(["cancelled", "partial"]).to_numpy()
+    cancelled = cat_in(out["status"], ("cancelled", "partial"))
     opp_known = cancelled & (unfilled > 0) & np.isfinite(later) & np.isfinite(opp_ref)
-    out["unfilled_notional"] = np.where(cancelled, unfilled * np.nan_to_num(opp_ref), 0.0)
     covered = out["opp_covered"].to_numpy(dtype=bool)
+    out["unfilled_notional"] = np.where(cancelled & ~covered,
+                                        unfilled * np.nan_to_num(opp_ref), 0.0)
     out["is_opportunity"] = np.where(
         covered, 0.0, np.where(opp_known, sign * (later - opp_ref) * unfilled,
                                np.where(cancelled & (unfilled > 0), np.nan, 0.0)))
@@ -237,7 +249,7 @@ def availability(df: pd.DataFrame) -> Availability:
         filled=int(filled.sum()),
         with_decision=int(df["slip_decision_bps"].notna().sum()),
         with_arrival=int(df["slip_arrival_bps"].notna().sum()),
-        with_liquidity=int((filled & df["liquidity"].astype(str).isin(["maker", "taker"])).sum()),
+        with_liquidity=int((filled & cat_in(df["liquidity"], ("maker", "taker"))).sum()),
         with_spread=int(df["is_spread"].notna().sum()),
         fees_estimated=int((filled & df["fee_estimated"]).sum()),
         with_budget=int((filled & df["budget_bps"].notna()).sum()),
@@ -262,24 +274,42 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
     """
     if df.empty:
         return []
-    work = df
     keys = list(keys)
-    if not keys:
-        work = df.assign(_all="all")
-        keys = ["_all"]
-    work = work.assign(
-        _filled=(work["notional"] > 0).astype(np.int64),
-        _cancelled=work["status"].astype(str).isin(["cancelled", "partial"]).astype(np.int64),
-        _open=(work["status"].astype(str) == "open").astype(np.int64),
-        _maker_notional=np.where(work["liquidity"].astype(str) == "maker", work["notional"], 0.0),
-        _known_liq_notional=np.where(
-            work["liquidity"].astype(str).isin(["maker", "taker"]), work["notional"], 0.0),
-        _fees_known=np.where(work["notional"] > 0, work["fee"], np.nan),
-        _paid=np.clip(-work["funding"].fillna(0.0), 0.0, None),
-        _received=np.clip(work["funding"].fillna(0.0), 0.0, None),
-        _breach=(work["over_budget"] == 1.0).astype(np.int64),
-    )
-    g = work.groupby(keys, observed=True, sort=True)
+    notional = df["notional"].to_numpy(dtype=float)
+    has = notional > 0
+    status = df["status"]
+    liq = df["liquidity"]
+    funding = df["funding"].fillna(0.0).to_numpy(dtype=float)
+    cols: dict[str, Any] = {k: df[k] for k in keys} if keys else {
+        "_all": np.zeros(len(df), dtype=np.int8)}
+    cols.update({
+        "notional": notional,
+        "_filled": has.astype(np.int64),
+        "_cancelled": cat_in(status, ("cancelled", "partial")).astype(np.int64),
+        "_open": cat_in(status, ("open",)).astype(np.int64),
+        "unfilled_notional": df["unfilled_notional"].to_numpy(dtype=float),
+        "_fees_known": np.where(has, df["fee"].to_numpy(dtype=float), np.nan),
+        "fee_estimated": df["fee_estimated"].to_numpy(dtype=np.int64),
+        "_maker_notional": np.where(cat_in(liq, ("maker",)), notional, 0.0),
+        "_known_liq_notional": np.where(cat_in(liq, ("maker", "taker")), notional, 0.0),
+        "_paid": np.clip(-funding, 0.0, None),
+        "_received": np.clip(funding, 0.0, None),
+        "_breach": (df["over_budget"].to_numpy(dtype=float) == 1.0).astype(np.int64),
+    })
+    for m in SLIP_MEASURES:  # NaN where a fill has no such reference: groupby skips them
+        v = df[f"slip_{m}_bps"].to_numpy(dtype=float)
+        cols[f"slip_{m}_bps"] = v
+        cols[f"_w_{m}"] = v * notional
+        cols[f"_n_{m}"] = np.where(np.isfinite(v), notional, np.nan)
+    sp = df["spread_cost_bps"].to_numpy(dtype=float)
+    sp_known = df["is_spread"].notna().to_numpy()
+    cols["_w_spread"] = np.where(sp_known, sp * notional, np.nan)
+    cols["_n_spread"] = np.where(sp_known, notional, np.nan)
+    for part in IS_PARTS:
+        cols[f"is_{part}"] = df[f"is_{part}"].to_numpy(dtype=float)
+    work = pd.DataFrame(cols, copy=False)
+    gkeys = keys or ["_all"]
+    g = work.groupby(gkeys, observed=True, sort=True)
     base = g.agg(
         orders=("notional", "size"),
         filled=("_filled", "sum"),
@@ -299,28 +329,21 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
     stats: dict[str, pd.DataFrame] = {}
     for m in SLIP_MEASURES:
         col = f"slip_{m}_bps"
-        sub = work.loc[work[col].notna(), [*keys, col, "notional"]]
-        sub = sub.assign(_w=sub[col] * sub["notional"])
-        sg = sub.groupby(keys, observed=True, sort=True)
-        s = sg[col].agg(["count", "mean", "median", "max"])
-        s["p90"] = sg[col].quantile(0.9)
-        wsum = sg["_w"].sum()
-        nsum = sg["notional"].sum()
-        s["wmean"] = (wsum / nsum.where(nsum > 0)).astype(float)
+        s = g[col].agg(["count", "mean", "median", "max"])
+        s["p90"] = g[col].quantile(0.9)
+        nsum = g[f"_n_{m}"].sum()
+        s["wmean"] = (g[f"_w_{m}"].sum() / nsum.where(nsum > 0)).astype(float)
         stats[m] = s
-    is_sums = {}
-    for part in IS_PARTS:
-        col = f"is_{part}"
-        is_sums[part] = g[col].agg(["sum", "count"])
-    spread_bps = work.loc[work["is_spread"].notna()]
-    sp = spread_bps.assign(_w=spread_bps["spread_cost_bps"] * spread_bps["notional"]).groupby(
-        keys, observed=True, sort=True)[["_w", "notional"]].sum()
+    is_sums = {part: g[f"is_{part}"].agg(["sum", "count"]) for part in IS_PARTS}
+    spread = g[["_w_spread", "_n_spread"]].sum().rename(
+        columns={"_w_spread": "_w", "_n_spread": "notional"})
+    sp = spread
 
     rows = []
     for key, b in base.iterrows():
         key_t = key if isinstance(key, tuple) else (key,)
         row: dict[str, Any] = {}
-        if keys != ["_all"]:
+        if keys:
             row.update({k: str(v) for k, v in zip(keys, key_t, strict=True)})
         notional = float(b["filled_notional"])
         row.update({
@@ -387,9 +410,8 @@ def recheck_budget(df: pd.DataFrame, entry_bps: float, exit_bps: float) -> pd.Da
     Slippage is measured against the decision price; orders without one (no ledger) are
     measured against the requested price.
     """
-    out = df.copy()
-    intent = out["intent"].astype(str).to_numpy()
-    out["budget_bps"] = np.where(intent == "entry", entry_bps, exit_bps)
+    out = df  # in place, like add_costs
+    out["budget_bps"] = np.where(cat_in(out["intent"], ("entry",)), entry_bps, exit_bps)
     slip = out["slip_decision_bps"].where(out["slip_decision_bps"].notna(),
                                           out["slip_requested_bps"])
     out["over_budget"] = np.where(slip.notna(), (slip > out["budget_bps"]).astype(float), np.nan)
@@ -407,8 +429,3 @@ def cost_over_time(df: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
                 fills=("notional", "size")).reset_index()
     out["cost_bps"] = out["cost"] / out["notional"].where(out["notional"] > 0) * BPS
     return out
-
-
-def iter_group_labels(rows: Iterable[dict[str, Any]], keys: Sequence[str] = GROUP_KEYS
-                      ) -> list[str]:
-    return [" / ".join(str(r.get(k, "")) for k in keys) for r in rows]

@@ -25,6 +25,8 @@ def _money(v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     v = float(v) + 0.0  # no "-0"
+    if abs(v) < 5e-5:
+        v = 0.0
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     if abs(v) >= 1 or v == 0:

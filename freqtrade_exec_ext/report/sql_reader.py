@@ -13,6 +13,7 @@ written.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ import pandas as pd
 
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
 from freqtrade_exec_ext.report.errors import ReportInputError
-from freqtrade_exec_ext.report.metrics import coerce_orders
+from freqtrade_exec_ext.report.metrics import ORDER_COLUMNS, coerce_orders
 
 CHUNK_ROWS = 100_000
 STAGES = ("dry_run", "live", "backtest")
@@ -179,16 +180,19 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
             lo, hi, total = conn.execute(
                 text("SELECT MIN(id), MAX(id), COUNT(*) FROM orders")).one()
             use_ledger = has_ledger and ledger_records > 0
+            if progress:
+                progress(0, int(total or 0))
+            finish = functools.partial(_finish, url=url, stage=stage)
             if dialect == "sqlite":
                 frames = _read_sqlite(conn, use_ledger, pairs, strategies, lo, hi, total,
-                                      progress, chunk_rows)
+                                      progress, chunk_rows, finish)
             elif dialect == "postgresql" and conn.connection.dbapi_connection is not None \
                     and hasattr(conn.connection.dbapi_connection.cursor(), "copy"):
                 frames = _read_copy(conn, use_ledger, pairs, strategies, total, progress,
-                                    chunk_rows)
+                                    chunk_rows, finish)
             else:
                 frames = _read_rows(conn, dialect, use_ledger, pairs, strategies, total,
-                                    progress, chunk_rows)
+                                    progress, chunk_rows, finish)
     except ReportInputError:
         raise
     except (DBAPIError, SQLAlchemyError) as exc:
@@ -197,8 +201,9 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
     finally:
         engine.dispose()
 
-    raw = pd.concat(frames, ignore_index=True) if frames else _empty_raw()
-    orders, rule = _finish(raw, url=url, stage=stage)
+    orders = _combine(frames) if frames else _finish(_empty_raw(), url=url, stage=stage)
+    del frames
+    rule = stage_rule(stage)
     matched = int(orders["has_ledger"].sum())
     notes: list[str] = []
     unmatched = max(0, ledger_records - matched) if not (pairs or strategies) else 0
@@ -260,8 +265,8 @@ def _sql_str(value: str) -> str:
 
 def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Sequence[str],
                  lo: int | None, hi: int | None, total: int,
-                 progress: Callable[[int, int], None] | None, chunk_rows: int
-                 ) -> list[pd.DataFrame]:
+                 progress: Callable[[int, int], None] | None, chunk_rows: int,
+                 finish: Callable[[pd.DataFrame], pd.DataFrame]) -> list[pd.DataFrame]:
     """SQLite: numbers only per row; text columns come back as small integer codes.
 
     Building a Python string per row and column costs more than the query itself, so
@@ -297,19 +302,16 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
     names = ["id", "ft_trade_id", *src, "ft_price", "price", "average", "amount", "ft_amount",
              "filled", "funding_fee", "placed_ts", "filled_ts", "dry_id", "is_short",
              "fee_open", "fee_close"]
-    join = ""
-    if use_ledger:
-        paths = ", ".join(f"'$.{n}'" for n, _ in LEDGER_FIELDS)
-        cols.append(f"json_extract(cd.cd_value, {paths})")
-        names.append("l_array")
-        join = (" LEFT JOIN trade_custom_data cd ON cd.ft_trade_id = o.ft_trade_id "
-                "AND cd.cd_key = (:prefix || o.order_id)")
     where, params = _filters(pairs, strategies)
     where.append("o.id > :lo AND o.id <= :hi")
     # values are bound parameters; the CASE vocabularies are quoted by _sql_str
     sql = text(f"SELECT {', '.join(cols)} FROM orders o "  # noqa: S608
-               f"JOIN trades t ON t.id = o.ft_trade_id{join} WHERE {' AND '.join(where)}")
-    params["prefix"] = LEDGER_KEY_PREFIX
+               f"JOIN trades t ON t.id = o.ft_trade_id WHERE {' AND '.join(where)}")
+    paths = ", ".join(f"'$.{n}'" for n, _ in LEDGER_FIELDS)
+    ledger_sql = (f"SELECT o.id, json_extract(cd.cd_value, {paths}) FROM orders o "  # noqa: S608
+                  "JOIN trade_custom_data cd ON cd.ft_trade_id = o.ft_trade_id "
+                  "AND cd.cd_key = (? || o.order_id) WHERE o.id > ? AND o.id <= ?"
+                  ) if use_ledger else ""
     frames: list[pd.DataFrame] = []
     if lo is None or hi is None:
         return frames
@@ -321,7 +323,8 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
     start = int(lo) - 1
     while start < int(hi):
         values = {**params, "lo": start, "hi": start + chunk_rows}
-        tasks.append([values[k] for k in positional])
+        tasks.append(([values[k] for k in positional],
+                      [LEDGER_KEY_PREFIX, start, start + chunk_rows]))
         start += chunk_rows
     workers = min(len(tasks), max(1, (os.cpu_count() or 1)), 4) if total > 4 * chunk_rows \
         else 1
@@ -332,8 +335,8 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futs = [pool.submit(_sqlite_chunk, db_file, sql_text, t, names, vocab)
-                    for t in tasks]
+            futs = [pool.submit(_sqlite_chunk, db_file, sql_text, ledger_sql, t, names, vocab,
+                                finish) for t in tasks]
             for fut in futs:
                 df = fut.result()
                 frames.append(df)
@@ -342,7 +345,7 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
                     progress(done, total)
     else:
         for t in tasks:
-            df = _sqlite_chunk(db_file, sql_text, t, names, vocab)
+            df = _sqlite_chunk(db_file, sql_text, ledger_sql, t, names, vocab, finish)
             frames.append(df)
             done = min(total, done + len(df))
             if progress:
@@ -350,38 +353,54 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
     return [f for f in frames if len(f)]
 
 
-def _sqlite_chunk(db_file: str, sql_text: str, params: list[Any], names: list[str],
-                  vocab: dict[str, list[str]]) -> pd.DataFrame:
-    """One id range of the SQLite query (runs in a worker process for big databases)."""
+def _sqlite_chunk(db_file: str, sql_text: str, ledger_sql: str,
+                  params: tuple[list[Any], list[Any]], names: list[str],
+                  vocab: dict[str, list[str]],
+                  finish: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """One id range: the orders as a float matrix (codes included), the ledger arrays of
+    the same range, finished into order rows.  Runs in a worker process for big databases,
+    so the per-row work is shared between cores."""
     import sqlite3
 
     path = db_file[len("file:"):].split("?", 1)[0] if db_file.startswith("file:") else db_file
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = con.execute(sql_text, params).fetchall()
+        rows = con.execute(sql_text, params[0]).fetchall()
+        if not rows:
+            return pd.DataFrame()
+        matrix = np.array(rows, dtype=float)  # None -> NaN, in C
+        del rows
+        ledger = con.execute(ledger_sql, params[1]).fetchall() if ledger_sql else []
     finally:
         con.close()
-    if not rows:
-        return pd.DataFrame(columns=names)
-    return _decode_codes(pd.DataFrame.from_records(rows, columns=names), vocab)
-
-
-def _decode_codes(df: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataFrame:
+    raw = pd.DataFrame(matrix, columns=names, copy=False)
     for col, cats in vocab.items():
-        codes = df[col].to_numpy(dtype=np.int64)
-        df[col] = pd.Categorical.from_codes(np.where(codes < 0, -1, codes), categories=cats)
-    if "l_array" in df.columns:
-        arr = df.pop("l_array")
-        mask = arr.notna().to_numpy()
-        df["l_present"] = mask.astype(np.int8)
-        if mask.any():
-            led = _parse_arrays(arr[mask].tolist())
-            for c in led.columns:
-                full = pd.Series(np.nan if led[c].dtype.kind == "f" else None,
-                                 index=df.index, dtype=led[c].dtype)
-                full[mask] = led[c].to_numpy()
-                df[c] = full
-    return df
+        codes = np.nan_to_num(raw[col].to_numpy(), nan=-1).astype(np.int64)
+        raw[col] = pd.Categorical.from_codes(np.where(codes < 0, -1, codes), categories=cats)
+    raw["l_present"] = np.zeros(len(raw), dtype=np.int8)
+    if ledger:
+        ids = raw["id"].to_numpy()
+        order = np.argsort(ids, kind="stable")
+        lids = np.array([r[0] for r in ledger], dtype=float)
+        found = np.searchsorted(ids, lids, sorter=order)
+        keep = found < len(ids)
+        keep[keep] = ids[order[found[keep]]] == lids[keep]  # filtered-out orders: skip
+        pos = order[found[keep]]
+        led = _parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k])
+        present = np.zeros(len(raw), dtype=np.int8)
+        present[pos] = 1
+        raw["l_present"] = present
+        for c in led.columns:
+            col = led[c]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                codes = np.full(len(raw), -1, dtype=np.int64)
+                codes[pos] = col.cat.codes.to_numpy()
+                raw[c] = pd.Categorical.from_codes(codes, categories=col.cat.categories)
+            else:
+                full = np.full(len(raw), np.nan)
+                full[pos] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+                raw[c] = full
+    return finish(raw)
 
 
 def _parse_arrays(texts: list[str]) -> pd.DataFrame:
@@ -401,8 +420,8 @@ def _parse_arrays(texts: list[str]) -> pd.DataFrame:
 
 
 def _read_copy(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Sequence[str],
-               total: int, progress: Callable[[int, int], None] | None, chunk_rows: int
-               ) -> list[pd.DataFrame]:
+               total: int, progress: Callable[[int, int], None] | None, chunk_rows: int,
+               finish: Callable[[pd.DataFrame], pd.DataFrame]) -> list[pd.DataFrame]:
     """PostgreSQL (psycopg 3): ``COPY (query) TO STDOUT (FORMAT csv)``, parsed by pandas."""
     sql, params = build_query("postgresql", use_ledger, pairs, strategies, csv_columns=True)
     dbapi = conn.connection.dbapi_connection
@@ -427,7 +446,7 @@ def _read_copy(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Se
                 pending = chunk[cut + 1:]
                 lines += chunk.count("\n", 0, cut + 1)
                 if lines >= chunk_rows:
-                    frames.append(_parse_csv("".join(buf)))
+                    frames.append(finish(_parse_csv("".join(buf))))
                     done += lines
                     buf, lines = [], 0
                     if progress:
@@ -435,7 +454,7 @@ def _read_copy(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Se
             if pending:
                 buf.append(pending)
         if buf and "".join(buf).strip():
-            frames.append(_parse_csv("".join(buf)))
+            frames.append(finish(_parse_csv("".join(buf))))
         if progress:
             progress(total, total)
     return frames
@@ -449,8 +468,8 @@ def _pg_literal(cur: Any, value: Any) -> str:
 
 def _read_rows(conn: Any, dialect: str, use_ledger: bool, pairs: Sequence[str],
                strategies: Sequence[str], total: int,
-               progress: Callable[[int, int], None] | None, chunk_rows: int
-               ) -> list[pd.DataFrame]:
+               progress: Callable[[int, int], None] | None, chunk_rows: int,
+               finish: Callable[[pd.DataFrame], pd.DataFrame]) -> list[pd.DataFrame]:
     """Any other SQLAlchemy dialect: plain streamed rows, JSON parsed in Python."""
     from sqlalchemy import text
 
@@ -463,7 +482,7 @@ def _read_rows(conn: Any, dialect: str, use_ledger: bool, pairs: Sequence[str],
         rows = result.fetchmany(chunk_rows)
         if not rows:
             break
-        frames.append(_chunk_frame(rows, names, dialect))
+        frames.append(finish(_chunk_frame(rows, names, dialect)))
         done += len(rows)
         if progress:
             progress(done, total)
@@ -482,8 +501,9 @@ def _chunk_frame(rows: Sequence[Any], names: list[str], dialect: str) -> pd.Data
             df[col] = df[col].astype("category")
     for col in ("placed_ts", "filled_ts"):
         if col in df.columns and dialect not in ("sqlite", "postgresql"):
-            df[col] = pd.to_datetime(df[col], utc=True).astype("int64") / 1e9
-            df.loc[df[col] < 0, col] = np.nan
+            ts = pd.to_datetime(df[col], utc=True, format="mixed")
+            epoch = pd.Timestamp("1970-01-01", tz="UTC")
+            df[col] = ((ts - epoch) / pd.Timedelta(seconds=1)).astype(float)
     return df
 
 
@@ -511,16 +531,69 @@ def _cat(raw: pd.DataFrame, col: str) -> pd.Series:
     return s
 
 
-def _map_cat(s: pd.Series, fn: Callable[[str], Any], default: Any) -> np.ndarray:
-    """Apply ``fn`` to each category once and broadcast the results to the rows."""
+SIDES = ["buy", "sell"]
+INTENTS = ["entry", "exit"]
+STATUSES = ["filled", "partial", "cancelled", "open"]
+LIQUIDITY = ["", "maker", "taker"]
+
+
+def _codes(raw: pd.DataFrame, col: str, fn: Callable[[str], int], default: int = -1
+           ) -> np.ndarray:
+    """Integer code per row: ``fn`` applied once per distinct value of a text column."""
+    n = len(raw)
+    if col not in raw.columns:
+        return np.full(n, default, dtype=np.int16)
+    s = _cat(raw, col)
     cats = list(s.cat.categories)
-    table = np.array([fn(str(c)) for c in cats] + [default], dtype=object)
+    table = np.array([fn(str(c)) for c in cats] + [default], dtype=np.int16)
     codes = s.cat.codes.to_numpy()
     return table[np.where(codes < 0, len(cats), codes)]
 
 
-def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> tuple[pd.DataFrame, str]:
-    """Turn joined rows into the canonical order frame (metrics.ORDER_COLUMNS)."""
+def _from_codes(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int16), categories=categories)
+
+
+def _text(raw: pd.DataFrame, col: str) -> pd.Categorical:
+    """A text column as a categorical with '' for missing values (and 'None'/'nan')."""
+    def clean(v: str) -> str:
+        return "" if v in ("None", "nan", "<NA>") else v
+
+    cats = _cat(raw, col).cat.categories if col in raw.columns else []
+    names = sorted({clean(str(c)) for c in cats} | {""})
+    ix = {v: i for i, v in enumerate(names)}
+    return _from_codes(_codes(raw, col, lambda v: ix[clean(v)], ix[""]), names)
+
+
+def stage_rule(stage: str | None) -> str:
+    if stage:
+        return f"--stage {stage}"
+    return ("the ledger's runmode; else dry_run for Freqtrade's dry-run order ids "
+            "(dry_run_*) or a database name containing 'dryrun'; else live")
+
+
+def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate finished chunks; then price cancelled orders (needs every row)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return coerce_orders(pd.DataFrame())
+    orders = pd.concat(frames, ignore_index=True, copy=False) if len(frames) > 1 else frames[0]
+    frames.clear()
+    for col, (dtype, _) in ORDER_COLUMNS.items():
+        if dtype == "category" and not isinstance(orders[col].dtype, pd.CategoricalDtype):
+            orders[col] = orders[col].astype("category")  # chunks had other categories
+    later, covered = later_fill_price(orders)
+    orders["later_price"] = later
+    orders["opp_covered"] = orders["opp_covered"].to_numpy() | covered
+    return orders
+
+
+def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> pd.DataFrame:
+    """Turn joined rows into canonical order rows (metrics.ORDER_COLUMNS).
+
+    Text columns are handled as integer codes (one decision per distinct value), so this
+    stays fast at millions of orders.  ``later_price`` is filled in by :func:`_combine`.
+    """
     n = len(raw)
     present = (pd.to_numeric(raw["l_present"], errors="coerce").fillna(0).to_numpy() == 1) \
         if "l_present" in raw.columns else np.zeros(n, dtype=bool)
@@ -530,20 +603,21 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> tuple[pd.DataF
             return np.full(n, np.nan)
         return pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
 
-    side = _map_cat(_cat(raw, "side"), lambda v: v.lower(), "")
-    ft_side = _map_cat(_cat(raw, "ft_order_side"), lambda v: v.lower(), "")
+    side_ix = {"buy": 0, "sell": 1}
+    side = _codes(raw, "side", lambda v: side_ix.get(v.lower(), -1))
+    ft_side = _codes(raw, "ft_order_side",
+                     lambda v: {"buy": 0, "sell": 1, "stoploss": 2}.get(v.lower(), -1))
     short_raw = raw["is_short"]
     if short_raw.dtype == object or isinstance(short_raw.dtype, pd.CategoricalDtype):
         short_raw = short_raw.astype(str).str.lower().isin(["1", "true", "t", "1.0"])
     is_short = pd.to_numeric(short_raw, errors="coerce").fillna(0).to_numpy() != 0
-    entry_side = np.where(is_short, "sell", "buy")
-    exit_side = np.where(is_short, "buy", "sell")
-    side_arr = np.where(np.isin(side, ["buy", "sell"]), side,
-                        np.where(np.isin(ft_side, ["buy", "sell"]), ft_side, exit_side))
-    l_intent = _map_cat(_cat(raw, "l_intent"), str, "")
-    intent = np.where(np.isin(l_intent, ["entry", "exit"]), l_intent,
-                      np.where((ft_side != "stoploss") & (side_arr == entry_side),
-                               "entry", "exit"))
+    entry_side = np.where(is_short, 1, 0)
+    # the exchange side; else Freqtrade's buy/sell; else (a stop-loss) the exit side
+    side = np.where(side >= 0, side,
+                    np.where((ft_side == 0) | (ft_side == 1), ft_side, 1 - entry_side))
+    l_intent = _codes(raw, "l_intent", lambda v: {"entry": 0, "exit": 1}.get(v, -1))
+    intent = np.where(l_intent >= 0, l_intent,
+                      np.where((ft_side != 2) & (side == entry_side), 0, 1))
 
     filled = num("filled")
     amount = num("amount")
@@ -557,37 +631,44 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> tuple[pd.DataF
                           np.where(present & np.isfinite(l_fill), l_fill,
                                    np.where(filled > 0, price, np.nan)))
 
-    status_raw = _map_cat(_cat(raw, "status"), lambda v: v.lower(), "")
+    status_raw = _codes(raw, "status", lambda v: {
+        "open": 3, "canceled": 2, "cancelled": 2, "expired": 2, "rejected": 2}.get(
+            v.lower(), 0))
     remaining = np.nan_to_num(amount) - np.nan_to_num(filled)
-    cancelled = np.isin(status_raw, ["canceled", "cancelled", "expired", "rejected"])
+    has_fill = filled > 0
     status = np.where(
-        status_raw == "open", "open",
-        np.where(cancelled, np.where(filled > 0, "partial", "cancelled"),
-                 np.where(filled > 0, np.where(remaining > 1e-9 * np.maximum(amount, 1e-12),
-                                               "partial", "filled"), "cancelled")))
+        status_raw == 3, 3,
+        np.where(status_raw == 2, np.where(has_fill, 1, 2),
+                 np.where(has_fill, np.where(remaining > 1e-9 * np.maximum(amount, 1e-12),
+                                             1, 0), 2)))
 
     # fees: the ledger's absolute fee (stake currency, or base currency converted at the
     # fill price); otherwise the trade's fee rate times the filled notional (estimated)
-    notional = np.where((filled > 0) & np.isfinite(fill_price), filled * fill_price, 0.0)
+    notional = np.where(has_fill & np.isfinite(fill_price), filled * fill_price, 0.0)
     pair = _cat(raw, "ft_pair")
-    stake_ccy = _map_cat(_cat(raw, "stake_currency"), str, "")
-    base_ccy = _map_cat(pair, lambda v: v.split("/", 1)[0], "")
     l_fee = num("l_fee_cost")
-    l_fee_ccy = _map_cat(_cat(raw, "l_fee_currency"), str, "")
+    fee_ccy = _cat(raw, "l_fee_currency")
+    stake = _cat(raw, "stake_currency")
+    ccys = sorted({str(c) for c in fee_ccy.cat.categories} | {str(c) for c in
+                                                                stake.cat.categories}
+                  | {str(c).split("/", 1)[0] for c in pair.cat.categories})
+    cix = {c: i for i, c in enumerate(ccys)}
+    fee_c = _codes(raw, "l_fee_currency", lambda v: cix.get(v, -1), -2)
+    stake_c = _codes(raw, "stake_currency", lambda v: cix.get(v, -1), -3)
+    base_c = _codes(raw, "ft_pair", lambda v: cix.get(v.split("/", 1)[0], -1), -4)
     has_fee = present & np.isfinite(l_fee)
-    fee_ledger = np.where(has_fee & (l_fee_ccy == stake_ccy), l_fee,
-                          np.where(has_fee & (l_fee_ccy == base_ccy), l_fee * fill_price,
-                                   np.nan))
-    rate = np.where(intent == "entry", num("fee_open"), num("fee_close"))
-    fee_est = np.where(filled > 0, rate * notional, np.nan)
+    fee_ledger = np.where(has_fee & (fee_c == stake_c), l_fee,
+                          np.where(has_fee & (fee_c == base_c), l_fee * fill_price, np.nan))
+    rate = np.where(intent == 0, num("fee_open"), num("fee_close"))
+    fee_est = np.where(has_fill, rate * notional, np.nan)
     fee = np.where(np.isfinite(fee_ledger), fee_ledger, fee_est)
     fee_estimated = ~np.isfinite(fee_ledger) & np.isfinite(fee_est)
 
     # stage: --stage, else the ledger's runmode, else Freqtrade's dry-run order ids
     # ("dry_run_<side>_<pair>_<uuid>"), else the database name (tradesv3.dryrun.sqlite)
+    stages = list(STAGES)
     if stage:
-        stage_arr = np.full(n, stage, dtype=object)
-        rule = f"--stage {stage}"
+        stage_c = np.full(n, stages.index(stage), dtype=np.int16)
     else:
         dry_name = "dryrun" in url.lower() or "dry_run" in url.lower()
         if "dry_id" in raw.columns:
@@ -595,26 +676,22 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> tuple[pd.DataF
         else:
             dry_id = raw["order_id"].astype(str).str.startswith("dry_run_").to_numpy(
                 dtype=bool)
-        runmode = _map_cat(_cat(raw, "l_runmode"), str, "")
-        stage_arr = np.where(np.isin(runmode, STAGES), runmode,
-                             np.where(dry_id | dry_name, "dry_run", "live"))
-        rule = ("the ledger's runmode; else dry_run for Freqtrade's dry-run order ids "
-                "(dry_run_*) or a database name containing 'dryrun'; else live")
-    liquidity = _map_cat(_cat(raw, "l_liquidity"), str, "")
-    liquidity = np.where(np.isin(liquidity, ["maker", "taker"]), liquidity, "")
-    strategy = _map_cat(_cat(raw, "strategy"), lambda v: "" if v in ("None", "nan") else v, "")
+        runmode = _codes(raw, "l_runmode", lambda v: stages.index(v) if v in stages else -1)
+        stage_c = np.where(runmode >= 0, runmode,
+                           np.where(dry_id | dry_name, stages.index("dry_run"),
+                                    stages.index("live")))
+    liquidity = _codes(raw, "l_liquidity", lambda v: {"maker": 1, "taker": 2}.get(v, 0), 0)
     frame = pd.DataFrame({
-        "strategy": pd.Categorical(strategy),
-        "pair": pair.cat.add_categories([""]).fillna("") if "" not in pair.cat.categories
-        else pair.fillna(""),
-        "side": pd.Categorical(side_arr),
-        "intent": pd.Categorical(intent),
-        "order_type": pd.Categorical(_map_cat(_cat(raw, "order_type"), str, "")),
-        "stage": pd.Categorical(stage_arr),
+        "strategy": _text(raw, "strategy"),
+        "pair": _text(raw, "ft_pair"),
+        "side": _from_codes(side, SIDES),
+        "intent": _from_codes(intent, INTENTS),
+        "order_type": _text(raw, "order_type"),
+        "stage": _from_codes(stage_c, stages),
         "trade_id": pd.to_numeric(raw["ft_trade_id"], errors="coerce"),
         "row_id": pd.to_numeric(raw["id"], errors="coerce"),
         "order_id": raw["order_id"] if "order_id" in raw.columns else "",
-        "status": pd.Categorical(status),
+        "status": _from_codes(status, STATUSES),
         "amount": amount,
         "filled": filled,
         "requested_price": num("ft_price"),
@@ -624,16 +701,19 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> tuple[pd.DataF
         "spread_cost_bps": np.where(present, num("l_spread_cost_bps"), np.nan),
         "fee": fee,
         "fee_estimated": fee_estimated,
-        "liquidity": pd.Categorical(liquidity),
+        "liquidity": _from_codes(liquidity, LIQUIDITY),
         "funding": np.nan_to_num(num("funding_fee")),
         "budget_bps": np.where(present, num("l_slippage_budget_bps"), np.nan),
         "over_budget": np.where(present, num("l_over_budget"), np.nan),
-        "placed_ts": num("placed_ts"),
-        "filled_ts": num("filled_ts"),
+        # SQLite's julianday() carries ~10 us of float noise: keep milliseconds
+        "placed_ts": np.round(num("placed_ts"), 3),
+        "filled_ts": np.round(num("filled_ts"), 3),
         "has_ledger": present,
     }, index=raw.index)
-    frame["later_price"], frame["opp_covered"] = later_fill_price(frame)
-    return coerce_orders(frame), rule
+    # a cancelled protective stop-loss is not an unfilled intent: no opportunity cost
+    frame["later_price"] = np.nan
+    frame["opp_covered"] = ft_side == 2
+    return coerce_orders(frame)
 
 
 def later_fill_price(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

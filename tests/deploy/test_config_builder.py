@@ -245,6 +245,9 @@ def test_local_exchange_is_loopback_and_never_live(contract):
     urls = config["exchange"]["ccxt_config"]["urls"]["api"]
     assert all(u.startswith("http://127.0.0.1:9999/") for k, u in urls.items() if k != "ws")
     assert "key" not in config["exchange"]
+    # no order matching on the local exchange yet: Freqtrade simulates the fills
+    assert config["dry_run"] is True
+    assert config["available_capital"] == 1000.0
     with pytest.raises(BuildError, match="the live stage trades on the real exchange"):
         cfg(contract, "live", exchange="local")
 
@@ -274,3 +277,18 @@ def test_every_testnet_entry_names_its_sources():
     for testnet in TESTNETS.values():
         assert testnet.sources and all(s.strip() for s in testnet.sources)
         assert testnet.key_note
+
+
+@pytest.mark.parametrize("stage", ["testnet", "paper", "live"])
+def test_a_futures_contract_gives_a_valid_futures_config(strategy_attrs, stage):
+    futures = contract_with(
+        market__trading_mode="futures", market__margin_mode="isolated", leverage__max=3
+    )
+    config = build_config(
+        futures,
+        DeployOptions(stage=stage, exchange="binance", pairs=("BTC/USDT:USDT",)),
+        live_capital=500.0 if stage == "live" else None,
+    )
+    assert (config["trading_mode"], config["margin_mode"]) == ("futures", "isolated")
+    assert "liquidation_warning" in config["webhook"]
+    assert freqtrade_problems(config, strategy_attrs) == []

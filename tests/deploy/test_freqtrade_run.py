@@ -1,9 +1,9 @@
 """The generated configs run in the real ``freqtrade trade`` against the local exchange,
 and the kill switch works on the real REST API.
 
-The local exchange does not match orders yet, so the testnet stage runs here with
-``--dry-run`` (Freqtrade simulates the fills on the local exchange's order books); its
-database is the testnet stage's, which is what the paper stage then reads.
+The local exchange does not match orders yet, so a testnet stage on it is generated as a
+Freqtrade dry-run (fills simulated on the local exchange's order books); its database is
+the testnet stage's, which is what the paper stage then reads.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Bot:
         self.log = log
         config = root / DEPLOYMENT / "config.json"
         self.proc = subprocess.Popen(
-            [str(FREQTRADE), "trade", "-c", str(config), "--dry-run"],
+            [str(FREQTRADE), "trade", "-c", str(config)],
             cwd=root,
             env=bot_env(),
             stdout=log.open("w"),
@@ -146,7 +146,7 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
         assert bot.api("GET", "show_config")["state"] == "paused"
     finally:
         log = bot.stop()
-    assert "ExecutionCostFilter" in log and errors(log) == []
+    assert "Dry run is enabled" in log and "ExecutionCostFilter" in log and errors(log) == []
 
     # the testnet database is the evidence the paper stage needs
     assert deploy(project, "paper", *local) == 0

@@ -15,3 +15,22 @@ def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def plain_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Written by Freqtrade without the mixin: no ledger records."""
     return sqlite_db(tmp_path_factory.mktemp("plaindb") / "tradesv3.sqlite", ledger=False)
+
+
+@pytest.fixture(scope="session")
+def str001_dry_run_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database written by a real ``freqtrade trade --dry-run`` of STR001 (see
+    dryrun_str001.py)."""
+    from dryrun_str001 import run
+
+    db, log = run(tmp_path_factory.mktemp("dryrun"))
+    assert db.is_file(), f"the dry-run bot wrote no database:\n{log[-3000:]}"
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture(scope="session")
+def str001_backtest(tmp_path_factory: pytest.TempPathFactory):
+    """``freqtrade backtesting`` of STR001 (real CLI, markets from the local exchange)."""
+    from backtest_str001 import run
+
+    return run(tmp_path_factory.mktemp("backtest"))

@@ -1,12 +1,13 @@
 """A real ``freqtrade trade --dry-run`` of STR001 against the local exchange, for a bounded time.
 
-The local exchange replays the repo's candles from a moment just after STR001's entry
-signals on 2025-10-01 18:00 (ETH/USDT and SOL/USDT in its backtest), so the bot places its
-limit entries at once and the replayed price path fills them within seconds.  The test then
-exits filled trades with a market order through Freqtrade's REST API (``/forceexit``) and
-cancels the entries still open (``DELETE /trades/<id>/open-order``), as an operator would,
-and stops the bot.  Everything is Freqtrade's own code: the bot, its dry-run fills, its
-database; the STR001 mixin writes the execution ledger into ``trade_custom_data``.
+The local exchange replays the repo's candles (from 2025-10-01 18:05 UTC).  STR001 runs with
+its own signals; so that the run has fills in bounded time whatever the market does, an
+operator enters BTC/USDT and ETH/USDT through Freqtrade's REST API (``/forceenter`` with a
+market order: it walks the served book and fills at once), then exits every filled trade
+with a market order (``/forceexit``), cancels entries still open
+(``DELETE /trades/<id>/open-order``) and stops the bot.  Everything is Freqtrade's own code:
+the bot, its dry-run fills, its database; the STR001 mixin writes the execution ledger into
+``trade_custom_data``, and Freqtrade places (and cancels) its stop-loss orders on exchange.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 DATADIR = REPO / "user_data" / "data" / "binance"
 CONTRACT = REPO / ".crypto" / "knowledge" / "strategies" / "STR-001" / "risk-assessment.yaml"
-START_AT = datetime(2025, 10, 1, 18, 5, 25, tzinfo=UTC)
+START_AT = datetime(2025, 10, 1, 18, 5, 2, tzinfo=UTC)
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
-MAX_WAIT_S = 100
+FORCE_PAIRS = ("BTC/USDT", "ETH/USDT")
 
 
 def _free_port() -> int:
@@ -44,7 +45,7 @@ class _Api:
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def __call__(self, method: str, path: str, body: Any = None) -> Any:
-        req = urllib.request.Request(  # noqa: S310 (loopback only)
+        req = urllib.request.Request(
             self.base + path, method=method,
             headers={"Authorization": self.auth, "Content-Type": "application/json"},
             data=json.dumps(body).encode() if body is not None else None)
@@ -72,6 +73,7 @@ def run(tmp: Path) -> tuple[Path, str]:
             "entry_pricing": {"price_side": "same", "use_order_book": True, "order_book_top": 1},
             "exit_pricing": {"price_side": "same", "use_order_book": True, "order_book_top": 1},
             "db_url": f"sqlite:///{db}", "initial_state": "running",
+            "force_entry_enable": True,
             "internals": {"process_throttle_secs": 1},
             "api_server": {"enabled": True, "listen_ip_address": "127.0.0.1",
                            "listen_port": port, "username": "report", "password": "report",
@@ -101,32 +103,48 @@ def run(tmp: Path) -> tuple[Path, str]:
 def _status(api: _Api) -> list[dict[str, Any]] | None:
     try:
         return list(api("GET", "status"))
+    except OSError:  # not listening yet (urllib's HTTPError is an OSError too)
+        return None
+
+
+def _try(api: _Api, method: str, path: str, body: Any = None) -> Any:
+    try:
+        return api(method, path, body)
     except OSError:
         return None
 
 
 def _drive(api: _Api, bot: subprocess.Popen[bytes]) -> None:
     t0 = time.monotonic()
-    # 1. wait for an entry to fill (the bot enters on STR001's own signals)
-    while time.monotonic() - t0 < MAX_WAIT_S and bot.poll() is None:
-        time.sleep(2)
-        st = _status(api)
-        if st and any(float(t.get("amount") or 0) > 0 and not t["has_open_orders"]
-                      for t in st):
-            break
-    time.sleep(3)
-    # 2. exit what filled (market), cancel the entries still open
-    for t in _status(api) or []:
-        if float(t.get("amount") or 0) > 0 and not t["has_open_orders"]:
-            api("POST", "forceexit", {"tradeid": str(t["trade_id"]), "ordertype": "market"})
+
+    def wait(pred: Any, limit: float) -> list[dict[str, Any]]:
+        st: list[dict[str, Any]] = []
+        while time.monotonic() - t0 < limit and bot.poll() is None:
+            got = _status(api)
+            if got is not None:
+                st = got
+                if pred(st):
+                    break
+            time.sleep(1)
+        return st
+
+    def filled(t: dict[str, Any]) -> bool:
+        return float(t.get("amount") or 0) > 0 and not t["has_open_orders"]
+
+    wait(lambda st: True, 60)  # the API answers once the bot runs
+    # an operator's market force entries fill at once (taker), through the strategy's
+    # sizing and confirmation callbacks
+    for pair in FORCE_PAIRS:
+        _try(api, "POST", "forceenter", {"pair": pair, "side": "long", "ordertype": "market"})
+    wait(lambda st: len([t for t in st if filled(t)]) >= len(FORCE_PAIRS), 60)
+    time.sleep(2)
+    for t in _status(api) or []:  # exit what filled (market), cancel entries still open
+        if filled(t):
+            _try(api, "POST", "forceexit", {"tradeid": str(t["trade_id"]),
+                                            "ordertype": "market"})
         elif t["has_open_orders"]:
-            api("DELETE", f"trades/{t['trade_id']}/open-order")
-    # 3. wait until the exits are filled
-    while time.monotonic() - t0 < MAX_WAIT_S + 30 and bot.poll() is None:
-        st = _status(api)
-        if st is not None and not any(t["has_open_orders"] for t in st):
-            break
-        time.sleep(1)
+            _try(api, "DELETE", f"trades/{t['trade_id']}/open-order")
+    wait(lambda st: not st, 90)
 
 
 if __name__ == "__main__":

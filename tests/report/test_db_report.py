@@ -148,7 +148,33 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert "Traceback" not in err
 
 
+def test_database_password_is_never_printed(capsys):
+    rc = main(["report", "--db", "postgresql+psycopg://ft:s3cret@127.0.0.1:1/freqtrade"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "s3cret" not in err and "ft:***@127.0.0.1" in err
+
+
 def test_missing_sqlite_file_is_not_created(tmp_path, capsys):
     target = tmp_path / "typo.sqlite"
     assert main(["report", "--db", f"sqlite:///{target}"]) == 2
     assert not target.exists()
+
+
+def test_generic_dialect_reader_gives_the_same_report(ledger_db, tmp_path, capsys,
+                                                      monkeypatch):
+    """Dialects other than SQLite/PostgreSQL stream plain rows and parse the JSON in Python;
+    run that path on the SQLite file and compare with the fast path."""
+    from freqtrade_exec_ext.report import sql_reader
+
+    _, fast, _, _ = run_report(["--db", ledger_db], tmp_path, capsys)
+
+    def generic(conn, use_ledger, pairs, strategies, lo, hi, total, progress, chunk, finish):
+        return sql_reader._read_rows(conn, "generic", use_ledger, pairs, strategies, total,
+                                     progress, chunk, finish)
+
+    monkeypatch.setattr(sql_reader, "_read_sqlite", generic)
+    _, slow, _, _ = run_report(["--db", ledger_db], tmp_path, capsys)
+    assert slow["groups"] == fast["groups"]
+    assert slow["breaches"] == fast["breaches"]
+    assert slow["unavailable"] == fast["unavailable"]

@@ -80,7 +80,7 @@ def test_opportunity_cost_of_a_cancelled_order():
     assert df["is_opportunity"].iloc[0] == pytest.approx(2.5)
     assert math.isnan(df["is_opportunity"].iloc[1])
     assert df["is_opportunity"].iloc[2] == 0.0  # counted in the later fill's slippage
-    assert df["unfilled_notional"].tolist() == pytest.approx([1005.0, 10.0, 10.0])
+    assert df["unfilled_notional"].tolist() == pytest.approx([1005.0, 10.0, 0.0])
 
 
 def test_summarize_statistics_per_group():
