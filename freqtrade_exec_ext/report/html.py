@@ -126,7 +126,7 @@ def _slippage_cells(r: dict[str, Any]) -> list[str]:
     s = r.get("slip_decision") or r.get("slip_requested") or {}
     a = r.get("slip_arrival") or {}
     vs = "decision" if r.get("slip_decision") else "requested"
-    return [str(r["orders"]), str(r["filled"]), str(r["cancelled"]),
+    return [f"{r['orders']:,}", f"{r['filled']:,}", f"{r['cancelled']:,}",
             _money(r["filled_notional"]), vs, _f(s.get("mean")), _f(s.get("median")),
             _f(s.get("p90")), _f(s.get("worst")), _f(s.get("weighted")), _f(a.get("mean")),
             _f(a.get("p90")), _f(a.get("weighted"))]
@@ -139,7 +139,7 @@ def _cost_cells(r: dict[str, Any]) -> list[str]:
             _money(r.get("funding_received")), _money(sf.get("delay")),
             _money(sf.get("execution")), _money(sf.get("spread")), _money(sf.get("impact")),
             _money(sf.get("fees")), _money(sf.get("funding")), _money(sf.get("opportunity")),
-            _money(sf.get("total")), _f(sf.get("total_bps")), str(r.get("breaches", 0))]
+            _money(sf.get("total")), _f(sf.get("total_bps")), f"{r.get('breaches', 0):,}"]
 
 
 def _groups_table(report: Report) -> str:

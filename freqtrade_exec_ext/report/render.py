@@ -78,7 +78,7 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
         a = r.get("slip_arrival") or {}
         s = s or {}
         style = "bold" if r.get("strategy") == "TOTAL" else None
-        slip.add_row(*keys, str(r["orders"]), str(r["filled"]), _money(r["filled_notional"]),
+        slip.add_row(*keys, f"{r['orders']:,}", f"{r['filled']:,}", _money(r["filled_notional"]),
                      "dec" if m == "decision" else "req", _f(s.get("mean")),
                      _f(s.get("median")), _f(s.get("p90")), _f(s.get("worst")),
                      _f(s.get("weighted")), _f(a.get("weighted")), _f(a.get("p90")),
@@ -90,7 +90,7 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
                      _money(sf.get("delay")), _money(sf.get("execution")),
                      _money(sf.get("fees")), _money(sf.get("funding")),
                      _money(sf.get("opportunity")), _money(sf.get("total")),
-                     _f(sf.get("total_bps")), str(r.get("breaches", 0)), style=style)
+                     _f(sf.get("total_bps")), f"{r.get('breaches', 0):,}", style=style)
     if not rows:
         console.print("no orders matched")
     else:
