@@ -444,3 +444,11 @@ def log_once(plugin: Any, message: str, method: Callable[[str], None]) -> None:
 # Installed on import: the mixin imports this module, and hyperopt's worker processes
 # import it again when they unpickle the strategy, so the registry is there too.
 install()
+
+
+def exchange_of(dp: Any) -> Any:
+    """Freqtrade's Exchange behind a strategy's DataProvider (private ``dp._exchange``).
+
+    The mixin reads tick sizes, funding rates and the exchange's own fills through it.
+    """
+    return getattr(dp, "_exchange", None)

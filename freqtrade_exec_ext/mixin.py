@@ -38,6 +38,8 @@ from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 from freqtrade.strategy import IStrategy
 
+from freqtrade_exec_ext import compat
+from freqtrade_exec_ext.compat import exchange_of
 from freqtrade_exec_ext.contract import ContractError, RiskContract, find_contract, load_contract
 from freqtrade_exec_ext.execution import checks, pricing, sizing, timeouts
 from freqtrade_exec_ext.execution.fees import fees_from_trades
@@ -78,11 +80,6 @@ GUARDED_CALLBACKS = (
     "check_exit_timeout",
     "order_filled",
 )
-
-
-def exchange_of(dp: Any) -> Any:
-    """Freqtrade's Exchange behind the DataProvider (a private attribute: only touched here)."""
-    return getattr(dp, "_exchange", None)
 
 
 def _utc(dt: datetime | None) -> datetime | None:
@@ -189,8 +186,6 @@ class ExecutionMixin(IStrategy):
 
     # ------------------------------------------------------------------ setup
     def __init__(self, config: dict[str, Any]) -> None:
-        from freqtrade_exec_ext import compat
-
         compat.on_strategy_init(config)
         contract = load_strategy_contract(config, type(self).strategy_id)
         problems = check_config_against_contract(config, contract)
