@@ -399,3 +399,48 @@ def recent_quote_volume_5m(
     typical = (series.high[lo:hi] + series.low[lo:hi] + series.close[lo:hi]) / 3.0
     per_candle = float(np.mean(series.volume[lo:hi] * typical))
     return per_candle * (5 * MINUTE_MS) / series.base_ms
+
+
+# ---------------------------------------------------------------- matching helpers
+
+MAX_PATH_SPAN_MS = 7 * DAY_MS
+
+
+def path_points(series: CandleSeries, d0: int, d1: int) -> list[tuple[int, float]]:
+    """The replayed price path between data times ``d0`` and ``d1`` (inclusive).
+
+    Returned as ``(data_ms, price)`` at ``d0``, at every turning point of the intra-candle
+    path (open, thirds, close) in between, and at ``d1``: the path is linear between two
+    consecutive points, so matching can walk it segment by segment.  Spans longer than
+    7 days are cut to their last 7 days.
+    """
+    if d1 <= d0:
+        return [(d1, current_price(series, d1))]
+    d0 = max(d0, d1 - MAX_PATH_SPAN_MS)
+    third = series.base_ms / 3.0
+    i0 = max(0, int(np.searchsorted(series.open_time, d0, side="right")) - 1)
+    i1 = int(np.searchsorted(series.open_time, d1, side="right"))
+    times = {d0, d1}
+    for i in range(i0, min(i1, len(series.open_time))):
+        start = int(series.open_time[i])
+        for k in range(4):
+            t = int(start + k * third)
+            if d0 < t < d1:
+                times.add(t)
+    return [(t, current_price(series, t)) for t in sorted(times)]
+
+
+def volume_between(series: CandleSeries, d0: int, d1: int) -> float:
+    """Base volume traded between data times ``d0`` and ``d1`` (pro rata inside candles)."""
+    if d1 <= d0:
+        return 0.0
+    total = 0.0
+    i0 = max(0, int(np.searchsorted(series.open_time, d0, side="right")) - 1)
+    i1 = int(np.searchsorted(series.open_time, d1, side="right"))
+    for i in range(i0, min(i1, len(series.open_time))):
+        start = int(series.open_time[i])
+        end = start + series.base_ms
+        overlap = min(end, d1) - max(start, d0)
+        if overlap > 0:
+            total += float(series.volume[i]) * overlap / series.base_ms
+    return total

@@ -1,21 +1,23 @@
 """HTTP layer of the local exchange: Binance REST paths on 127.0.0.1 (FastAPI + uvicorn).
 
-Only request parsing and serialisation live here; answers come from
-:class:`~freqtrade_exec_ext.localex.venue.MarketVenue`.  Paths that are not implemented
-answer HTTP 404 with a Binance-style ``{"code", "msg"}`` body naming the path, so nothing a
-client asks for is silently faked.
+Thin: every request goes through :class:`~freqtrade_exec_ext.localex.gateway.Gateway`
+(routing, rate limits, faults, signatures, answers); this module only moves bytes and
+sleeps the delays faults ask for.  Paths that are not implemented answer HTTP 404 with a
+Binance-style ``{"code", "msg"}`` body naming the path, so nothing a client asks for is
+silently faked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -23,18 +25,19 @@ from typing import Any, Self
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from freqtrade_exec_ext.localex.venue import MarketVenue, VenueError
+from freqtrade_exec_ext.localex.faults import FaultScript
+from freqtrade_exec_ext.localex.gateway import Gateway, Plan, Reply
+from freqtrade_exec_ext.localex.gateway import Request as GwRequest
+from freqtrade_exec_ext.localex.ratelimit import (
+    Limit,
+    RateLimitConfig,
+    RateLimiter,
+    limits_from_exchange_info,
+)
+from freqtrade_exec_ext.localex.trading import Fees, TradingEngine
+from freqtrade_exec_ext.localex.venue import MarketVenue
 
 logger = logging.getLogger(__name__)
-
-# URL prefix -> market served there
-PREFIXES = {
-    "/api/v3": "spot",
-    "/fapi/v1": "usdm",
-    "/fapi/v2": "usdm",
-    "/fapi/v3": "usdm",
-    "/dapi/v1": "coinm",
-}
 
 
 class LocalExchangeError(RuntimeError):
@@ -55,77 +58,46 @@ def check_loopback(host: str) -> None:
         )
 
 
-def _int(params: Any, name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise VenueError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+async def _sleep(seconds: float, stopping: threading.Event) -> None:
+    end = time.monotonic() + seconds
+    while not stopping.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.1))
 
 
-def _symbols(params: Any) -> list[str] | None:
-    raw = params.get("symbols")
-    if not raw:
-        return None
-    try:
-        out = json.loads(raw)
-    except ValueError:
-        out = None
-    if not isinstance(out, list) or not all(isinstance(s, str) for s in out):
-        raise VenueError(-1100, "Illegal characters found in parameter 'symbols'.")
-    return out
-
-
-def create_app(venue: MarketVenue) -> FastAPI:
+def create_app(gateway: Gateway, stopping: threading.Event | None = None) -> FastAPI:
     app = FastAPI(title="freqtrade-exec local exchange", docs_url=None, redoc_url=None)
-    app.state.venue = venue
+    app.state.gateway = gateway
+    stop = stopping or threading.Event()
 
-    @app.exception_handler(VenueError)
-    async def _venue_error(_: Request, exc: VenueError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    def route(path: str, handler: Any) -> None:
-        for prefix, market in PREFIXES.items():
-
-            def endpoint(request: Request, _market: str = market) -> Any:
-                return handler(_market, request.query_params)
-
-            app.add_api_route(prefix + path, endpoint, methods=["GET"])
-
-    route("/ping", lambda m, q: {})
-    route("/time", lambda m, q: {"serverTime": venue.server_time()})
-    route("/exchangeInfo", lambda m, q: venue.exchange_info(m))
-    for name in ("/klines", "/uiKlines", "/markPriceKlines", "/indexPriceKlines"):
-        route(
-            name,
-            lambda m, q: venue.klines(
-                m,
-                q.get("symbol") or q.get("pair"),
-                q.get("interval"),
-                _int(q, "startTime"),
-                _int(q, "endTime"),
-                _int(q, "limit"),
-            ),
-        )
-    route("/depth", lambda m, q: venue.depth(m, q.get("symbol"), _int(q, "limit")))
-    route("/ticker/24hr", lambda m, q: venue.ticker_24hr(m, q.get("symbol"), _symbols(q)))
-    route("/ticker/bookTicker", lambda m, q: venue.book_ticker(m, q.get("symbol"), _symbols(q)))
-    route("/ticker/price", lambda m, q: venue.price_ticker(m, q.get("symbol"), _symbols(q)))
+    def respond(reply: Reply) -> JSONResponse:
+        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
     @app.api_route(
         "/{path:path}", methods=["GET", "POST", "PUT", "DELETE"], include_in_schema=False
     )
-    async def _not_implemented(path: str, request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "code": -1000,
-                "msg": f"localex: {request.method} /{path} is not implemented by the local "
-                "exchange",
-            },
-            status_code=404,
+    async def _any(path: str, request: Request) -> JSONResponse:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        req = GwRequest(
+            method=request.method,
+            path="/" + path,
+            query=request.url.query,
+            body=body,
+            headers=dict(request.headers),
+            client=request.client.host if request.client else "127.0.0.1",
         )
+        plan = gateway.admit(req)
+        if isinstance(plan, Plan):
+            if plan.delay_s:
+                await _sleep(plan.delay_s, stop)
+            reply = gateway.execute(plan)
+        else:
+            reply = plan
+        if reply.delay_s:
+            await _sleep(reply.delay_s, stop)
+        return respond(reply)
 
     return app
 
@@ -135,6 +107,12 @@ class LocalExchange:
 
     ``with LocalExchange(datadir) as ex: ex.base_url`` -> ``http://127.0.0.1:<port>``.
     ``port=0`` picks a free port.  Only loopback hosts are accepted.
+
+    Trading: ``api_keys`` maps throwaway API keys to their secrets (without keys every
+    signed endpoint answers -2015, so nothing trades by accident).  The account starts with
+    ``spot_balances`` (default 10 000 USDT) and ``futures_balance`` USDT.  Scripted faults:
+    ``ex.faults.add(endpoint="POST /api/v3/order", kind="ambiguous")`` (see ``faults.py``);
+    state: ``ex.engine`` (orders, fills, balances, positions), ``ex.limiter``.
     """
 
     def __init__(
@@ -144,6 +122,17 @@ class LocalExchange:
         port: int = 0,
         speed: float = 1.0,
         start_at: datetime | None = None,
+        *,
+        api_keys: Mapping[str, str] | None = None,
+        spot_balances: Mapping[str, float] | None = None,
+        futures_balance: float = 10_000.0,
+        fees: Fees | None = None,
+        rate_limits: RateLimitConfig | None = None,
+        participation: float = 0.2,
+        default_funding_rate: float = 0.0001,
+        faults: list[dict[str, Any]] | None = None,
+        clock: Callable[[], int] | None = None,
+        request_clock: Callable[[], int] | None = None,
     ) -> None:
         check_loopback(host)
         self.datadir = Path(datadir)
@@ -152,7 +141,26 @@ class LocalExchange:
         self.speed = speed
         self.start_at = start_at
         self.port: int = port
+        self.api_keys = dict(api_keys or {})
+        self.spot_balances = dict(spot_balances or {"USDT": 10_000.0})
+        self.futures_balance = futures_balance
+        self.fees = fees or Fees()
+        self.rate_limits = rate_limits
+        self.participation = participation
+        self.default_funding_rate = default_funding_rate
+        # ms clocks; None: the wall clock.  ``clock`` drives the replay and the matching;
+        # ``request_clock`` checks signed timestamps and counts rate-limit windows (it must
+        # agree with the clock clients sign with).  Tests may share a virtual clock.
+        self.clock = clock
+        self.request_clock = request_clock
+        self.faults = FaultScript()
+        if faults:
+            self.faults.extend(faults)
         self.venue: MarketVenue | None = None
+        self.engine: TradingEngine | None = None
+        self.limiter: RateLimiter | None = None
+        self.gateway: Gateway | None = None
+        self._stopping = threading.Event()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -182,11 +190,36 @@ class LocalExchange:
 
         if self._thread is not None:
             return self
-        self.venue = MarketVenue(self.datadir, speed=self.speed, start_at=self.start_at)
+        if self.clock is not None:
+            self.venue = MarketVenue(
+                self.datadir, speed=self.speed, start_at=self.start_at, now_ms=self.clock
+            )
+        else:
+            self.venue = MarketVenue(self.datadir, speed=self.speed, start_at=self.start_at)
+        limits = self.rate_limits or default_rate_limits(self.venue)
+        self.venue.served_rate_limits = served_rate_limits(limits)
+        self.engine = TradingEngine(
+            self.venue,
+            spot_balances=self.spot_balances,
+            futures_balance=self.futures_balance,
+            fees=self.fees,
+            participation=self.participation,
+            default_funding_rate=self.default_funding_rate,
+            funding_rates=load_funding_rates(self.datadir, self.venue.symbols("usdm")),
+        )
+        self.limiter = RateLimiter(limits)
+        self.gateway = Gateway(self.venue, self.engine, self.limiter, self.faults, self.api_keys)
+        if self.request_clock is not None:
+            self.gateway.wall_ms = self.request_clock
+        self._stopping.clear()
         self._sock = self._bind()
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.venue), log_level="warning", access_log=False, lifespan="off"
+            create_app(self.gateway, self._stopping),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -207,6 +240,12 @@ class LocalExchange:
         self.stop()
         raise LocalExchangeError(f"local exchange did not answer on {self.base_url}")
 
+    def venue_cancel(self, order_id: int, status: str = "CANCELED") -> None:
+        """The venue cancels one of its open orders by itself."""
+        if self.engine is None:
+            raise LocalExchangeError("the local exchange is not running")
+        self.engine.venue_cancel(order_id, status)
+
     def ping(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.base_url}/api/v3/ping", timeout=1) as r:  # noqa: S310
@@ -215,6 +254,7 @@ class LocalExchange:
             return False
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -229,3 +269,61 @@ class LocalExchange:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def default_rate_limits(venue: MarketVenue) -> RateLimitConfig:
+    """Binance's current limits: spot 6000 weight/min, 100 orders/10 s, 200 000/day;
+    USDT-M as its bundled exchangeInfo says."""
+    spot = (
+        Limit("REQUEST_WEIGHT", "MINUTE", 1, 6000),
+        Limit("ORDERS", "SECOND", 10, 100),
+        Limit("ORDERS", "DAY", 1, 200_000),
+    )
+    usdm = limits_from_exchange_info(venue.exchange_info("usdm"))
+    return RateLimitConfig(
+        limits={
+            "spot": spot,
+            "sapi": (Limit("REQUEST_WEIGHT", "MINUTE", 1, 12_000),),
+            "usdm": usdm,
+            "coinm": (Limit("REQUEST_WEIGHT", "MINUTE", 1, 2400),),
+        }
+    )
+
+
+def served_rate_limits(config: RateLimitConfig) -> dict[str, list[dict[str, Any]]]:
+    """The ``rateLimits`` the exchangeInfo serves: the limits actually enforced."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for market in ("spot", "usdm"):
+        out[market] = [
+            {
+                "rateLimitType": lim.kind,
+                "interval": lim.interval,
+                "intervalNum": lim.interval_num,
+                "limit": lim.limit,
+            }
+            for lim in config.family_limits(market)
+        ]
+    return out
+
+
+def load_funding_rates(datadir: Path, symbols: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Funding-rate history per perpetual from ``<datadir>/futures/*-funding_rate.feather``."""
+    import numpy as np
+    import pandas as pd
+
+    out: dict[str, tuple[Any, Any]] = {}
+    for path in sorted((datadir / "futures").glob("*_*_*-*-funding_rate.feather")):
+        base, quote = path.name.split("-")[0].split("_")[:2]
+        symbol = base + quote
+        if symbol not in symbols:
+            continue
+        try:
+            df = pd.read_feather(path, columns=["date", "open"]).dropna().sort_values("date")
+        except Exception:  # noqa: BLE001 - a bad file only loses its funding history
+            logger.warning("localex: cannot read funding rates %s; using the default", path)
+            continue
+        if df.empty:
+            continue
+        times = (df["date"].astype("int64") // 1_000_000).to_numpy(dtype=np.int64)
+        out[symbol] = (times, df["open"].to_numpy(float))
+    return out

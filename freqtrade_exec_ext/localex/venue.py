@@ -25,6 +25,7 @@ from typing import Any
 
 from freqtrade_exec_ext.localex import book as bookmod
 from freqtrade_exec_ext.localex import replay
+from freqtrade_exec_ext.localex.errors import VenueError, invalid_symbol, missing_param
 
 logger = logging.getLogger(__name__)
 
@@ -32,29 +33,6 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 EXCHANGE_INFO_FILES = {"spot": "spot-exchange-info.json", "usdm": "usdm-exchange-info.json"}
 KLINE_LIMIT_MAX = {"spot": 1000, "usdm": 1500}
 DEPTH_LIMIT_MAX = 5000
-
-
-class VenueError(Exception):
-    """A request Binance would refuse: carries Binance's error code and HTTP status."""
-
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.status = status
-
-    def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
-
-
-def invalid_symbol() -> VenueError:
-    return VenueError(-1121, "Invalid symbol.")
-
-
-def missing_param(name: str) -> VenueError:
-    return VenueError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +79,8 @@ class MarketVenue:
         self._info: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, dict[str, SymbolRules]] = {}
         self.series: dict[str, dict[str, replay.CandleSeries]] = {}
+        self._filters: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        self.served_rate_limits: dict[str, list[dict[str, Any]]] = {}
         spot_files, fut_files = replay.find_candle_files(self.datadir)
         for market, fname in EXCHANGE_INFO_FILES.items():
             info = json.loads((DATA_DIR / fname).read_text())
@@ -118,6 +98,10 @@ class MarketVenue:
                 rules[name] = r
                 series[name] = replay.load_series(path, name, r.tick, derived)
             info["symbols"] = listed
+            self._filters[market] = {
+                sym["symbol"]: {f["filterType"]: f for f in sym.get("filters", [])}
+                for sym in listed
+            }
             self._info[market] = info
             self.rules[market] = rules
             self.series[market] = series
@@ -175,6 +159,8 @@ class MarketVenue:
             }
         info = copy.deepcopy(self._info[market])
         info["serverTime"] = now
+        if market in self.served_rate_limits:
+            info["rateLimits"] = copy.deepcopy(self.served_rate_limits[market])
         return info
 
     def klines(
@@ -198,9 +184,21 @@ class MarketVenue:
             raise VenueError(-1120, str(exc)) from None
         return [k.binance_row() for k in rows]
 
+    def filters(self, market: str, symbol: str) -> dict[str, dict[str, Any]]:
+        """The exchangeInfo filters of a listed symbol, by filterType."""
+        return self._filters[market][symbol]
+
     def book(self, market: str, symbol: str | None, depth: int = 20) -> bookmod.Book:
+        return self._book(market, symbol, depth, self._now_ms())
+
+    def book_at(self, market: str, symbol: str, depth: int, served_ms: int) -> bookmod.Book:
+        """The book as served at ``served_ms`` (matching uses the book of a fill's time)."""
+        c = self.clock
+        wall = int(c.start_wall_ms + (served_ms - c.start_wall_ms) / c.speed)
+        return self._book(market, symbol, depth, wall)
+
+    def _book(self, market: str, symbol: str | None, depth: int, wall: int) -> bookmod.Book:
         series = self._series(market, symbol)
-        wall = self._now_ms()
         rules = self.rules[market][series.symbol]
         params = bookmod.load_params(market)
         second = self.clock.served_now(wall) // 1000

@@ -45,3 +45,62 @@ def ccxt_client(localex: LocalExchange):
     client = ccxt.binance(ccxt_urls(localex.base_url))
     client.load_markets()
     return client
+
+
+# ---------------------------------------------------------------- trading (pure engine)
+
+# The BTC/USDT 5m candle of 2025-10-16 09:40 UTC rises: open 109800.10, low 109635.15,
+# high 111427.48, close 111230.00.  Its replayed path falls open -> low over the first
+# 100 s, rises to the high by 200 s and ends at the close.
+RISING_CANDLE = datetime(2025, 10, 16, 9, 40, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def rising_candle() -> datetime:
+    return RISING_CANDLE
+
+
+class FakeClock:
+    """Wall clock of the venue under test, in ms; tests move it by hand."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.t = start_ms
+
+    def __call__(self) -> int:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += int(seconds * 1000)
+
+
+START_MS = 1_900_000_200_000 - 1_900_000_200_000 % 300_000 + 1_000  # 1 s into a candle
+
+
+@pytest.fixture(scope="session")
+def _session_market(repo_datadir: Path):
+    from freqtrade_exec_ext.localex.venue import MarketVenue
+
+    clock = FakeClock(START_MS)
+    return MarketVenue(repo_datadir, start_at=RISING_CANDLE, now_ms=clock), clock
+
+
+@pytest.fixture
+def fake_clock(_session_market) -> FakeClock:
+    """The venue's wall clock, back at 1 s into the 09:40 candle for every test."""
+    clock = _session_market[1]
+    clock.t = START_MS
+    return clock
+
+
+@pytest.fixture
+def market(_session_market, fake_clock: FakeClock):
+    return _session_market[0]
+
+
+@pytest.fixture
+def engine(market):
+    from freqtrade_exec_ext.localex.trading import TradingEngine
+
+    return TradingEngine(
+        market, spot_balances={"USDT": 100_000.0, "BTC": 1.0}, futures_balance=10_000.0
+    )

@@ -1,0 +1,101 @@
+"""STR001 in LIVE mode under the venue's scripted faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from freqtrade_exec_ext.mixin import DISCARD_KEY, EXIT_PARTIAL_BELOW_MIN
+
+from .test_e2e_live_lifecycle import assert_ledger_matches_venue
+
+ENTRY = "POST /api/v3/order"
+
+
+def _entry_order(lb: Any) -> Any:
+    return next(o for o in lb.venue_orders() if o.side == "BUY")
+
+
+def _exit_tags(trade: Any) -> list[str]:
+    return [o.ft_order_tag for o in trade.orders if o.ft_order_side == "sell"]
+
+
+def _closed(lb: Any) -> bool:
+    return all(not t.is_open for t in lb.trades())
+
+
+@pytest.mark.parametrize("ratio", [0.4, 0.6])
+def test_partial_entry_fill_is_handled_per_the_contract(live, ratio: float) -> None:
+    """At the contract's entry timeout a fill below ``min_fill_ratio`` is exited, one at or
+    above it is kept (the rest cancelled) and protected by the stop-loss."""
+    lb = live()
+    c = lb.contract
+    lb.ex.faults.add(endpoint=ENTRY, kind="partial_fill", ratio=ratio, count=1)
+    lb.start_bot()
+    lb.step()
+    entry = _entry_order(lb)
+    assert lb.run_until(lambda: entry.status == "PARTIALLY_FILLED", step_s=5, max_s=120)
+    lb.step(2, advance_s=5)
+    assert entry.executed_qty == pytest.approx(entry.orig_qty * ratio, abs=1e-5)
+    assert entry.is_open  # the venue keeps the rest working
+    # Freqtrade's unfilled timeout is only a backstop: the mixin decides at the contract's
+    lb.clock.advance(c.orders.entry_timeout_s)
+    lb.step()
+    assert entry.status == "CANCELED"
+    (trade,) = lb.trades()
+    kept = entry.executed_qty * (1 - 0.001)  # less the commission paid in BTC
+    if ratio < c.orders.min_fill_ratio:
+        # too small a position: the mixin exits it (limit first, market after the timeout)
+        assert lb.run_until(lambda: _closed(lb), step_s=20, max_s=2 * c.orders.exit_timeout_s)
+        (trade,) = lb.trades()
+        # marked for exit by the mixin at the timeout (STR001's own exit signal, when it
+        # fires in the same loop, takes precedence in Freqtrade; either way it is exited)
+        assert trade.get_custom_data(DISCARD_KEY) is True
+        sells = [o for o in lb.venue_orders() if o.side == "SELL" and o.executed_qty > 0]
+        assert sum(o.executed_qty for o in sells) == pytest.approx(kept, abs=1e-5)
+    else:
+        # kept: the position is the filled part, protected by a stop-loss of that size
+        lb.step(advance_s=5)
+        (trade,) = lb.trades()
+        assert trade.amount == pytest.approx(kept, abs=1e-5)
+        stops = [o for o in lb.venue_orders() if o.type == "STOP_LOSS_LIMIT"]
+        assert stops and stops[0].orig_qty == pytest.approx(kept, abs=1e-5)
+        # ... and lives on as a normal trade, closed by STR001's own exit signal
+        assert lb.run_until(lambda: _closed(lb), step_s=20, max_s=2 * c.orders.exit_timeout_s)
+        (trade,) = lb.trades()
+        assert trade.get_custom_data(DISCARD_KEY) is None
+        assert EXIT_PARTIAL_BELOW_MIN not in _exit_tags(trade)
+    records = assert_ledger_matches_venue(lb)
+    rec = next(r for r in records if r.intent == "entry")
+    assert rec.ordered_amount == pytest.approx(entry.orig_qty)
+    assert rec.filled_amount / rec.ordered_amount == pytest.approx(ratio, abs=1e-3)
+    print(
+        f"\npartial {ratio:.0%}: entry {entry.executed_qty}/{entry.orig_qty} BTC, "
+        f"kept {trade.amount} BTC, exits {_exit_tags(trade)}, closed by {trade.exit_reason}"
+    )
+
+
+def test_rate_limit_storm_is_survived_without_a_ban(live) -> None:
+    """A storm of HTTP 429 (Retry-After 1 s) on every endpoint while the trade is open:
+    Freqtrade backs off, is never banned (418), and the trade completes."""
+    lb = live()
+    lb.start_bot()
+    lb.step()
+    lb.step(advance_s=2)
+    storm = lb.ex.faults.add(endpoint="*", kind="rate_limit", count=12, retry_after_s=1)
+    lb.clock.align(5)  # the exit candle, in the middle of the storm
+    assert lb.run_until(lambda: _closed(lb), step_s=10, max_s=600)
+    limiter = lb.ex.limiter
+    answers = limiter.status_counts()
+    assert storm.fired == 12
+    assert limiter.bans() == 0 and 418 not in answers
+    assert min(lb.clock.slept) >= 1  # every retry waited at least Retry-After
+    (trade,) = lb.trades()
+    assert trade.exit_reason == "back_to_middle_band"
+    assert_ledger_matches_venue(lb)
+    print(
+        f"\nstorm: {storm.fired} scripted 429s, {answers.get(429, 0) - storm.fired} more for "
+        f"not backing off, 0 bans; Freqtrade slept {lb.clock.slept} s; "
+        f"{len(lb.loop_errors)} bot loops gave up and were retried"
+    )
