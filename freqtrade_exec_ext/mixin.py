@@ -69,6 +69,7 @@ LEDGER_FILE_MODES = (RunMode.BACKTEST, RunMode.WEBSERVER)
 # Callbacks a strategy may override; the mixin's limits are applied around the override.
 GUARDED_CALLBACKS = (
     "bot_start",
+    "bot_loop_start",
     "custom_stake_amount",
     "leverage",
     "custom_entry_price",
@@ -202,6 +203,9 @@ class ExecutionMixin(IStrategy):
         self._xm_seen: set[str] = set()
         self._xm_ledger_file: Path | None = None
         self._xm_ledger_fh: Any = None
+        self._xm_guard: Any = None  # OrderGuard, live trading only
+        self._xm_leverage: dict[str, float] = {}
+        self._xm_guard_error: str | None = None
         self._apply_contract_settings(config)
         if self._xm_mode in LIVE_MODES:
             self._xm_install_live_hooks()
@@ -406,6 +410,44 @@ class ExecutionMixin(IStrategy):
         self._xm_ctx.clear()
         self._xm_bt_ctx.clear()
         self._xm_seen.clear()
+        if mode == RunMode.LIVE:
+            self._xm_start_guard()
+
+    def _xm_start_guard(self) -> None:
+        """Live trading: client order ids, the order journal, Retry-After (order_guard.py).
+
+        If it cannot be set up, no entry is allowed (confirm_trade_entry denies): Freqtrade
+        swallows exceptions raised in bot_start, so failing here would not stop the bot.
+        """
+        from freqtrade_exec_ext.execution.journal import OrderJournal
+        from freqtrade_exec_ext.execution.placement import RetryPolicy
+        from freqtrade_exec_ext.order_guard import OrderGuard
+
+        try:
+            if self._xm_guard is None:
+                journal = OrderJournal(compat.db_engine(), self._xc.strategy_id)
+                policy = RetryPolicy(max_retries=self._xc.orders.max_retries)
+                guard = OrderGuard(exchange_of(self.dp), journal, policy, strategy=self)
+                guard.install()
+                self._xm_guard = guard
+            done = self._xm_guard.reconcile(startup=True)
+            if done:
+                logger.warning("exec_ext: order journal at start: %s", done)
+            self._xm_guard_error = None
+        except Exception as exc:
+            self._xm_guard_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("exec_ext: order guard could not start; entries are blocked")
+
+    def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        guard = self._xm_guard
+        if guard is None:
+            return
+        try:
+            done = guard.reconcile()
+            if done:
+                logger.warning("exec_ext: order journal: %s", done)
+        except Exception:
+            logger.exception("exec_ext: order journal reconciliation failed")
 
     # ------------------------------------------------------------------ sizing
     def custom_stake_amount(
@@ -452,9 +494,11 @@ class ExecutionMixin(IStrategy):
         **kwargs: Any,
     ) -> float:
         try:
-            return sizing.cap_leverage(self._xc, proposed_leverage, max_leverage)
+            lev = sizing.cap_leverage(self._xc, proposed_leverage, max_leverage)
         except Exception:  # noqa: BLE001
-            return 1.0
+            lev = 1.0
+        self._xm_leverage[pair] = lev
+        return lev
 
     # ------------------------------------------------------------------ prices
     def custom_entry_price(
@@ -555,6 +599,10 @@ class ExecutionMixin(IStrategy):
             return True  # no historical order book: checks are live/dry-run only
         c = self._xc
         try:
+            if self._xm_runmode == RunMode.LIVE and self._xm_guard is None:
+                raise RuntimeError(
+                    f"order guard not running ({self._xm_guard_error or 'bot_start not run'})"
+                )
             oside = pricing.entry_side(side == "short")
             book = self._xm_book(pair, reuse=True)
             funding = self._xm_funding_rate(pair) if c.is_futures else None
@@ -574,6 +622,10 @@ class ExecutionMixin(IStrategy):
         except Exception as exc:  # noqa: BLE001 - fail closed
             verdict = checks.Verdict(False, checks.CHECK_FAILED, {"reason": repr(exc)})
         if verdict.ok:
+            if self._xm_guard is not None:
+                self._xm_guard.annotate_entry(
+                    pair, enter_tag=entry_tag, leverage=self._xm_leverage.get(pair, 1.0)
+                )
             return True
         self._xm_ctx.pop(pair, None)
         self._xm_notify(
@@ -595,6 +647,12 @@ class ExecutionMixin(IStrategy):
                 self._xm_set_trade_ctx(trade, CTX_EXIT_KEY, ctx)
         except Exception:
             logger.exception("exec_ext: could not record the exit decision for %s", trade.pair)
+
+    def _xm_exit_reason(self, trade: Any) -> str | None:
+        """The reason recorded for the trade's pending exit (order guard adoption)."""
+        ctx = self._xm_get_trade_ctx(trade, CTX_EXIT_KEY) or {}
+        reason = ctx.get("reason")
+        return str(reason) if reason else None
 
     def _xm_install_live_hooks(self) -> None:
         """Live/dry-run only hooks, installed on the instance rather than the class.
@@ -1102,6 +1160,7 @@ def _c_both(self: Any, mixin_fn: Callable, user_fn: Callable, kw: dict) -> Any:
 
 _COMBINERS: dict[str, Callable[..., Any]] = {
     "bot_start": _c_both,
+    "bot_loop_start": _c_both,
     "custom_stake_amount": _c_stake,
     "leverage": _c_leverage,
     "custom_entry_price": _c_entry_price,

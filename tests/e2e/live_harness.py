@@ -70,7 +70,8 @@ def _patch_time(mocker: Any, clock: VirtualClock) -> None:
     # datetime_helpers.dt_now/dt_ts call datetime.now, so they follow
     import freqtrade.freqtradebot  # noqa: F401 - load the bot's modules first
 
-    import freqtrade_exec_ext.mixin  # noqa: F401
+    import freqtrade_exec_ext.mixin
+    import freqtrade_exec_ext.order_guard  # noqa: F401
 
     for name, module in list(sys.modules.items()):
         if not name.startswith(("freqtrade.", "freqtrade_exec_ext.")) or module is None:
@@ -90,6 +91,12 @@ def _patch_time(mocker: Any, clock: VirtualClock) -> None:
 
     mocker.patch("freqtrade.exchange.common.time", SimpleNamespace(sleep=sleep))
     mocker.patch("freqtrade.exchange.common.asyncio", SimpleNamespace(sleep=async_sleep))
+    # the mixin's order guard: Retry-After holds and lookups wait in the same clock
+    mocker.patch(
+        "freqtrade_exec_ext.order_guard.time",
+        SimpleNamespace(sleep=sleep, time=lambda: clock.ms() / 1000),
+    )
+    mocker.patch("freqtrade_exec_ext.order_guard.asyncio", SimpleNamespace(sleep=async_sleep))
 
 
 class LiveBot:
@@ -238,6 +245,28 @@ class LiveBot:
 
     def db_order_ids(self) -> set[str]:
         return {o.order_id for t in self.trades() for o in t.orders}
+
+    def journal(self) -> list[Any]:
+        """The order journal rows (every placement the guard sent)."""
+        return self.bot.strategy._xm_guard.journal.all()
+
+    def kill(self) -> None:
+        """The bot process dies: nothing it held in memory is saved.
+
+        No ``cleanup()`` (which commits); uncommitted database work is rolled back and the
+        sessions dropped, as when the process is killed.  The venue keeps running.
+        """
+        from freqtrade.persistence import Trade
+        from freqtrade.persistence.custom_data import _CustomData
+
+        bot, self.bot = self.bot, None
+        for session in (Trade.session, _CustomData.session):
+            session.rollback()
+            session.remove()
+        try:
+            bot.exchange.close()  # sockets only; no database work
+        except Exception:
+            logging.getLogger(__name__).exception("closing the killed bot's exchange")
 
     def stop(self) -> None:
         if self.bot is not None:
