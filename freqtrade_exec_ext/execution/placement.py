@@ -183,54 +183,79 @@ def place(
     order; raises the exchange's error when no order exists, or :class:`PlacementUnknown`
     when one may exist but could not be found.
     """
-    out = outcome if outcome is not None else Outcome()
-    out.failures = []
-    maybe_sent = False
+    run = _Run(cid, journal, outcome if outcome is not None else Outcome())
+    maybe_sent = False  # some attempt's fate was unknown: it may be the order
     attempt = 0
     while True:
-        out.attempts += 1
-        if journal is not None:
-            journal.sending(cid)
+        run.sending()
         try:
             order = send()
         except Exception as exc:
             kind = classify(exc)
-            out.failures.append(kind)
+            run.out.failures.append(kind)
             if kind is Failure.UNKNOWN or (maybe_sent and kind is Failure.REJECTED):
-                # unknown, or a refusal after an unknown attempt (e.g. "duplicate order"):
-                # an earlier attempt may be the order
+                # unknown, or a refusal after an unknown attempt (e.g. "duplicate order")
                 maybe_sent = True
                 found = resolve(lookup, policy.lookup_waits_s, sleep)
-                if found is not None and found is not ABSENT:
-                    out.recovered = True
-                    if journal is not None:
-                        journal.accepted(cid, _order_id(found), recovered=True)
-                    return found  # type: ignore[return-value]
                 if found is None:
-                    if journal is not None:
-                        journal.unknown(cid, _one_line(exc))
-                    raise PlacementUnknown(
-                        f"order {cid}: creation answered {type(exc).__name__} and the order "
-                        f"could not be looked up; nothing more is sent for it ({_one_line(exc)})"
-                    ) from exc
+                    why = f"the order could not be looked up ({_one_line(exc)})"
+                    raise run.unknown(why) from exc
+                if found is not ABSENT:
+                    return run.found(found)
                 kind = Failure.NOT_PROCESSED  # certainly absent: safe to send again
             if kind is Failure.REJECTED:
-                if journal is not None:
-                    journal.rejected(cid, _one_line(exc))
+                run.rejected(_one_line(exc))
                 raise
             wait = retry_after() if kind is Failure.NOT_PROCESSED else None
             wait = policy.backoff(attempt) if wait is None else wait
-            if attempt >= policy.max_retries or wait > policy.max_wait_s:
-                if journal is not None:
-                    why = f"gave up after {out.attempts} attempts: {_one_line(exc)}"
-                    journal.rejected(cid, why)
+            if attempt < policy.max_retries and wait <= policy.max_wait_s:
+                sleep(wait)
+                attempt += 1
+                continue
+            why = f"gave up after {run.out.attempts} attempts: {_one_line(exc)}"
+            if not maybe_sent:
+                run.rejected(why)
                 raise
-            sleep(wait)
-            attempt += 1
-            continue
-        if journal is not None:
-            journal.accepted(cid, _order_id(order))
+            # lookups said absent, but "no order" is only said when no attempt may have
+            # landed: one last look, else the order counts as unknown
+            found = resolve(lookup, policy.lookup_waits_s[-1:], sleep)
+            if found is not None and found is not ABSENT:
+                return run.found(found)
+            raise run.unknown(f"{why}; an earlier attempt may still have been placed") from exc
+        return run.accepted(order)
+
+
+class _Run:
+    """One placement's bookkeeping (journal and outcome)."""
+
+    def __init__(self, cid: str, journal: Journal | None, out: Outcome) -> None:
+        self.cid, self.journal, self.out = cid, journal, out
+        out.failures = []
+
+    def sending(self) -> None:
+        self.out.attempts += 1
+        if self.journal is not None:
+            self.journal.sending(self.cid)
+
+    def accepted(self, order: T) -> T:
+        if self.journal is not None:
+            self.journal.accepted(self.cid, _order_id(order))
         return order
+
+    def found(self, order: Any) -> Any:
+        self.out.recovered = True
+        if self.journal is not None:
+            self.journal.accepted(self.cid, _order_id(order), recovered=True)
+        return order
+
+    def rejected(self, why: str) -> None:
+        if self.journal is not None:
+            self.journal.rejected(self.cid, why)
+
+    def unknown(self, why: str) -> PlacementUnknown:
+        if self.journal is not None:
+            self.journal.unknown(self.cid, why)
+        return PlacementUnknown(f"order {self.cid}: {why}; nothing more is sent for it")
 
 
 def _order_id(order: Any) -> str:

@@ -128,6 +128,7 @@ class RateLimiter:
         self._ips: dict[str, _IpState] = {}
         self._lock = threading.Lock()
         self.log: list[tuple[int, str, int]] = []  # (ms, ip, status) of every 429/418
+        self.violations = 0  # requests sent inside a Retry-After window (toward a ban)
 
     def _bucket(self, st: _IpState, family: str, lim: Limit, now_ms: int) -> tuple[int, int]:
         win = self.config.window_ms(lim)
@@ -155,6 +156,7 @@ class RateLimiter:
                 return self._banned(ip, st, now_ms)
             if now_ms < st.backoff_until:
                 st.violations += 1
+                self.violations += 1
                 if st.violations >= self.config.ban_after:
                     return self._ban(ip, st, now_ms)
                 retry = math.ceil((st.backoff_until - now_ms) / 1000)
@@ -217,6 +219,7 @@ class RateLimiter:
         with self._lock:
             self._ips.clear()
             self.log.clear()
+            self.violations = 0
 
     # ---------------------------------------------------------------- answers
 

@@ -103,3 +103,48 @@ def test_rate_limit_storm_is_survived_without_a_ban(live) -> None:
         f"{held.held} requests held {held.held_s:.1f} s in all; "
         f"{len(lb.loop_errors)} bot loops gave up and were retried"
     )
+
+
+WEIGHT_PER_MINUTE = 120  # Binance allows 6000; one bot loop here uses more than 120
+
+
+def _low_weight_limit(weight_per_minute: int) -> Any:
+    from freqtrade_exec_ext.localex.ratelimit import Limit, RateLimitConfig
+
+    spot = (Limit("REQUEST_WEIGHT", "MINUTE", 1, 6000), Limit("ORDERS", "SECOND", 10, 100))
+    return RateLimitConfig(limits={"spot": spot}, weight_limit=weight_per_minute)
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["with_guard", "plain_freqtrade"])
+def test_request_weight_storm_real_limits(live, guarded: bool) -> None:
+    """The venue's real limiter with a request-weight budget below what the bot uses:
+    every minute's window closes early with 429 + Retry-After.  Plain Freqtrade retries
+    on its own schedule (1, 2, 5, 10, 17 s) into the closed window and gets the IP banned
+    (418); with the order guard every request waits out Retry-After, so the venue never
+    counts a violation, never bans, and STR001's trade completes."""
+    lb = live(venue_kwargs={"rate_limits": _low_weight_limit(WEIGHT_PER_MINUTE)})
+    lb.start_bot()
+    if not guarded:
+        lb.bot.strategy._xm_guard.uninstall()
+    lb.step()
+    lb.step(advance_s=2)
+    lb.clock.align(5)
+    closed = lb.run_until(lambda: _closed(lb), step_s=10, max_s=900)
+    limiter = lb.ex.limiter
+    answers = limiter.status_counts()
+    assert answers.get(429, 0) > 0  # the storm is real: the limit was hit
+    if guarded:
+        assert closed and lb.trades()[0].exit_reason == "back_to_middle_band"
+        assert limiter.violations == 0 and limiter.bans() == 0 and 418 not in answers
+        stats = lb.bot.strategy._xm_guard.governor.stats
+        assert stats.held > 0
+        assert_ledger_matches_venue(lb)
+        detail = f"{stats.held} requests held {stats.held_s:.0f} s"
+    else:
+        assert limiter.violations > 0 and limiter.bans() >= 1 and answers.get(418, 0) > 0
+        detail = f"{limiter.violations} requests into closed windows"
+    print(
+        f"\nweight storm ({'guard' if guarded else 'plain'}): {answers.get(429, 0)} x 429, "
+        f"{answers.get(418, 0)} x 418, {limiter.bans()} bans; {detail}; trade closed: {closed}"
+    )
+
