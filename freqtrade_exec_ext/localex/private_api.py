@@ -461,9 +461,39 @@ def position_row(eng: TradingEngine, pos: Position) -> dict[str, Any]:
         # v2 fields (kept: ccxt reads leverage and margin mode from them)
         "leverage": str(pos.leverage),
         "marginType": pos.margin_type,
-        "isolated": isolated,
         "isAutoAddMargin": "false",
         "maxNotionalValue": f8(BRACKETS[0][0] if pos.leverage > BRACKETS[1][2] else 1e9),
+    }
+
+
+def account_position_row(eng: TradingEngine, pos: Position) -> dict[str, Any]:
+    """A ``positions[]`` row of ``/fapi/v2|v3/account``: not the positionRisk row.
+
+    Binance spells it ``unrealizedProfit`` here (``unRealizedProfit`` in positionRisk) and
+    ccxt's ``parse_account_position`` reads that spelling, ``isolated`` and ``leverage``.
+    The v2 and v3 fields are both served (the venue routes by API family, not version).
+    """
+    row = position_row(eng, pos)
+    return {
+        "symbol": row["symbol"],
+        "positionSide": row["positionSide"],
+        "positionAmt": row["positionAmt"],
+        "unrealizedProfit": row["unRealizedProfit"],
+        "isolatedMargin": row["isolatedMargin"],
+        "notional": row["notional"],
+        "isolatedWallet": row["isolatedWallet"],
+        "initialMargin": row["initialMargin"],
+        "maintMargin": row["maintMargin"],
+        "positionInitialMargin": row["positionInitialMargin"],
+        "openOrderInitialMargin": row["openOrderInitialMargin"],
+        "leverage": row["leverage"],
+        "isolated": pos.margin_type == "isolated",
+        "entryPrice": row["entryPrice"],
+        "breakEvenPrice": row["breakEvenPrice"],
+        "maxNotional": row["maxNotionalValue"],
+        "bidNotional": row["bidNotional"],
+        "askNotional": row["askNotional"],
+        "updateTime": row["updateTime"],
     }
 
 
@@ -599,7 +629,7 @@ def usdm_account(eng: TradingEngine, p: Params) -> dict[str, Any]:
         "availableBalance": asset["availableBalance"],
         "maxWithdrawAmount": asset["maxWithdrawAmount"],
         "assets": [asset],
-        "positions": [position_row(eng, x) for x in positions if x.amount != 0],
+        "positions": [account_position_row(eng, x) for x in positions if x.amount != 0],
     }
 
 
