@@ -297,7 +297,11 @@ class Orders(_Section):
     max_retries: int = spec(
         2,
         allowed="integer >= 0",
-        desc="Retries of an order the exchange failed to accept.",
+        desc=(
+            "Live: further attempts of an order request the exchange did not process (rate "
+            "limit, network). A refused order is never retried; an unanswered one is looked "
+            "up by its client order id, never sent blindly again."
+        ),
         unit="retries",
         ge=0,
     )
