@@ -294,7 +294,8 @@ class OrderGuard:
     def _untracked(self, it: Intent, order: dict) -> str | None:
         oid = str(order.get("id"))
         params = {"trigger": True} if it.conditional else {}
-        if order.get("status") == "open":
+        was_open = order.get("status") == "open"
+        if was_open:
             try:
                 self.api.cancel_order(oid, it.pair, params)
             except ccxt.OrderNotFound:
@@ -309,13 +310,14 @@ class OrderGuard:
                 return None
         filled = float(order.get("filled") or 0.0)
         if filled <= 0:
+            how = "cancelled by the guard" if was_open else f"{order.get('status')} on the exchange"
             self.journal.mark(
                 it.client_order_id, "cancelled", order_id=oid,
-                detail="on the exchange but unknown to Freqtrade; cancelled before any fill",
+                detail=f"on the exchange but unknown to Freqtrade; {how}, nothing filled",
             )
             logger.warning(
                 "exec_ext: %s %s order %s was on the exchange but not in Freqtrade's "
-                "database; cancelled (nothing filled)", it.pair, it.intent, oid,
+                "database; %s, nothing filled", it.pair, it.intent, oid, how,
             )
             return "cancelled"
         where = compat.adopt_order(
