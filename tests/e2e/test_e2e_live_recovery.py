@@ -126,15 +126,19 @@ def test_ambiguous_create_that_cannot_be_looked_up_blocks_the_pair_until_settled
     )
 
 
-@pytest.mark.parametrize("when", ["after_exit_saved", "before_exit_saved"])
+@pytest.mark.parametrize(
+    ("when", "fills_while_down"),
+    [("after_exit_saved", True), ("before_exit_saved", True), ("before_exit_saved", False)],
+)
 def test_bot_killed_mid_trade_restarts_with_no_lost_trade_or_ledger_record(
-    live, when: str
+    live, when: str, fills_while_down: bool
 ) -> None:
-    """The bot dies while its exit order works on the venue, and the exit fills while it
-    is down.  ``after_exit_saved``: Freqtrade had saved the order; ``before_exit_saved``:
-    the venue accepted it but the bot died before saving it (only the order journal knows).
-    After a restart on the same database the trade is closed by that fill, and the ledger
-    has every fill, equal to the venue's."""
+    """The bot dies while its exit order works on the venue.  ``after_exit_saved``:
+    Freqtrade had saved the order; ``before_exit_saved``: the venue accepted it but the bot
+    died before saving it (only the order journal knows).  If the exit fills while the bot
+    is down, the restarted bot (same database) closes the trade with that fill; if not, the
+    untracked order is cancelled and the bot exits anew.  Either way there is one exit
+    fill, and the ledger has every fill, equal to the venue's."""
     lb = live()
     lb.start_bot()
     lb.step()
@@ -166,26 +170,33 @@ def test_bot_killed_mid_trade_restarts_with_no_lost_trade_or_ledger_record(
     saved = str(exit_order.order_id) in lb.db_order_ids()
     assert saved is (when == "after_exit_saved")
     lb.kill()
-    # the exit fills on the venue while the bot is down
-    for _ in range(120):
-        if exit_order.status == "FILLED":
-            break
-        lb.clock.advance(10)
-        lb.ex.engine.step()
-    assert exit_order.status == "FILLED"
+    if fills_while_down:
+        for _ in range(120):
+            if exit_order.status == "FILLED":
+                break
+            lb.clock.advance(10)
+            lb.ex.engine.step()
+        assert exit_order.status == "FILLED"
+    else:
+        assert exit_order.is_open and exit_order.executed_qty == 0
     lb.start_bot()  # a new process on the same database
-    assert lb.run_until(lambda: _closed(lb), step_s=10, max_s=120)
+    assert lb.run_until(lambda: _closed(lb), step_s=10, max_s=600)
     (trade,) = lb.trades()
-    assert trade.close_rate == pytest.approx(exit_order.avg_price)
+    assert trade.exit_reason == "back_to_middle_band"
+    sells = [o for o in lb.venue_orders() if o.side == "SELL" and o.executed_qty > 0]
+    assert len(sells) == 1
+    assert trade.close_rate == pytest.approx(sells[0].avg_price)
     assert not [o for o in lb.venue_orders() if o.is_open]
-    assert len([o for o in lb.venue_orders() if o.side == "SELL" and o.executed_qty > 0]) == 1
     records = assert_ledger_matches_venue(lb)
     assert {r.intent for r in records} == {"entry", "exit"}
     assert_nothing_untracked(lb)
     journal = {j.order_id: j.status for j in lb.journal()}
-    assert journal[str(exit_order.order_id)] == ("tracked" if saved else "adopted")
+    want = "tracked" if saved else ("adopted" if fills_while_down else "cancelled")
+    assert journal[str(exit_order.order_id)] == want
+    if not fills_while_down and not saved:
+        assert exit_order.status == "CANCELED" and sells[0] is not exit_order
     print(
-        f"\nkilled {when}: exit {exit_order.order_id} filled while down, trade closed at "
-        f"{trade.close_rate} ({trade.exit_reason}); journal {sorted(set(journal.values()))}; "
-        f"{len(records)} ledger records == venue"
+        f"\nkilled {when}, exit {'filled' if fills_while_down else 'unfilled'} while down: "
+        f"first exit {exit_order.order_id} {journal[str(exit_order.order_id)]}, trade closed "
+        f"at {trade.close_rate} ({trade.exit_reason}); {len(records)} ledger records == venue"
     )
