@@ -24,7 +24,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from freqtrade_exec_ext.localex.errors import VenueError
+from freqtrade_exec_ext.localex.errors import VenueError, int_param
 
 API_KEY_HEADER = "x-mbx-apikey"
 RECV_WINDOW_DEFAULT_MS = 5_000
@@ -48,16 +48,6 @@ def strip_signature(raw: str) -> tuple[str, str | None]:
 
 def sign(payload: str, secret: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-
-
-def _int_param(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(str(raw))
-    except ValueError:
-        raise VenueError(-1100, f"Illegal characters found in parameter '{name}'.") from None
 
 
 def check_api_key(headers: Mapping[str, str], keys: Mapping[str, str]) -> str:
@@ -88,12 +78,12 @@ def verify_signed(
         raise VenueError(
             -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
         )
-    timestamp = _int_param(params, "timestamp")
+    timestamp = int_param(params, "timestamp")
     if timestamp is None:
         raise VenueError(
             -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
         )
-    recv_window = _int_param(params, "recvWindow")
+    recv_window = int_param(params, "recvWindow")
     if recv_window is None:
         recv_window = RECV_WINDOW_DEFAULT_MS
     if recv_window > RECV_WINDOW_MAX_MS or recv_window <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -30,3 +31,14 @@ def missing_param(name: str) -> VenueError:
 
 def illegal_param(name: str) -> VenueError:
     return VenueError(-1100, f"Illegal characters found in parameter '{name}'.")
+
+
+def int_param(params: Mapping[str, str], name: str) -> int | None:
+    """An optional integer request parameter (None when absent or empty; else -1100)."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise illegal_param(name) from None

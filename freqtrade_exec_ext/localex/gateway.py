@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from freqtrade_exec_ext.localex import auth
 from freqtrade_exec_ext.localex import private_api as pa
-from freqtrade_exec_ext.localex.errors import VenueError
+from freqtrade_exec_ext.localex.errors import VenueError, int_param
 from freqtrade_exec_ext.localex.faults import (
     ORDER_KINDS,
     Fault,
@@ -117,16 +117,6 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _int(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(str(raw))
-    except ValueError:
-        raise VenueError(-1100, f"Illegal characters found in parameter '{name}'.") from None
-
-
 def _symbols(params: Mapping[str, str]) -> list[str] | None:
     raw = params.get("symbols")
     if not raw:
@@ -146,7 +136,7 @@ _PUBLIC: dict[str, Callable[[MarketVenue, TradingEngine, str, Mapping[str, str]]
     "ping": lambda v, e, m, q: {},
     "time": lambda v, e, m, q: {"serverTime": v.server_time()},
     "exchangeInfo": lambda v, e, m, q: v.exchange_info(m),
-    "depth": lambda v, e, m, q: v.depth(m, q.get("symbol"), _int(q, "limit")),
+    "depth": lambda v, e, m, q: v.depth(m, q.get("symbol"), int_param(q, "limit")),
     "ticker/24hr": lambda v, e, m, q: v.ticker_24hr(m, q.get("symbol"), _symbols(q)),
     "ticker/bookTicker": lambda v, e, m, q: v.book_ticker(m, q.get("symbol"), _symbols(q)),
     "ticker/price": lambda v, e, m, q: v.price_ticker(m, q.get("symbol"), _symbols(q)),
@@ -203,9 +193,9 @@ def _public_handler(name: str) -> Callable[[Plan, Gateway], Any]:
             plan.route.market,
             plan.params.get("symbol") or plan.params.get("pair"),
             plan.params.get("interval"),
-            _int(plan.params, "startTime"),
-            _int(plan.params, "endTime"),
-            _int(plan.params, "limit"),
+            int_param(plan.params, "startTime"),
+            int_param(plan.params, "endTime"),
+            int_param(plan.params, "limit"),
         )
     if name in _USDM_PUBLIC:
         fn = _USDM_PUBLIC[name]

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from freqtrade_exec_ext.localex.errors import VenueError, illegal_param, missing_param
+from freqtrade_exec_ext.localex.errors import (
+    VenueError,
+    illegal_param,
+    int_param,
+    missing_param,
+)
 from freqtrade_exec_ext.localex.faults import OrderFaults
 from freqtrade_exec_ext.localex.trading import (
     AlgoOrder,
@@ -55,22 +60,12 @@ def _float(p: Params, name: str) -> float | None:
         raise illegal_param(name) from None
 
 
-def _int(p: Params, name: str) -> int | None:
-    raw = p.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(str(raw))
-    except ValueError:
-        raise illegal_param(name) from None
-
-
 def _bool(p: Params, name: str) -> bool:
     return str(p.get(name, "")).lower() == "true"
 
 
 def _limit(p: Params, default: int, maximum: int) -> int:
-    n = _int(p, "limit")
+    n = int_param(p, "limit")
     return default if n is None else max(1, min(n, maximum))
 
 
@@ -197,7 +192,7 @@ def spot_new_order(
 
 
 def _ids(p: Params) -> tuple[int | None, str | None]:
-    return _int(p, "orderId"), p.get("origClientOrderId") or None
+    return int_param(p, "orderId"), p.get("origClientOrderId") or None
 
 
 def spot_get_order(eng: TradingEngine, p: Params) -> dict[str, Any]:
@@ -239,9 +234,9 @@ def spot_all_orders(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
     rows = eng.all_orders(
         "spot",
         p.get("symbol"),
-        _int(p, "startTime"),
-        _int(p, "endTime"),
-        _int(p, "orderId"),
+        int_param(p, "startTime"),
+        int_param(p, "endTime"),
+        int_param(p, "orderId"),
         _limit(p, 500, 1000),
     )
     return [spot_order(o) for o in rows]
@@ -251,11 +246,11 @@ def spot_my_trades(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
     rows = eng.trades(
         "spot",
         p.get("symbol"),
-        _int(p, "startTime"),
-        _int(p, "endTime"),
-        _int(p, "fromId"),
+        int_param(p, "startTime"),
+        int_param(p, "endTime"),
+        int_param(p, "fromId"),
         _limit(p, 500, 1000),
-        _int(p, "orderId"),
+        int_param(p, "orderId"),
     )
     return [spot_trade(f) for f in rows]
 
@@ -553,9 +548,9 @@ def usdm_all_orders(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
     rows = eng.all_orders(
         "usdm",
         p.get("symbol"),
-        _int(p, "startTime"),
-        _int(p, "endTime"),
-        _int(p, "orderId"),
+        int_param(p, "startTime"),
+        int_param(p, "endTime"),
+        int_param(p, "orderId"),
         _limit(p, 500, 1000),
         max_span_ms=7 * 86_400_000,
     )
@@ -566,11 +561,11 @@ def usdm_user_trades(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
     rows = eng.trades(
         "usdm",
         p.get("symbol"),
-        _int(p, "startTime"),
-        _int(p, "endTime"),
-        _int(p, "fromId"),
+        int_param(p, "startTime"),
+        int_param(p, "endTime"),
+        int_param(p, "fromId"),
         _limit(p, 500, 1000),
-        _int(p, "orderId"),
+        int_param(p, "orderId"),
         max_span_ms=7 * 86_400_000,
     )
     return [usdm_trade(f) for f in rows]
@@ -657,7 +652,7 @@ def usdm_position_risk(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
 
 
 def usdm_set_leverage(eng: TradingEngine, p: Params) -> dict[str, Any]:
-    pos = eng.set_leverage(p.get("symbol"), _int(p, "leverage"))
+    pos = eng.set_leverage(p.get("symbol"), int_param(p, "leverage"))
     cap = next(b[0] for b in BRACKETS if pos.leverage >= b[2] or b is BRACKETS[-1])
     return {"leverage": pos.leverage, "maxNotionalValue": str(int(cap)), "symbol": pos.symbol}
 
@@ -708,7 +703,7 @@ def usdm_income(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
     eng.step()
     symbol = p.get("symbol") or None
     kind = p.get("incomeType") or None
-    start, end = _int(p, "startTime"), _int(p, "endTime")
+    start, end = int_param(p, "startTime"), int_param(p, "endTime")
     if start is None and end is None:
         end = eng.now()
         start = end - 7 * 86_400_000
@@ -773,7 +768,7 @@ def usdm_new_algo(
 
 
 def _algo_ids(p: Params) -> tuple[int | None, str | None]:
-    return _int(p, "algoId"), p.get("clientAlgoId") or None
+    return int_param(p, "algoId"), p.get("clientAlgoId") or None
 
 
 def usdm_get_algo(eng: TradingEngine, p: Params) -> dict[str, Any]:
@@ -834,7 +829,7 @@ def funding_rate_history(eng: TradingEngine, p: Params) -> list[dict[str, Any]]:
     now = eng.now()
     step = eng.funding_interval_ms
     limit = _limit(p, 100, 1000)
-    start, end = _int(p, "startTime"), _int(p, "endTime")
+    start, end = int_param(p, "startTime"), int_param(p, "endTime")
     last = now // step * step if end is None else min(end, now) // step * step
     first = last - (limit - 1) * step if start is None else -(-start // step) * step
     rows = []
