@@ -46,7 +46,10 @@ def _pre(ci: ChecklistInput) -> list[Item]:
     testnet = ci.evidence.get("testnet")
     traded = f" (the testnet stage filled {testnet.filled_orders} orders)" if testnet else ""
     todo = {
-        "testnet": "the local exchange needs no keys; a real testnet's keys go in .env"
+        "testnet": "put a throwaway key pair in .env (FREQTRADE__EXCHANGE__KEY/SECRET, "
+        "e.g. openssl rand -hex 32 for each): the bot signs with it and the local exchange "
+        "accepts only it (its compose service, or freqtrade-exec exchange start run with the "
+        "same variables)"
         if ci.local_exchange
         else "put the testnet keys in .env (FREQTRADE__EXCHANGE__KEY/SECRET)",
         "paper": "paper trading needs no keys; the live keys go in .env at the live stage",

@@ -11,7 +11,10 @@ Layout inside the container (Freqtrade's official image, working directory
   ones the bot cannot run safely without are also listed with ``${VAR:?...}`` so that
   ``docker compose up`` refuses to start while they are empty;
 * the REST API (kill switch, FreqUI) listens on 0.0.0.0 *inside* the container and is
-  published on 127.0.0.1 only.
+  published on 127.0.0.1 only;
+* with ``--exchange local`` the local exchange runs as the ``localex`` service, whose
+  network namespace the bot shares; on testnet it receives the exchange key pair (only
+  that pair, interpolated from ``.env``), so it accepts exactly the keys the bot signs with.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class ComposeInput:
     freqtrade_version: str
     local_url: str | None  # set when the bot trades on the project's local exchange
     exchange_key_vars: tuple[str, ...]  # required exchange credential variables (may be ())
+    local_serve_args: tuple[str, ...] = ()  # extra `exchange serve` options (no secrets)
 
     @property
     def local_port(self) -> int | None:
@@ -102,20 +106,32 @@ def compose_yaml(ci: ComposeInput) -> str:
         port = ci.local_port
         localex_args = ["freqtrade-exec", "exchange", "serve", "--host", "127.0.0.1"]
         localex_args += ["--port", str(port), "--datadir", f"{in_container}/user_data/data/binance"]
+        localex_args += list(ci.local_serve_args)
         lines += [
-            "  # the project's local exchange (a Binance-compatible simulator); it owns the",
+            "  # the project's local exchange (Binance-compatible, matches orders); it owns the",
             "  # network namespace the bot shares, so both reach each other on 127.0.0.1",
             "  localex:",
             *build,
             "    restart: unless-stopped",
             "    entrypoint:",
             *(f"      - {_q(a)}" for a in localex_args),
+        ]
+        if ci.exchange_key_vars:
+            # only the exchange key pair (not the whole .env): the venue accepts exactly
+            # the keys the bot signs with
+            lines += [
+                "    environment:",
+                *(f"      {var}: {_q(_required(var))}" for var in ci.exchange_key_vars),
+            ]
+        lines += [
             "    volumes:",
             f"      - {_q(f'{root_from_here}/user_data:{in_container}/user_data:ro')}",
             "    ports:",
             "      # the bot's REST API, published through the shared namespace, loopback only",
             f"      - {_q(api)}",
-            *_healthcheck("    ", f"http://127.0.0.1:{port}/api/v3/ping", "30s"),
+            # the admin API: outside rate limits and faults, so a bot banned by the venue
+            # (same IP) does not make the venue look unhealthy
+            *_healthcheck("    ", f"http://127.0.0.1:{port}/_admin/state", "30s"),
             *_logging("    "),
         ]
     lines += [

@@ -109,7 +109,10 @@ def check_options(contract: RiskContract, opts: DeployOptions) -> None:
                 f"({contract_ex}); the local exchange is for testnet and paper only"
             )
         if contract.is_futures:
-            problems.append("--exchange local: the local exchange serves spot markets only")
+            problems.append(
+                "--exchange local: spot contracts only; the generator does not support a "
+                "futures deployment on the local exchange yet"
+            )
     elif opts.exchange.lower() != contract_ex:
         problems.append(
             f"--exchange: {opts.exchange!r} differs from the contract's market.exchange "
@@ -130,20 +133,16 @@ def check_options(contract: RiskContract, opts: DeployOptions) -> None:
 
 
 def risk_settings(
-    contract: RiskContract,
-    stage: st.Stage,
-    live_capital: float | None = None,
-    *,
-    simulated: bool = False,
+    contract: RiskContract, stage: st.Stage, live_capital: float | None = None
 ) -> dict[str, Any]:
     """Every config key that carries a contract number; ``validate`` compares these.
 
-    ``simulated``: a testnet stage on the local exchange, which does not match orders yet,
-    so Freqtrade simulates the fills (dry-run) on its order books.
+    Only paper is a dry-run: testnet places real orders on a test environment (or on the
+    project's local exchange, which matches them), live on the real exchange.
     """
     out: dict[str, Any] = {**ft_settings.wallet_settings(contract)}
     out |= ft_settings.strategy_settings(contract)
-    out["dry_run"] = stage == "paper" or (stage == "testnet" and simulated)
+    out["dry_run"] = stage == "paper"
     if stage == "live":
         if live_capital is None:
             raise BuildError("live: no approved capital (freqtrade-exec approve ... --capital)")
@@ -152,15 +151,6 @@ def risk_settings(
         # a test account holds play money in any amount: trade the contract's capital only
         out["available_capital"] = contract.capital.initial_capital
     return out
-
-
-#: flip when the local exchange matches orders (signed order endpoints, balances)
-LOCAL_EXCHANGE_MATCHES_ORDERS = False
-
-
-def simulated_testnet(opts: DeployOptions) -> bool:
-    """The testnet stage on the local exchange runs as a Freqtrade dry-run for now."""
-    return opts.stage == "testnet" and opts.is_local and not LOCAL_EXCHANGE_MATCHES_ORDERS
 
 
 def _pricing(contract: RiskContract) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -185,6 +175,8 @@ def _exchange_section(contract: RiskContract, opts: DeployOptions) -> dict[str, 
         from freqtrade_exec_ext.localex import freqtrade_exchange_config
 
         section = freqtrade_exchange_config(opts.local_url, name="binance")
+        # testnet trades live on it: the throwaway key pair comes from the environment
+        # (FREQTRADE__EXCHANGE__KEY/SECRET), like any exchange key
         for secret in ("key", "secret", "password", "uid"):
             section.pop(secret, None)
     else:
@@ -327,7 +319,7 @@ def build_config(
     sid = contract.strategy_id
     label = f"{sid} {opts.stage}"
     entry_pricing, exit_pricing = _pricing(contract)
-    risk = risk_settings(contract, opts.stage, live_capital, simulated=simulated_testnet(opts))
+    risk = risk_settings(contract, opts.stage, live_capital)
     config: dict[str, Any] = {
         "$schema": SCHEMA_URL,
         "bot_name": label,
@@ -366,11 +358,9 @@ def risk_mismatches(
     contract: RiskContract,
     stage: st.Stage,
     live_capital: float | None,
-    *,
-    simulated: bool = False,
 ) -> list[str]:
     """One line per config key whose value differs from what the contract gives."""
-    expected = risk_settings(contract, stage, live_capital, simulated=simulated)
+    expected = risk_settings(contract, stage, live_capital)
     out = []
     for key, want in expected.items():
         if key not in config:

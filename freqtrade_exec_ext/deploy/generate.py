@@ -42,10 +42,15 @@ from freqtrade_exec_ext.deploy.config_builder import (
     build_config,
     check_options,
     risk_mismatches,
-    simulated_testnet,
 )
 from freqtrade_exec_ext.deploy.gates import GateResult, default_evidence_urls, evaluate
 from freqtrade_exec_ext.deploy.testnets import find_testnet
+
+#: .env.example's note on the key pair of a testnet on the local exchange
+LOCAL_KEY_NOTE = (
+    "a throwaway pair for the local exchange (e.g. openssl rand -hex 32 for\n"
+    "# each): the bot signs with it, the venue accepts only it. Never a real exchange key."
+)
 
 
 class Refused(BuildError):
@@ -88,9 +93,15 @@ def render_files(
     sid = contract.strategy_id
     live_capital = gates.approval.capital if gates.approval else None
     config = build_config(contract, opts, live_capital=live_capital)
-    needs_keys = opts.stage in ("testnet", "live") and not opts.is_local
+    needs_keys = opts.stage in ("testnet", "live")
     testnet = find_testnet(contract.market.exchange, contract.market.trading_mode)
-    if opts.stage == "testnet" and testnet is not None and not opts.is_local:
+    local_serve_args: tuple[str, ...] = ()
+    if opts.stage == "testnet" and opts.is_local:
+        key_note = LOCAL_KEY_NOTE
+        # the venue's account holds what the bot may trade (available_capital)
+        cash = f"{contract.capital.initial_capital:f}".rstrip("0").rstrip(".")
+        local_serve_args = ("--balance", f"{contract.market.stake_currency}={cash}")
+    elif opts.stage == "testnet" and testnet is not None:
         key_note = f"{testnet.name}: {testnet.key_note}"
     else:
         key_note = f"your {contract.market.exchange} account (trade-only key, no withdrawals)"
@@ -102,15 +113,14 @@ def render_files(
         freqtrade_version=_freqtrade_version(),
         local_url=opts.local_url if opts.is_local else None,
         exchange_key_vars=exchange_key_vars(contract.market.exchange, needs_keys),
+        local_serve_args=local_serve_args,
     )
     checklist = render_checklist(
         ChecklistInput(
             contract=contract,
             stage=opts.stage,
             config=config,
-            risk_ok=not risk_mismatches(
-                config, contract, opts.stage, live_capital, simulated=simulated_testnet(opts)
-            ),
+            risk_ok=not risk_mismatches(config, contract, opts.stage, live_capital),
             evidence=gates.evidence,
             approval=gates.approval,
             deployment_dir=st.deployment_relpath(sid).as_posix(),
@@ -137,7 +147,6 @@ def render_files(
         "testnet": testnet.name
         if (opts.stage == "testnet" and testnet and not opts.is_local)
         else None,
-        "simulated_fills": simulated_testnet(opts),
         "db": opts.db,
         "pairs": list(opts.pairs),
         "api_port": opts.api_port,

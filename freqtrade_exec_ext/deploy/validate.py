@@ -8,7 +8,8 @@ Checks, in order:
 3. risk numbers: every contract-derived key is recomputed from risk-assessment.yaml and
    compared (:func:`~freqtrade_exec_ext.deploy.config_builder.risk_mismatches`);
 4. exchange safety: a testnet config reaches no production endpoint, a live config is not
-   pointed at a test or local exchange, the API server and published ports are loopback;
+   pointed at a test or local exchange, the API server and published ports are loopback,
+   and a testnet on the local exchange hands the venue the bot's key pair;
 5. stage order: the stage's prerequisites (:mod:`~freqtrade_exec_ext.deploy.gates`) still hold.
 """
 
@@ -107,7 +108,33 @@ def _exchange_findings(config: dict[str, Any], stage: str, manifest: dict[str, A
     return out
 
 
-def _compose_findings(folder: Path) -> list[str]:
+#: the exchange key pair the bot signs with (and the local exchange accepts)
+EXCHANGE_KEY_VARS = ("FREQTRADE__EXCHANGE__KEY", "FREQTRADE__EXCHANGE__SECRET")
+
+
+def _localex_findings(services: dict[str, Any], stage: str) -> list[str]:
+    """A testnet on the local exchange: the venue must get the key pair the bot uses."""
+    svc = services.get("localex")
+    if not isinstance(svc, dict):
+        return [f"{st.COMPOSE_FILE}: no 'localex' service, but the config trades on it"]
+    if stage != "testnet":
+        return []
+    env_file = svc.get("env_file")
+    if env_file == st.ENV_FILE or st.ENV_FILE in (env_file or []):
+        return []
+    env = svc.get("environment") or {}
+    names = set(env) if isinstance(env, dict) else {str(e).split("=", 1)[0] for e in env}
+    missing = [v for v in EXCHANGE_KEY_VARS if v not in names]
+    if not missing:
+        return []
+    finding = (
+        f"{st.COMPOSE_FILE}: services.localex.environment: {', '.join(missing)} missing; the "
+        "local exchange would refuse the bot's signed requests (-2015)"
+    )
+    return [finding]
+
+
+def _compose_findings(folder: Path, manifest: dict[str, Any]) -> list[str]:
     import yaml
 
     path = folder / st.COMPOSE_FILE
@@ -128,6 +155,8 @@ def _compose_findings(folder: Path) -> list[str]:
                 out.append(
                     f"{st.COMPOSE_FILE}: services.{name}.ports: {text} is not bound to 127.0.0.1"
                 )
+    if manifest.get("exchange") == st.LOCAL_EXCHANGE:
+        out += _localex_findings(services, str(manifest.get("stage")))
     env_file = services["freqtrade"].get("env_file")
     if env_file != st.ENV_FILE and st.ENV_FILE not in (env_file or []):
         out.append(f"{st.COMPOSE_FILE}: services.freqtrade.env_file: must be {st.ENV_FILE}")
@@ -176,7 +205,7 @@ def validate_folder(folder: Path, *, root: Path | None = None) -> Validation:
         api = config.get("api_server") or {}
         if api.get("enabled") and api.get("listen_ip_address") not in LOOPBACK:
             v.findings.append("config.json: api_server.listen_ip_address: must be loopback")
-    v.findings += _compose_findings(folder)
+    v.findings += _compose_findings(folder, manifest)
 
     urls = {**default_evidence_urls(sid, manifest.get("db", "sqlite"))}
     urls.update(manifest.get("evidence_urls") or {})
@@ -186,12 +215,8 @@ def validate_folder(folder: Path, *, root: Path | None = None) -> Validation:
     if config is not None:
         capital = gates.approval.capital if gates.approval else None
         if stage != "live" or capital is not None:
-            simulated = bool(manifest.get("simulated_fills")) and manifest.get("exchange") == (
-                st.LOCAL_EXCHANGE
-            )
             v.findings += [
-                f"config.json: {m}"
-                for m in risk_mismatches(config, contract, stage, capital, simulated=simulated)
+                f"config.json: {m}" for m in risk_mismatches(config, contract, stage, capital)
             ]
     return v
 

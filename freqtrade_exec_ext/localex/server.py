@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -38,6 +39,8 @@ from freqtrade_exec_ext.localex.trading import Fees, TradingEngine
 from freqtrade_exec_ext.localex.venue import MarketVenue
 
 logger = logging.getLogger(__name__)
+#: readiness probe: answered by the admin API, outside rate limits and faults
+READY_PATH = "/_admin/state"
 
 
 class LocalExchangeError(RuntimeError):
@@ -110,8 +113,11 @@ class LocalExchange:
 
     Trading: ``api_keys`` maps throwaway API keys to their secrets (without keys every
     signed endpoint answers -2015, so nothing trades by accident).  The account starts with
-    ``spot_balances`` (default 10 000 USDT) and ``futures_balance`` USDT.  Scripted faults:
-    ``ex.faults.add(endpoint="POST /api/v3/order", kind="ambiguous")`` (see ``faults.py``);
+    ``spot_balances`` (default 10 000 USDT) and ``futures_balance`` USDT.  ``rate_limits``:
+    None for Binance's limits; a :class:`RateLimitConfig` without a ``limits`` table keeps
+    Binance's table under its settings (``enabled``, ``scale``, ``weight_limit``...).
+    Scripted faults: ``ex.faults.add(endpoint="POST /api/v3/order", kind="ambiguous")``
+    (see ``faults.py``);
     state: ``ex.engine`` (orders, fills, balances, positions), ``ex.limiter``.
     """
 
@@ -197,6 +203,8 @@ class LocalExchange:
         else:
             self.venue = MarketVenue(self.datadir, speed=self.speed, start_at=self.start_at)
         limits = self.rate_limits or default_rate_limits(self.venue)
+        if not limits.limits:  # settings only (scale, overrides, off): Binance's table
+            limits = replace(limits, limits=default_rate_limits(self.venue).limits)
         self.venue.served_rate_limits = served_rate_limits(limits)
         self.engine = TradingEngine(
             self.venue,
@@ -247,8 +255,10 @@ class LocalExchange:
         self.engine.venue_cancel(order_id, status)
 
     def ping(self) -> bool:
+        """Whether the server answers.  Asks ``/_admin/state``, which no rate limit or fault
+        applies to, so probing never uses up a scripted fault or gets the client banned."""
         try:
-            with urllib.request.urlopen(f"{self.base_url}/api/v3/ping", timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(f"{self.base_url}{READY_PATH}", timeout=1) as r:  # noqa: S310
                 return r.status == 200
         except OSError:
             return False

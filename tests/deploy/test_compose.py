@@ -102,6 +102,16 @@ def test_compose_file_is_valid_for_compose_and_its_schema(project, schema_valida
     assert ("localex" in services) == ("local" in extra)
     if "local" in extra:
         assert bot["network_mode"] == "service:localex"
+        venue = services["localex"]
+        assert venue["entrypoint"][:3] == ["freqtrade-exec", "exchange", "serve"]
+        if stage == "testnet":
+            # the venue gets exactly the key pair the bot signs with, and nothing else of .env
+            keys = {"FREQTRADE__EXCHANGE__KEY", "FREQTRADE__EXCHANGE__SECRET"}
+            assert set(venue["environment"]) == keys
+            assert all(venue["environment"][k] == bot["environment"][k] for k in keys)
+            assert all(venue["environment"][k].startswith("dummy-") for k in keys)
+        else:
+            assert not venue.get("environment")  # paper: market data only
 
 
 def test_compose_refuses_to_start_without_the_secrets(project):
@@ -158,3 +168,16 @@ def test_the_schema_check_catches_a_broken_file(project, schema_validator):
     messages = [e.message for e in schema_validator.iter_errors(doc)]
     assert any("'portz'" in m and "unexpected" in m for m in messages)
     assert any("is not of type 'array'" in m for m in messages)
+
+
+def test_local_testnet_compose_refuses_to_start_without_the_key_pair(project):
+    assert deploy(project, "testnet", "--exchange", "local") == 0
+    folder = project / DEPLOYMENT
+    example = env_names((folder / ".env.example").read_text())
+    assert example["FREQTRADE__EXCHANGE__KEY"] == example["FREQTRADE__EXCHANGE__SECRET"] == ""
+    lines = [f"{k}={'' if '__EXCHANGE__' in k else 'dummy-' + k.lower()}" for k in example]
+    secrets_file(folder / ".env", "\n".join(lines) + "\n")
+    result = compose_config(folder)
+    assert result.returncode != 0
+    missing = r"required variable FREQTRADE__EXCHANGE__\w+ is missing a value"
+    assert re.search(missing, result.stderr)

@@ -244,10 +244,11 @@ def test_local_exchange_is_loopback_and_never_live(contract):
     config = cfg(contract, "testnet", exchange="local", local_url="http://127.0.0.1:9999")
     urls = config["exchange"]["ccxt_config"]["urls"]["api"]
     assert all(u.startswith("http://127.0.0.1:9999/") for k, u in urls.items() if k != "ws")
-    assert "key" not in config["exchange"]
-    # no order matching on the local exchange yet: Freqtrade simulates the fills
-    assert config["dry_run"] is True
+    assert not {"key", "secret", "password", "uid"} & set(config["exchange"])
+    # the local exchange matches orders: testnet trades live on it, keys from the environment
+    assert config["dry_run"] is False
     assert config["available_capital"] == 1000.0
+    assert cfg(contract, "paper", exchange="local")["dry_run"] is True
     with pytest.raises(BuildError, match="the live stage trades on the real exchange"):
         cfg(contract, "live", exchange="local")
 

@@ -1,9 +1,12 @@
 """The generated configs run in the real ``freqtrade trade`` against the local exchange,
 and the kill switch works on the real REST API.
 
-The local exchange does not match orders yet, so a testnet stage on it is generated as a
-Freqtrade dry-run (fills simulated on the local exchange's order books); its database is
-the testnet stage's, which is what the paper stage then reads.
+The testnet stage on ``--exchange local`` trades LIVE (``dry_run: false``): the venue runs
+exactly as the generated compose service would (``freqtrade-exec exchange serve`` with its
+arguments), and the venue and the bot get the same throwaway key pair through their
+environment, as from one ``.env``.  The orders are the venue's own (its matching engine,
+balances and fills); the testnet database they leave is the evidence the paper stage reads.
+The keys exist only in this process's memory and the two child environments.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,17 +22,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from deploytools import DEPLOYMENT, REPO, deploy, run_cli
 
 pytestmark = pytest.mark.slow
 
 USER, PASSWORD = "ops", "kill-switch-test-password"
 FREQTRADE = Path(sys.executable).with_name("freqtrade")
+FREQTRADE_EXEC = Path(sys.executable).with_name("freqtrade-exec")
+DATADIR = REPO / "user_data/data/binance"
+KEY_VARS = ("FREQTRADE__EXCHANGE__KEY", "FREQTRADE__EXCHANGE__SECRET")
 
 
 def free_port() -> int:
@@ -37,26 +44,78 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def localex() -> Iterator[Any]:
-    server = pytest.importorskip("freqtrade_exec_ext.localex.server")
-    datadir = REPO / "user_data/data/binance"
-    if not any(datadir.glob("*-5m.feather")):
-        pytest.skip("no candles in user_data/data/binance")
-    with server.LocalExchange(datadir, port=0) as ex:
-        yield ex
+def clean_env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FREQTRADE__", "LOCALEX_API_")) and k != "PYTEST_VERSION"
+    }  # (Freqtrade skips its logging setup under pytest)
+    return env
 
 
-def bot_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FREQTRADE__")}
+def bot_env(keys: dict[str, str] | None = None) -> dict[str, str]:
+    env = clean_env()
     env.update(
         FREQTRADE__API_SERVER__USERNAME=USER,
         FREQTRADE__API_SERVER__PASSWORD=PASSWORD,
         FREQTRADE__API_SERVER__JWT_SECRET_KEY="0123456789abcdef" * 4,
         FREQTRADE__FORCE_ENTRY_ENABLE="true",  # to drive trades through the API
     )
-    env.pop("PYTEST_VERSION", None)  # Freqtrade skips its logging setup under pytest
+    env.update(keys or {})
     return env
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+class Venue:
+    """The local exchange as the generated compose service runs it, on the host."""
+
+    def __init__(self, project: Path, keys: dict[str, str], log: Path) -> None:
+        compose = yaml.safe_load((project / DEPLOYMENT / "docker-compose.yml").read_text())
+        service = compose["services"]["localex"]
+        # testnet: the bot's key pair and nothing else of .env; paper: no keys at all
+        assert set(service.get("environment") or {}) == set(keys)
+        args = list(service["entrypoint"])
+        assert args[:3] == ["freqtrade-exec", "exchange", "serve"]
+        args[args.index("--datadir") + 1] = str(DATADIR)  # /freqtrade/user_data/... there
+        self.args = args
+        self.url = f"http://127.0.0.1:{args[args.index('--port') + 1]}"
+        self.log = log
+        self.proc = subprocess.Popen(
+            [str(FREQTRADE_EXEC), *args[1:]],
+            cwd=project,
+            env={**clean_env(), **keys},  # the key pair reaches the venue this way only
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            assert self.proc.poll() is None, f"venue exited:\n{log.read_text()}"
+            try:
+                get_json(f"{self.url}/api/v3/ping")
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"the venue did not start:\n{log.read_text()}")
+
+    def state(self) -> dict[str, Any]:
+        return get_json(f"{self.url}/_admin/state")
+
+    def fills(self) -> list[dict[str, Any]]:
+        return get_json(f"{self.url}/_admin/fills")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.log.read_text()
 
 
 def errors(log: str) -> list[str]:
@@ -70,14 +129,16 @@ def errors(log: str) -> list[str]:
 
 
 class Bot:
-    def __init__(self, root: Path, port: int, log: Path) -> None:
+    def __init__(
+        self, root: Path, port: int, log: Path, keys: dict[str, str] | None = None
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         config = root / DEPLOYMENT / "config.json"
         self.proc = subprocess.Popen(
             [str(FREQTRADE), "trade", "-c", str(config)],
             cwd=root,
-            env=bot_env(),
+            env=bot_env(keys),
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
         )
@@ -118,21 +179,40 @@ class Bot:
         return self.log.read_text()
 
 
-def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
-    project, localex, tmp_path, monkeypatch, capsys
-):
-    port = free_port()
-    local = ("--exchange", "local", "--local-url", localex.base_url, "--api-port", str(port))
-    assert deploy(project, "testnet", *local) == 0
+def venue_order_ids(fills: list[dict[str, Any]], side: str, symbol: str) -> set[str]:
+    return {f["order_id"] for f in fills if f["side"] == side and f["symbol"] == symbol}
 
-    bot = Bot(project, port, tmp_path / "testnet.log")
+
+def run_testnet_bot(
+    project: Path,
+    api_port: int,
+    tmp_path: Path,
+    keys: dict[str, str],
+    venue: Venue,
+    monkeypatch: Any,
+    capsys: Any,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The live testnet bot: two forced entries, then the kill switch with --flatten."""
+    bot = Bot(project, api_port, tmp_path / "testnet.log", keys)
     try:
         bot.wait("the bot to run", lambda: bot.api("GET", "show_config")["state"] == "running")
+        assert bot.api("GET", "show_config")["dry_run"] is False
         bot.wait("its whitelist", lambda: len(bot.api("GET", "whitelist")["whitelist"]) == 2)
         bot.api("POST", "forceenter", {"pair": "BTC/USDT", "side": "long", "ordertype": "market"})
         far_below = {"pair": "ETH/USDT", "side": "long", "ordertype": "limit", "price": 100.0}
         bot.api("POST", "forceenter", far_below)
         bot.wait("two open trades", lambda: len(bot.api("GET", "status")) == 2)
+        # the orders are the venue's: the BTC buy filled there (and its stop-loss rests
+        # there), the ETH buy rests in its book
+        bot.wait(
+            "the BTC stop-loss on the venue",
+            lambda: any(o["type"] == "STOP_LOSS_LIMIT" for o in venue.state()["open_orders"]),
+        )
+        before = venue.state()
+        resting = {(o["symbol"], o["side"], o["type"]) for o in before["open_orders"]}
+        assert resting == {("ETHUSDT", "BUY", "LIMIT"), ("BTCUSDT", "SELL", "STOP_LOSS_LIMIT")}
+        btc = before["spot_balances"]["BTC"]
+        assert btc["free"] + btc["locked"] > 0
 
         monkeypatch.setenv("FREQTRADE__API_SERVER__USERNAME", USER)
         monkeypatch.setenv("FREQTRADE__API_SERVER__PASSWORD", PASSWORD)
@@ -144,9 +224,66 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
         assert "exit every position (market): ok" in out
         bot.wait("all positions closed", lambda: bot.api("GET", "status") == [])
         assert bot.api("GET", "show_config")["state"] == "paused"
+        trades = bot.api("GET", "trades")["trades"]
     finally:
         log = bot.stop()
-    assert "Dry run is enabled" in log and "ExecutionCostFilter" in log and errors(log) == []
+    return log, trades
+
+
+def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
+    project, tmp_path, monkeypatch, capsys
+):
+    if not any(DATADIR.glob("*-5m.feather")):
+        pytest.skip("no candles in user_data/data/binance")
+    api_port, venue_port = free_port(), free_port()
+    local_url = f"http://127.0.0.1:{venue_port}"
+    local = ("--exchange", "local", "--local-url", local_url, "--api-port", str(api_port))
+    assert deploy(project, "testnet", *local) == 0
+    config = json.loads((project / DEPLOYMENT / "config.json").read_text())
+    assert config["dry_run"] is False and not {"key", "secret"} & set(config["exchange"])
+    capital = config["available_capital"]
+
+    # a throwaway pair, in memory and in the two child environments only (as from one .env)
+    keys = {var: secrets.token_hex(32) for var in KEY_VARS}
+    venue = Venue(project, keys, tmp_path / "venue.log")
+    try:
+        log, trades = run_testnet_bot(project, api_port, tmp_path, keys, venue, monkeypatch, capsys)
+        after, fills = venue.state(), venue.fills()
+    finally:
+        venue_log = venue.stop()
+    assert "Dry run is enabled" not in log and "ExecutionCostFilter" in log and errors(log) == []
+    assert "trading enabled (API key from FREQTRADE__EXCHANGE__KEY/" in venue_log
+
+    # the venue's own record: nothing left open, the round trip filled there, and the bot's
+    # order ids are the venue's
+    assert after["open_orders"] == [] and after["positions"] == {}
+    assert after["orders"] == 4  # BTC buy, its stop-loss, BTC sell, the cancelled ETH buy
+    (btc,) = [t for t in trades if t["pair"] == "BTC/USDT"]
+    bot_orders = {o["ft_order_side"]: o for o in btc["orders"] if o["filled"]}
+    assert venue_order_ids(fills, "BUY", "BTCUSDT") == {bot_orders["buy"]["order_id"]}
+    assert venue_order_ids(fills, "SELL", "BTCUSDT") == {bot_orders["sell"]["order_id"]}
+    assert not [f for f in fills if f["symbol"] != "BTCUSDT"]  # the ETH order never filled
+    bought = sum(f["qty"] for f in fills if f["side"] == "BUY")
+    sold = sum(f["qty"] for f in fills if f["side"] == "SELL")
+    # the buy's commission is paid in BTC: the bot sold what it received, to the lot step
+    assert sold == pytest.approx(btc["amount"])
+    assert 0 <= bought * (1 - 0.001) - sold < 1e-5
+    usdt = after["spot_balances"]["USDT"]
+    assert usdt["locked"] == 0 and 0.98 * capital < usdt["free"] < capital  # fees and spread
+    print(
+        f"\nvenue: {after['orders']} orders, {len(fills)} fills "
+        f"(BTC bought {bought:.5f}, sold {sold:.5f})"
+        f", USDT {capital:g} -> {usdt['free']:.4f}, {after['requests']} requests, "
+        f"rate-limit answers {after['rate_limit']['answers'] or 'none'}"
+    )
+
+    # the key pair was never written anywhere: not in the deployment, the database, the
+    # bot's log files, or the venue's output
+    for value in keys.values():
+        assert value not in log and value not in venue_log
+        for path in project.rglob("*"):
+            if path.is_file():
+                assert value.encode() not in path.read_bytes(), path
 
     # the testnet database is the evidence the paper stage needs
     assert deploy(project, "paper", *local) == 0
@@ -156,7 +293,9 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
         "0 failed checks (user_data/STR-001.testnet.sqlite)"
     ) in checklist
 
-    paper = Bot(project, port, tmp_path / "paper.log")
+    # paper: Freqtrade's dry-run on the venue's market data, no exchange keys at all
+    paper_venue = Venue(project, {}, tmp_path / "venue-paper.log")
+    paper = Bot(project, api_port, tmp_path / "paper.log")
     try:
         paper.wait("the REST API", lambda: paper.api("GET", "ping").get("status") == "pong")
         paper.wait(
@@ -171,7 +310,9 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
         assert paper.proc.poll() is None
     finally:
         log = paper.stop()
+        paper_log = paper_venue.stop()
     assert "Changing state to: RUNNING" in log and errors(log) == []
+    assert "trading disabled" in paper_log
     assert (project / "user_data/STR-001.paper.sqlite").is_file()
     assert (project / "user_data/logs/STR-001.paper.log").is_file()
     assert run_cli("validate", str(project / DEPLOYMENT)) == 0

@@ -180,3 +180,58 @@ def test_not_a_deployment_folder(project, capsys):
     err = capsys.readouterr().err.splitlines()
     assert rc == 2
     assert "manifest.json: missing" in err
+
+
+def test_local_testnet_trades_live_and_validates_clean(project, capsys):
+    assert deploy(project, "testnet", "--exchange", "local") == 0
+    folder = project / DEPLOYMENT
+    config = json.loads((folder / "config.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert config["dry_run"] is False and "simulated_fills" not in manifest
+    capsys.readouterr()
+    rc, err, out = validate(project, capsys)
+    assert (rc, err) == (0, [])
+    assert "stage testnet" in out
+
+
+def test_a_dry_run_testnet_on_the_local_exchange_is_stale(project, capsys):
+    """What the generator wrote while the local exchange did not match orders."""
+    assert deploy(project, "testnet", "--exchange", "local") == 0
+    edit_json(project / DEPLOYMENT / "config.json", lambda c: c.update(dry_run=True))
+    rc, err, _ = validate(project, capsys)
+    assert rc == 2
+    assert err == ["config.json: dry_run: is true, the contract gives false"]
+
+
+def test_local_testnet_venue_without_the_key_pair_is_caught(project, capsys):
+    assert deploy(project, "testnet", "--exchange", "local") == 0
+    compose = project / DEPLOYMENT / "docker-compose.yml"
+    text = compose.read_text()
+    start = text.index("    environment:\n      FREQTRADE__EXCHANGE__KEY")
+    end = text.index("    volumes:", start)
+    compose.write_text(text[:start] + text[end:])
+    rc, err, _ = validate(project, capsys)
+    assert rc == 2
+    finding = (
+        "docker-compose.yml: services.localex.environment: FREQTRADE__EXCHANGE__KEY, "
+        "FREQTRADE__EXCHANGE__SECRET missing; the local exchange would refuse the bot's "
+        "signed requests (-2015)"
+    )
+    assert err == [finding]
+
+
+def test_live_config_pointed_at_the_local_exchange_is_caught(project, capsys):
+    from freqtrade_exec_ext.localex import ccxt_urls
+
+    make_ready(project, "live")
+    assert deploy(project, "live") == 0
+    edit_json(
+        project / DEPLOYMENT / "config.json",
+        lambda c: c["exchange"].update(ccxt_config=ccxt_urls("http://127.0.0.1:8765")),
+    )
+    rc, err, _ = validate(project, capsys)
+    assert rc == 2
+    assert (
+        "config.json: exchange: the live stage must trade on the production exchange, not a "
+        "test or local one"
+    ) in err
