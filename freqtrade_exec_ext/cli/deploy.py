@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from freqtrade_exec_ext.cli.errors import CliError
 
@@ -159,6 +160,14 @@ def run_deploy(args: argparse.Namespace) -> int:
         f"docker compose -f {rel}/docker-compose.yml up -d --build "
         f"(checklist: {rel}/deployment-checklist.md)"
     )
+    if opts.is_local:
+        cfg = result.config
+        print(
+            f"without Docker: set -a; . {rel}/.env; set +a; freqtrade-exec exchange start "
+            f"--port {urlparse(opts.local_url or '').port} --balance "
+            f"{cfg['stake_currency']}={float(cfg['available_capital']):g}; "
+            f"freqtrade trade -c {rel}/config.json"
+        )
     return 0
 
 
