@@ -160,7 +160,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         f"docker compose -f {rel}/docker-compose.yml up -d --build "
         f"(checklist: {rel}/deployment-checklist.md)"
     )
-    if opts.is_local:
+    if opts.is_local and opts.stage == "testnet":
         cfg = result.config
         print(
             f"without Docker: set -a; . {rel}/.env; set +a; freqtrade-exec exchange start "
