@@ -148,3 +148,25 @@ def test_request_weight_storm_real_limits(live, guarded: bool) -> None:
         f"{answers.get(418, 0)} x 418, {limiter.bans()} bans; {detail}; trade closed: {closed}"
     )
 
+
+
+def test_a_stop_loss_cancelled_by_the_venue_is_placed_again(live) -> None:
+    """The venue cancels the stop-loss order by itself (maintenance, risk checks): the
+    position is not left unprotected; a new stop at the contract's level goes out."""
+    lb = live()
+    lb.start_bot()
+    lb.step()
+    lb.step(advance_s=2)
+    (stop,) = [o for o in lb.venue_orders() if o.type == "STOP_LOSS_LIMIT"]
+    lb.ex.venue_cancel(stop.order_id)
+    assert stop.status == "CANCELED"
+    lb.step(advance_s=5)
+    lb.step(advance_s=5)
+    stops = [o for o in lb.venue_orders() if o.type == "STOP_LOSS_LIMIT" and o.is_open]
+    assert len(stops) == 1 and stops[0] is not stop
+    assert stops[0].stop_price == pytest.approx(stop.stop_price, rel=1e-3)
+    assert stops[0].orig_qty == pytest.approx(stop.orig_qty)
+    (trade,) = lb.trades()
+    assert trade.is_open
+    print(f"\nvenue cancelled stop {stop.order_id}; new stop {stops[0].order_id} at "
+          f"{stops[0].stop_price}")

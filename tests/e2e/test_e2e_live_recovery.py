@@ -61,10 +61,18 @@ def test_without_the_guard_an_ambiguous_create_duplicates_the_entry(live) -> Non
     print(f"\nplain Freqtrade: {len(buys)} entry orders, 1 untracked ({untracked[0].status})")
 
 
-def test_ambiguous_create_is_found_by_client_order_id_and_not_sent_again(live) -> None:
+@pytest.mark.parametrize("kind", ["ambiguous", "timeout"])
+def test_ambiguous_create_is_found_by_client_order_id_and_not_sent_again(live, kind) -> None:
+    """``ambiguous``: the venue creates the entry and answers 503 -1007 "execution status
+    unknown"; ``timeout``: it creates the entry and answers nothing until the client has
+    given up (ccxt RequestTimeout)."""
     lb = live()
-    fault = lb.ex.faults.add(endpoint=ENTRY, kind="ambiguous", count=1)
+    if kind == "timeout":
+        fault = lb.ex.faults.add(endpoint=ENTRY, kind="timeout", execute=True, delay_s=1.5)
+    else:
+        fault = lb.ex.faults.add(endpoint=ENTRY, kind="ambiguous", count=1)
     lb.start_bot()
+    lb.bot.exchange._api.timeout = 500  # ms: the client gives up before the venue answers
     lb.step()
     assert fault.fired == 1
     (entry,) = _buys(lb)  # one order, although its creation was answered with a 503
@@ -83,7 +91,7 @@ def test_ambiguous_create_is_found_by_client_order_id_and_not_sent_again(live) -
     assert_nothing_untracked(lb)
     assert_ledger_matches_venue(lb)
     assert {j.status for j in lb.journal()} == {"tracked"}
-    print(f"\nambiguous create: 1 entry order {entry.order_id}, journal {lb.journal()[0].status}")
+    print(f"\n{kind} create: 1 entry order {entry.order_id}, journal {lb.journal()[0].status}")
 
 
 def test_ambiguous_create_that_cannot_be_looked_up_blocks_the_pair_until_settled(live) -> None:
