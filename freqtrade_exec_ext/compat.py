@@ -536,6 +536,8 @@ def adopt_order(
         config = strategy.config
         leverage = float(intent.leverage or 1.0)
         is_short = intent.side == "sell"
+        ts = order.get("timestamp")
+        opened = datetime.fromtimestamp(ts / 1000, tz=UTC) if ts else datetime.now(UTC)
         trade = Trade(
             pair=pair,
             base_currency=exchange.get_pair_base_currency(pair),
@@ -548,9 +550,7 @@ def adopt_order(
             fee_close=fee,
             open_rate=price,
             open_rate_requested=price,
-            open_date=datetime.fromtimestamp(
-                (order.get("timestamp") or 0) / 1000, tz=UTC
-            ) if order.get("timestamp") else datetime.now(UTC),
+            open_date=opened,
             exchange=exchange.id,
             strategy=strategy.get_strategy_name(),
             enter_tag=intent.enter_tag,

@@ -34,6 +34,7 @@ from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.execution.journal import UNSETTLED, Intent, OrderJournal, intent_of
 from freqtrade_exec_ext.execution.placement import (
     ABSENT,
+    Outcome,
     PlacementUnknown,
     RetryPolicy,
     new_client_order_id,
@@ -204,6 +205,7 @@ class OrderGuard:
                 f"exec_ext: order journal unavailable ({type(exc).__name__}: {exc}); "
                 f"{symbol} {intent} order not sent"
             ) from exc
+        outcome = Outcome()
         order = place(
             lambda: create(symbol, order_type, side, amount, price, params),
             lambda: self._lookup(symbol, cid, None, conditional),
@@ -212,9 +214,9 @@ class OrderGuard:
             sleep=time.sleep,
             retry_after=lambda: retry_after_s(self.api.last_response_headers),
             journal=self.journal,
+            outcome=outcome,
         )
-        got = self.journal.get(cid)
-        if got is not None and got.detail and "found by client order id" in got.detail:
+        if outcome.recovered:
             logger.warning(
                 "exec_ext: %s %s %s order %s: the exchange's answer was lost; found it by "
                 "client order id %s (no second order sent)",

@@ -8,13 +8,12 @@ send while the window is still closed.
 
 :class:`RateGovernor` holds every request of one exchange client until the time the
 exchange asked for has passed, so a client that received a 429 never sends into a closed
-window.  It also keeps a small margin below the request-weight limit when the exchange
-reports the weight used (``X-MBX-USED-WEIGHT-1M``) and the limit is known.
+window.  (Staying under the limit in the first place is ccxt's job: Freqtrade runs it
+with ``enableRateLimit``.)
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from typing import Any
 from freqtrade_exec_ext.execution.placement import retry_after_s
 
 DEFAULT_RETRY_AFTER_S = {429: 1.0, 418: 60.0}
-WEIGHT_HEADER = "x-mbx-used-weight-1m"
-WEIGHT_WINDOW_S = 60.0
 
 
 @dataclass
@@ -39,16 +36,10 @@ class GovernorStats:
 class RateGovernor:
     """When the next request of a client may go out.
 
-    ``weight_limit``: the exchange's request-weight limit per minute, when known; the
-    governor then holds requests once ``weight_margin`` of it is used, until the minute
-    turns.  Times are seconds on the caller's clock (the one its ``sleep`` advances).
+    Times are seconds on the caller's clock (the one its ``sleep`` advances).
     """
 
-    def __init__(
-        self, *, weight_limit: int | None = None, weight_margin: float = 0.9
-    ) -> None:
-        self.weight_limit = weight_limit
-        self.weight_margin = weight_margin
+    def __init__(self) -> None:
         self.blocked_until = 0.0
         self.stats = GovernorStats()
         self._lock = threading.Lock()
@@ -80,24 +71,4 @@ class RateGovernor:
                 if wait is None:
                     wait = DEFAULT_RETRY_AFTER_S[status]
                 self.blocked_until = max(self.blocked_until, now + wait)
-                return
-            used = _header_int(headers, WEIGHT_HEADER)
-            if self.weight_limit and used is not None and (
-                used >= self.weight_limit * self.weight_margin
-            ):
-                window_end = (math.floor(now / WEIGHT_WINDOW_S) + 1) * WEIGHT_WINDOW_S
-                self.blocked_until = max(self.blocked_until, window_end)
 
-
-def _header_int(headers: Mapping[str, Any] | None, name: str) -> int | None:
-    if not headers:
-        return None
-    raw = None
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            raw = value
-            break
-    try:
-        return int(str(raw))
-    except (TypeError, ValueError):
-        return None

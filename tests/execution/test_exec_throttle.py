@@ -23,13 +23,3 @@ def test_a_418_without_retry_after_waits_a_minute_and_later_answers_never_shorte
     g.on_response(200, {"X-MBX-USED-WEIGHT-1M": "10"}, now=3.0)
     assert g.wait_s(3.0) == 57.0
 
-
-def test_used_weight_near_the_limit_waits_for_the_next_minute() -> None:
-    g = RateGovernor(weight_limit=1000, weight_margin=0.9)
-    g.on_response(200, {"x-mbx-used-weight-1m": "899"}, now=120.5)
-    assert g.wait_s(120.5) == 0.0
-    g.on_response(200, {"X-MBX-USED-WEIGHT-1M": "900"}, now=130.0)
-    assert g.wait_s(130.0) == 50.0  # until 180 s, where Binance's minute window turns
-    unknown_limit = RateGovernor()
-    unknown_limit.on_response(200, {"x-mbx-used-weight-1m": "5999"}, now=0.0)
-    assert unknown_limit.wait_s(0.0) == 0.0
