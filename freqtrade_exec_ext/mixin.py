@@ -61,6 +61,10 @@ EXIT_PARTIAL_BELOW_MIN = "exec_partial_fill_below_min"
 BOOK_DEPTH = 20
 BOOK_MAX_AGE_S = 2.0
 STOP_REASONS = frozenset({"stop_loss", "trailing_stop_loss", "stoploss_on_exchange", "liquidation"})
+# Orders a person asked for (Freqtrade's forceenter / forceexit, the kill switch): decided
+# at the request, so their decision price is the market then, not the signal candle's close
+MANUAL_ENTRY_TAGS = frozenset({"force_entry"})
+MANUAL_EXIT_REASONS = frozenset({"force_exit"})
 LIVE_MODES = (RunMode.LIVE, RunMode.DRY_RUN)
 # Backtests: the CLI, hyperopt, and backtests started from the web UI (webserver mode)
 SIM_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.WEBSERVER)
@@ -525,6 +529,8 @@ class ExecutionMixin(IStrategy):
             book = self._xm_book(pair)
             ctx = self._xm_capture(pair, proposed_rate, proposed_rate, oside)
             self._xm_add_arrival(ctx, book)
+            if entry_tag in MANUAL_ENTRY_TAGS:
+                _decided_now(ctx, proposed_rate)
             price = pricing.limit_price(
                 oside,
                 proposed_rate,
@@ -563,6 +569,8 @@ class ExecutionMixin(IStrategy):
             bt_bps = self._xm_backtest_slippage()
             ctx = self._xm_capture(pair, proposed_rate, proposed_rate, oside)
             self._xm_add_arrival(ctx, self._xm_book(pair))
+            if exit_tag in MANUAL_EXIT_REASONS:
+                _decided_now(ctx, proposed_rate)
             if exit_tag in STOP_REASONS:  # never hold a stop back for the budget
                 price = pricing.apply_slippage(oside, proposed_rate, bt_bps)
             else:
@@ -643,6 +651,8 @@ class ExecutionMixin(IStrategy):
                 ctx = ctx or self._xm_capture(trade.pair, rate, rate, oside)
                 if exit_reason in STOP_REASONS and trade.stop_loss:
                     ctx["decision_price"] = float(trade.stop_loss)
+                elif exit_reason in MANUAL_EXIT_REASONS and not ctx.get("manual"):
+                    _decided_now(ctx, rate)
                 ctx["reason"] = exit_reason
                 self._xm_set_trade_ctx(trade, CTX_EXIT_KEY, ctx)
         except Exception:
@@ -988,6 +998,14 @@ class ExecutionMixin(IStrategy):
             liquidity = _infer_liquidity(order, ctx)
         cost = notional * rate if rate is not None else None
         return cost, quote, rate, liquidity, True
+
+
+def _decided_now(ctx: dict[str, Any], rate: float | None) -> None:
+    """A manual order's decision price: the book mid at the request, else Freqtrade's rate."""
+    ref = _num(ctx.get("arrival_mid")) or _num(rate)
+    if ref:
+        ctx["decision_price"] = ref
+        ctx["manual"] = True
 
 
 def _infer_liquidity(order: Any, ctx: dict[str, Any]) -> str | None:

@@ -57,7 +57,7 @@ class FillRecord:
     order_id: str
     trade_id: int | None
     runmode: str  # live | dry_run | backtest
-    decision_price: float | None  # close of the signal candle
+    decision_price: float | None  # close of the signal candle; manual orders: mid at request
     decision_time: str | None  # ISO-8601 UTC
     arrival_mid: float | None  # order-book mid at decision time (live/dry-run)
     arrival_spread_bps: float | None  # quoted spread at decision time, bps of mid

@@ -29,8 +29,7 @@ def live(mocker: Any, tmp_path: Path) -> Iterator[Any]:
             tmp_path,
             start_at=SIGNAL_NEXT_CANDLE,
             seconds_into_candle=3,
-            pairs=["BTC/USDT"],
-            **kwargs,
+            **{"pairs": ["BTC/USDT"], **kwargs},
         )
         made.append(lb)
         return lb

@@ -81,3 +81,41 @@ def test_full_trade_lifecycle_live_and_the_ledger_matches_the_venue(live) -> Non
         f"profit {trade.realized_profit:.4f} USDT, ledger == venue for "
         f"{len(records)} fills"
     )
+
+
+def test_manual_orders_are_measured_from_the_moment_they_were_asked_for(live) -> None:
+    """forceenter / forceexit (and the kill switch) are decided by a person at the request:
+    their decision price is the market then, not the last signal candle's close.  Measured
+    against that close, a market order late in a moving candle would be flagged over the
+    slippage budget for a move that happened before anyone decided."""
+    from freqtrade.enums import SignalDirection
+    from freqtrade.rpc import RPC
+
+    lb = live(pairs=["SOL/USDT"])
+    lb.start_bot()
+    lb.bot.config["force_entry_enable"] = True
+    rpc = RPC(lb.bot)
+    lb.clock.advance(200)  # late in the candle: the price has left the last close behind
+    rpc._rpc_force_entry("SOL/USDT", None, order_type="market", order_side=SignalDirection.LONG)
+    lb.step(advance_s=2)  # (STR001's own signal finds the pair taken)
+    (trade,) = lb.trades()
+    assert trade.enter_tag == "force_entry"
+    rpc._rpc_force_exit(str(trade.id), "market")
+    assert lb.run_until(lambda: not lb.trades()[0].is_open, step_s=5, max_s=60)
+    df, _ = lb.bot.dataprovider.get_analyzed_dataframe("SOL/USDT", "5m")
+    candle_close = float(df["close"].iat[-1])
+    records = {r.intent: r for r in assert_ledger_matches_venue(lb)}
+    entry, exit_ = records["entry"], records["exit"]
+    assert entry.order_type == exit_.order_type == "market"
+    assert exit_.exit_reason == "force_exit"
+    # the entry's reference is the book mid at the request, the exit's Freqtrade's rate then
+    assert entry.decision_price == pytest.approx(entry.arrival_mid)
+    assert entry.decision_price != pytest.approx(candle_close, abs=1e-9)
+    assert abs(entry.slippage_decision_bps) < entry.slippage_budget_bps
+    assert abs(exit_.slippage_decision_bps) < exit_.slippage_budget_bps
+    assert not entry.over_budget and not exit_.over_budget
+    print(
+        f"\nmanual: candle close {candle_close}, entry decided at {entry.decision_price} "
+        f"filled {entry.fill_price} ({entry.slippage_decision_bps:.2f} bps); exit decided at "
+        f"{exit_.decision_price} filled {exit_.fill_price} ({exit_.slippage_decision_bps:.2f} bps)"
+    )
