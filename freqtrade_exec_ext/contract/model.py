@@ -75,11 +75,9 @@ class Market(_Section):
 
 
 def _exchange_ids() -> tuple[frozenset[str], dict[str, str]]:
-    """ccxt's exchange ids, and those Freqtrade refuses (with its reason)."""
-    import ccxt
-    from freqtrade.exchange.common import BAD_EXCHANGES
+    from freqtrade_exec_ext.compat.exchange import exchange_ids
 
-    return frozenset(ccxt.exchanges), dict(BAD_EXCHANGES)
+    return exchange_ids()
 
 
 class Capital(_Section):

@@ -72,9 +72,9 @@ def freqtrade_problems(config: dict[str, Any], strategy_attrs: dict[str, Any]) -
 
     from freqtrade_exec_ext.compat import PAIRLISTS as PACKAGE_PAIRLISTS
 
-    # Importing this package registers its pairlists with Freqtrade's schema enum in this
-    # process; a stock `freqtrade backtesting` validates before any strategy is loaded and
-    # rejects them.  Check against the built-in list explicitly.
+    # A process that installed our registry (compat.install) accepts our pairlist names in
+    # Freqtrade's schema enum; a stock `freqtrade backtesting` validates before any strategy
+    # is loaded and rejects them.  Check against the built-in list explicitly.
     for idx, entry in enumerate(config.get("pairlists") or []):
         method = entry.get("method") if isinstance(entry, dict) else None
         if method in PACKAGE_PAIRLISTS:

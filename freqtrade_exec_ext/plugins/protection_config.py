@@ -16,15 +16,14 @@ DailyLossGuard (ours)         ``limits.daily_loss_limit`` of capital   UTC day  
 StoplossGuard counts stop-losses *within its lookback*, not strictly consecutive ones:
 N stop-losses in 24 h lock all pairs, the closest built-in to "N in a row".
 
-``build_protections`` also makes sure the plugin registry is installed (it imports
-:mod:`freqtrade_exec_ext.compat`): Freqtrade resolves these names right after asking the
-strategy for them, and in hyperopt that happens inside worker processes that unpickled
-the strategy without running its ``__init__``.
+``build_protections`` also installs the plugin registry (``compat.install()``):
+Freqtrade resolves these names right after asking the strategy for them, and in hyperopt
+that happens inside worker processes that unpickled the strategy without running its
+``__init__``.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from freqtrade_exec_ext.contract import RiskContract
@@ -45,7 +44,9 @@ def build_protections(
 ) -> list[dict[str, Any]]:
     """Freqtrade protection dicts enforcing ``contract``'s limits."""
     if ensure_registry:
-        importlib.import_module("freqtrade_exec_ext.compat")  # installs on import
+        from freqtrade_exec_ext.compat import install
+
+        install()  # resolvable by name, also in hyperopt worker processes
     limits = contract.limits
     return [
         {

@@ -1,0 +1,104 @@
+"""Every touch of Freqtrade internals lives in this package.
+
+Importing it changes nothing in Freqtrade (``tests/compat/test_import_side_effects.py``).
+What it offers, by module:
+
+* :mod:`~freqtrade_exec_ext.compat.version`: the supported release (the pin in setup.cfg)
+  and :func:`check_internals`, which names it when an internal used here is missing;
+* :mod:`~freqtrade_exec_ext.compat.registry`: :func:`install` makes our pairlists and
+  protections loadable by name (called explicitly by the strategy, the plugins and the
+  CLI), the ``exec_ext.pairlists`` config merge, and ``freqtrade.main`` for the CLI;
+* :mod:`~freqtrade_exec_ext.compat.exchange`: Freqtrade's exchange and its ccxt clients;
+* :mod:`~freqtrade_exec_ext.compat.persistence`: trades, orders and custom data, and the
+  adoption of orders Freqtrade never saved (order guard);
+* :mod:`~freqtrade_exec_ext.compat.schema`: table and column names for plain-SQL readers;
+* :mod:`~freqtrade_exec_ext.compat.data`: run modes, timeranges and candle files.
+"""
+
+from __future__ import annotations
+
+from freqtrade_exec_ext.compat.data import (
+    is_backtest_like,
+    load_candles_before,
+    runmode_value,
+    timerange_start,
+)
+from freqtrade_exec_ext.compat.exchange import (
+    ccxt_clients,
+    exchange_of,
+    fetch_order_book,
+    is_spot,
+)
+from freqtrade_exec_ext.compat.persistence import (
+    adopt_order,
+    closed_trades_since,
+    db_engine,
+    order_is_tracked,
+    trade_custom_data,
+    trades_since,
+)
+from freqtrade_exec_ext.compat.registry import (
+    CONFIG_KEY,
+    PAIRLISTS,
+    PROTECTIONS,
+    ExecExtConfigError,
+    install,
+    install_config_hook,
+    is_installed,
+    log_once,
+    merge_exec_ext_pairlists,
+    on_strategy_init,
+    plugin_bases,
+    plugin_class,
+    run_freqtrade_main,
+    uninstall,
+)
+from freqtrade_exec_ext.compat.version import (
+    DISTRIBUTION,
+    REQUIRED_INTERNALS,
+    FreqtradeCompatError,
+    check_internals,
+    installed_freqtrade_version,
+    missing_internals,
+    operational_exception,
+    supported_freqtrade_version,
+)
+
+__all__ = [
+    "CONFIG_KEY",
+    "DISTRIBUTION",
+    "PAIRLISTS",
+    "PROTECTIONS",
+    "REQUIRED_INTERNALS",
+    "ExecExtConfigError",
+    "FreqtradeCompatError",
+    "adopt_order",
+    "ccxt_clients",
+    "check_internals",
+    "closed_trades_since",
+    "db_engine",
+    "exchange_of",
+    "fetch_order_book",
+    "install",
+    "install_config_hook",
+    "installed_freqtrade_version",
+    "is_backtest_like",
+    "is_installed",
+    "is_spot",
+    "load_candles_before",
+    "log_once",
+    "merge_exec_ext_pairlists",
+    "missing_internals",
+    "on_strategy_init",
+    "operational_exception",
+    "order_is_tracked",
+    "plugin_bases",
+    "plugin_class",
+    "run_freqtrade_main",
+    "runmode_value",
+    "supported_freqtrade_version",
+    "timerange_start",
+    "trade_custom_data",
+    "trades_since",
+    "uninstall",
+]

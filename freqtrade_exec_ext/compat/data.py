@@ -1,0 +1,54 @@
+"""Freqtrade's run modes, configuration and candle files, as this package needs them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+
+def runmode_value(config: dict[str, Any]) -> str:
+    """Freqtrade's runmode as a plain string ("backtest", "hyperopt", "dry_run", ...)."""
+    runmode = config.get("runmode")
+    return str(getattr(runmode, "value", runmode or ""))
+
+
+def is_backtest_like(config: dict[str, Any]) -> bool:
+    return runmode_value(config) in ("backtest", "hyperopt")
+
+
+def timerange_start(config: dict[str, Any]) -> datetime | None:
+    """Start of the configured ``timerange`` (UTC) or None when open-ended."""
+    from freqtrade.configuration.timerange import TimeRange
+
+    raw = config.get("timerange")
+    if not raw:
+        return None
+    tr = TimeRange.parse_timerange(str(raw))
+    if not tr.startts:
+        return None
+    return datetime.fromtimestamp(tr.startts, tz=UTC)
+
+
+def load_candles_before(
+    config: dict[str, Any], pair: str, timeframe: str, end: datetime, count: int
+) -> Any:
+    """The last ``count`` candles strictly before ``end`` from the datadir (a DataFrame)."""
+    from freqtrade.configuration.timerange import TimeRange
+    from freqtrade.data.history import load_pair_history
+    from freqtrade.exchange import timeframe_to_seconds
+
+    start = end - timedelta(seconds=timeframe_to_seconds(timeframe) * count)
+    timerange = TimeRange("date", "date", int(start.timestamp()), int(end.timestamp()))
+    df = load_pair_history(
+        pair=pair,
+        timeframe=timeframe,
+        datadir=Path(config["datadir"]),
+        timerange=timerange,
+        fill_up_missing=False,
+        data_format=config.get("dataformat_ohlcv", "feather"),
+        candle_type=config.get("candle_type_def", ""),
+    )
+    if len(df):
+        df = df[df["date"] < end]
+    return df
