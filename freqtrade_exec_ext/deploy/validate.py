@@ -68,40 +68,52 @@ def _load_json(path: Path, v: Validation) -> dict[str, Any] | None:
     return data
 
 
-def _exchange_findings(config: dict[str, Any], stage: str, manifest: dict[str, Any]) -> list[str]:
+def _testnet_findings(config: dict[str, Any], ex: dict[str, Any]) -> list[str]:
+    """A testnet config reaches ccxt's own test environment only."""
     import ccxt
 
-    from freqtrade_exec_ext.deploy.testnets import production_endpoints
+    from freqtrade_exec_ext.deploy.testnets import find_testnet, environment_problems
 
     out: list[str] = []
+    if ex.get("enable_ws", True):
+        out.append(
+            "config.json: exchange.enable_ws: must be false on testnet (websocket data "
+            "would come from production)"
+        )
+    testnet = find_testnet(str(ex.get("name", "")), str(config.get("trading_mode", "spot")))
+    if testnet is None:
+        return [*out, f"config.json: exchange.name {ex.get('name')!r}: no known testnet"]
+    try:
+        bad = environment_problems(ex, testnet)
+    except (ccxt.BaseError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        bad = [f"cannot build the ccxt client ({exc.__class__.__name__}: {exc})"]
+    return out + [f"config.json: exchange: testnet {b}" for b in bad]
+
+
+def _exchange_findings(config: dict[str, Any], stage: str, manifest: dict[str, Any]) -> list[str]:
+    from urllib.parse import urlparse
+
     ex = config.get("exchange")
     if not isinstance(ex, dict):
         return ["config.json: exchange: missing"]
-    for secret in ("key", "secret", "password", "uid", "apiKey", "api_key", "private_key"):
-        if ex.get(secret):
-            out.append(f"config.json: exchange.{secret}: credentials belong in .env, not here")
+    out = [
+        f"config.json: exchange.{secret}: credentials belong in .env, not here"
+        for secret in ("key", "secret", "password", "uid", "apiKey", "api_key", "private_key")
+        if ex.get(secret)
+    ]
     is_local = manifest.get("exchange") == st.LOCAL_EXCHANGE
     urls = json.dumps(ex.get("ccxt_config", {})) + json.dumps(ex.get("ccxt_async_config", {}))
-    if stage == "live":
-        if is_local or "127.0.0.1" in urls or "testnet" in urls or ex.get("demo_trading"):
-            out.append(
-                "config.json: exchange: the live stage must trade on the production exchange, "
-                "not a test or local one"
-            )
+    test_marks = ("127.0.0.1", "testnet", "demo", "x-simulated-trading", "sandbox")
+    if stage == "live" and (
+        is_local or any(m in urls.lower() for m in test_marks) or ex.get("demo_trading")
+    ):
+        out.append(
+            "config.json: exchange: the live stage must trade on the production exchange, "
+            "not a test or local one"
+        )
     elif stage == "testnet" and not is_local:
-        if ex.get("enable_ws", True):
-            out.append(
-                "config.json: exchange.enable_ws: must be false on testnet (websocket data "
-                "would come from production)"
-            )
-        try:
-            bad = production_endpoints(ex)
-        except (ccxt.BaseError, TypeError, ValueError, KeyError, AttributeError) as exc:
-            bad = [f"cannot build the ccxt client ({exc.__class__.__name__}: {exc})"]
-        out += [f"config.json: exchange: testnet reaches production: {b}" for b in bad]
+        out += _testnet_findings(config, ex)
     if is_local:
-        from urllib.parse import urlparse
-
         for group, url in (ex.get("ccxt_config", {}).get("urls", {}).get("api", {})).items():
             if isinstance(url, str) and urlparse(url).hostname not in LOOPBACK:
                 out.append(f"config.json: exchange.ccxt_config.urls.api.{group}: not loopback")
