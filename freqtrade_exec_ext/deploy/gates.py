@@ -26,8 +26,8 @@ from freqtrade_exec_ext.deploy.approval import (
 )
 from freqtrade_exec_ext.deploy.evidence import EvidenceError, StageDb, read_stage_db
 from freqtrade_exec_ext.deploy.evidence_rules import (
-    StageEvidence,
     SandboxHosts,
+    StageEvidence,
     Verdict,
     paper_verdict,
     testnet_verdict,

@@ -72,7 +72,7 @@ def _testnet_findings(config: dict[str, Any], ex: dict[str, Any]) -> list[str]:
     """A testnet config reaches ccxt's own test environment only."""
     import ccxt
 
-    from freqtrade_exec_ext.deploy.testnets import find_testnet, environment_problems
+    from freqtrade_exec_ext.deploy.testnets import environment_problems, find_testnet
 
     out: list[str] = []
     if ex.get("enable_ws", True):

@@ -140,6 +140,7 @@ def build_stage_db(
     gaps: tuple[tuple[float, float], ...] = (),
     losses: tuple[float, ...] = (),
     journal: bool = True,
+    stoploss: bool = True,
     sessions: bool = True,
     contract: str | None = None,
     api_host: str = "127.0.0.1:8765",
@@ -175,10 +176,10 @@ def build_stage_db(
             fee_close=0.001, is_open=is_open, strategy="STR001", timeframe=5,
         )  # fmt: skip
         buy = next_id("buy")
-        trade.orders.append(_order("buy", buy, opened, status="rejected" if rejected_here
-                                   else "closed", filled=0.0 if rejected_here else 1.0))  # fmt: skip
+        status, filled = ("rejected", 0.0) if rejected_here else ("closed", 1.0)
+        trade.orders.append(_order("buy", buy, opened, status=status, filled=filled))
         placed.append((buy, "buy", "entry", opened))
-        if not dry_run and not rejected_here:
+        if stoploss and not dry_run and not rejected_here:
             stop = next_id("stoploss")
             trade.orders.append(_order("stoploss", stop, opened, status="canceled", filled=0.0,
                                        price=95.0))  # fmt: skip

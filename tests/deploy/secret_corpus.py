@@ -2,7 +2,7 @@
 
 Every value is made at run time from a seeded generator (this file holds no secret, and
 no string a secret scanner would take for one); each case is (name, file name, text,
-line of the secret).
+line of the secret, the secret).
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
-def secret_cases(g: Gen | None = None) -> list[tuple[str, str, str, int]]:
+def secret_cases(g: Gen | None = None) -> list[tuple[str, str, str, int, str]]:
     g = g or Gen()
-    out: list[tuple[str, str, str, int]] = []
+    out: list[tuple[str, str, str, int, str]] = []
 
     def add(name: str, file: str, text: str, needle: str) -> None:
-        out.append((name, file, text, _line_of(text, needle)))
+        out.append((name, file, text, _line_of(text, needle), needle))
 
     def in_config(name: str, tree: dict, needle: str) -> None:
         add(name, "config.json", _config(tree), needle)

@@ -110,9 +110,9 @@ def test_paper_without_a_trade_cannot_be_approved(project, typed, capsys):
     typed("STR-001\n")
     assert approve(project, "--by", "Alice", "--capital", "100") == 2
     assert capsys.readouterr().err.splitlines() == [
-        "approve refused: paper evidence: user_data/STR-001.paper.sqlite: 0 closed trades in "
+        ("approve refused: paper evidence: user_data/STR-001.paper.sqlite: 0 closed trades in "
         "the paper sessions; live needs at least 1 (paper results with no trade cannot be "
-        "reviewed)"
+        "reviewed)")
     ]
 
 
@@ -236,9 +236,8 @@ def test_another_paper_database_is_not_the_approved_evidence(project, capsys):
 
 def _keep_paper_running(project: Path, *, rejected: bool) -> None:
     """The paper bot runs on after the approval: a new session and a new trade."""
-    from freqtrade.persistence import Order, Trade, init_db
-
     from deploytools import _engine, contract_sha
+    from freqtrade.persistence import Order, Trade, init_db
 
     db = project / "user_data/STR-001.paper.sqlite"
     start = datetime(2026, 1, 21, 9, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from freqtrade_exec_ext.deploy.testnets import (
     BINANCE_REST_GROUPS,
     TESTNETS,
     client_from_config,
-    find_testnet,
     environment_problems,
+    find_testnet,
 )
 
 REPO = Path(__file__).resolve().parents[2]

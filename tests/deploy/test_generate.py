@@ -195,9 +195,9 @@ def test_no_env_file_is_carried_to_another_stage(project, capsys):
     assert deploy(project, "paper") == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        f"{DEPLOYMENT}/.env: holds the testnet stage's secrets and is never carried to "
+        (f"{DEPLOYMENT}/.env: holds the testnet stage's secrets and is never carried to "
         "another stage: move it out of .crypto/ (or delete it), then run deploy again and "
-        "fill a new .env from the paper stage's .env.example"
+        "fill a new .env from the paper stage's .env.example")
     ]
     assert snapshot(project / DEPLOYMENT) == before
     env.rename(project / "testnet.env")
