@@ -315,7 +315,7 @@ def _kill_target(args: argparse.Namespace) -> tuple[str, Any]:
     with contextlib.suppress(OSError, ValueError, CliError):
         loaded = json.loads((_root(args.root) / rel).read_text(encoding="utf-8"))
         config = loaded if isinstance(loaded, dict) else {}
-    ext = config.get("exec_ext") if isinstance(config.get("exec_ext"), dict) else {}
+    ext: dict[str, Any] = _dict(config.get("exec_ext"))
     deployed = ext.get("stage") if ext.get("strategy_id") == args.strategy_id else None
     stage = args.stage or deployed
     if stage is None:
@@ -339,3 +339,7 @@ def _kill_target(args: argparse.Namespace) -> tuple[str, Any]:
     except KillError as exc:
         raise CliError(str(exc)) from None
     return url, Expected(cls, st.bot_name(args.strategy_id, stage), stage == "paper")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -366,7 +366,7 @@ def risk_mismatches(
             out.append(f"{key}: missing, the contract gives {_short(want)}")
         elif config[key] != want:
             out.append(f"{key}: is {_short(config[key])}, the contract gives {_short(want)}")
-    ext = config.get("exec_ext") if isinstance(config.get("exec_ext"), dict) else {}
+    ext: dict[str, Any] = _dict(config.get("exec_ext"))
     if "contract_sha256" not in ext:
         out.append("exec_ext.contract_sha256: missing (the contract stamp): run deploy again")
     problem = stamp_problem(config, contract)
@@ -398,3 +398,7 @@ def risk_summary(contract: RiskContract, config: dict[str, Any]) -> str:
         f"{uto.get('entry')}/{uto.get('exit')} {uto.get('unit')}; equal to "
         f"risk-assessment.yaml (sha256 {contract.fingerprint()[:12]})"
     )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -75,7 +75,7 @@ def render_paper_report(db_url: str, root: Path, contract: Path, out: Path) -> P
         raise ReportUnavailable(f"the paper report is not JSON ({exc})") from None
     totals = data.get("totals") if isinstance(data, dict) else None
     totals = totals if isinstance(totals, dict) else {}
-    shortfall = totals.get("shortfall") if isinstance(totals.get("shortfall"), dict) else {}
+    shortfall: dict[str, Any] = _dict(totals.get("shortfall"))
     breaches = data.get("breaches") if isinstance(data, dict) else None
     return PaperReport(
         path=out,
@@ -93,3 +93,7 @@ def _int(v: Any) -> int | None:
 
 def _float(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -207,7 +207,7 @@ def validate_folder(folder: Path, *, root: Path | None = None) -> Validation:
         return v
     v.contract = contract
     if config is not None:
-        ext = config.get("exec_ext") if isinstance(config.get("exec_ext"), dict) else {}
+        ext: dict[str, Any] = _dict(config.get("exec_ext"))
         if ext.get("stage") != stage:
             v.findings.append(
                 f"config.json: exec_ext.stage: is {ext.get('stage')!r}, manifest says {stage!r}"
@@ -241,3 +241,7 @@ def _freqtrade_findings(config: dict[str, Any], root: Path, sid: str) -> list[st
     except FileNotFoundError as exc:
         return [f"strategy: {exc}"]
     return [f"config.json: {p}" for p in freqtrade_problems(config, attrs)]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -182,7 +182,9 @@ class SessionRecorder:
                     heartbeats=1,
                 )
             )
-            new_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None  # an INSERT into a table with a primary key
+            new_id = int(key[0])
         self._last_beat = at
         return new_id
 

@@ -222,6 +222,16 @@ def test_symbolic_links_in_the_deployment_folder_are_refused(project, capsys, tm
     assert ".env: symbolic link (not followed, not scanned)" in capsys.readouterr().err
 
 
+def test_a_deployment_folder_that_is_a_symbolic_link_is_refused(project, capsys, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project / DEPLOYMENT).parent.mkdir(parents=True, exist_ok=True)
+    (project / DEPLOYMENT).symlink_to(elsewhere, target_is_directory=True)
+    assert deploy(project, "testnet") == 2
+    assert capsys.readouterr().err.startswith(f"{DEPLOYMENT}: a symbolic link;")
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(project):
     assert deploy(project, "testnet") == 0
     parent = (project / DEPLOYMENT).parent
