@@ -45,7 +45,8 @@ def held_deploy(project: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], P
     marker = tmp_path / "held"
     marker.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env |= {"PYTHONPATH": str(site), "EXEC_EXT_TEST_HOLD_MARKER": str(marker)}
+    path = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env |= {"PYTHONPATH": os.pathsep.join(path), "EXEC_EXT_TEST_HOLD_MARKER": str(marker)}
     proc = subprocess.Popen(
         [str(FREQTRADE_EXEC), "deploy", "STR-001", "--stage", "testnet", "--root", str(project),
          "--pairs", "BTC/USDT,ETH/USDT", "--api-port", "8091"],
