@@ -2,9 +2,10 @@
 
 * ``deploy STR-001 --stage {testnet,paper,live}`` writes
   ``.crypto/knowledge/strategies/STR-001/deployment/`` from the risk contract;
-* ``approve STR-001 --by NAME --capital AMOUNT`` records the human approval live needs;
+* ``approve STR-001 --by NAME --capital AMOUNT [--accept-breaches REASON]`` records the
+  human approval live needs, after showing the paper evidence and report;
 * ``validate DIR`` re-checks a deployment folder (exit 2, one finding per line);
-* ``kill STR-001`` is the kill switch (REST API of the running bot).
+* ``kill STR-001 [--stage S]`` is the kill switch (REST API of that stage's bot only).
 
 See docs/stages.md.
 """

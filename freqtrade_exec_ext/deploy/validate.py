@@ -7,10 +7,12 @@ Checks, in order:
    ``validate_config_consistency`` (:mod:`~freqtrade_exec_ext.deploy.ft_check`);
 3. risk numbers: every contract-derived key is recomputed from risk-assessment.yaml and
    compared (:func:`~freqtrade_exec_ext.deploy.config_builder.risk_mismatches`);
-4. exchange safety: a testnet config reaches no production endpoint, a live config is not
-   pointed at a test or local exchange, the API server and published ports are loopback,
-   and a testnet on the local exchange hands the venue the bot's key pair;
-5. stage order: the stage's prerequisites (:mod:`~freqtrade_exec_ext.deploy.gates`) still hold.
+   and the config's contract stamp (:mod:`~freqtrade_exec_ext.deploy.stamp`);
+4. exchange safety: a testnet config reaches only ccxt's own test environment, a live config
+   is not pointed at a test or local exchange, the API server and published ports are
+   loopback, and a testnet on the local exchange hands the venue the bot's key pair;
+5. stage order: the stage's prerequisites (:mod:`~freqtrade_exec_ext.deploy.gates`) still
+   hold: evidence re-read, the approval's digest, paper evidence and report re-derived.
 """
 
 from __future__ import annotations

@@ -278,3 +278,28 @@ def test_bad_input_is_one_line_and_exit_2(project, capsys):
     (project / "user_data/strategies/STR001.py").unlink()
     assert deploy(project, "testnet") == 2
     assert "no file defines class STR001" in capsys.readouterr().err
+
+
+def test_okx_demo_trading_is_a_testnet_stage(project, capsys):
+    contract = project / ".crypto/knowledge/strategies/STR-001/risk-assessment.yaml"
+    contract.write_text(contract.read_text().replace("exchange: binance", "exchange: okx"))
+    assert deploy(project, "testnet") == 0
+    folder = project / DEPLOYMENT
+    config = json.loads((folder / "config.json").read_text())
+    assert config["exchange"]["name"] == "okx" and config["dry_run"] is False
+    assert config["exchange"]["ccxt_config"]["headers"] == {"x-simulated-trading": "1"}
+    example = (folder / ".env.example").read_text()
+    assert "OKX demo trading" in example and "passphrase" in example
+    assert "FREQTRADE__EXCHANGE__PASSWORD=\n" in example  # the API passphrase
+    compose = yaml.safe_load((folder / "docker-compose.yml").read_text())
+    assert "FREQTRADE__EXCHANGE__PASSWORD" in compose["services"]["freqtrade"]["environment"]
+    capsys.readouterr()
+    assert run_cli("validate", str(folder)) == 0
+    # without the header the same host trades the production account: validate says so
+    config["exchange"]["ccxt_config"].pop("headers")
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    assert run_cli("validate", str(folder)) == 2
+    assert (
+        "config.json: exchange: testnet reaches production: header x-simulated-trading: 1 "
+        "missing (ccxt_config.headers); without it every request goes to the production account"
+    ) in capsys.readouterr().err.splitlines()
