@@ -66,11 +66,11 @@ def _patch_time(mocker: Any, clock: VirtualClock) -> None:
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             return clock.now().astimezone(tz) if tz else clock.now().replace(tzinfo=None)
 
-    # every loaded Freqtrade module (and ours) reads "now" from the virtual clock;
-    # datetime_helpers.dt_now/dt_ts call datetime.now, so they follow
+    # every loaded Freqtrade module reads "now" from the virtual clock (datetime_helpers'
+    # dt_now/dt_ts call datetime.now, so they follow); the mixin's decisions read the clock
+    # injected as strategy.clock; the order guard and the adapters the patched datetime
     import freqtrade.freqtradebot  # noqa: F401 - load the bot's modules first
 
-    import freqtrade_exec_ext.mixin
     import freqtrade_exec_ext.order_guard  # noqa: F401
 
     for name, module in list(sys.modules.items()):
@@ -171,6 +171,7 @@ class LiveBot:
         cfg["exchange"]["key"] = self._key  # memory only
         cfg["exchange"]["secret"] = self._secret
         self.bot = FreqtradeBot(cfg)
+        self.bot.strategy.clock = self.clock.now  # the mixin's decisions read this clock
         self.bot.startup()
         return self.bot
 
@@ -251,7 +252,7 @@ class LiveBot:
 
     def journal(self) -> list[Any]:
         """The order journal rows (every placement the guard sent)."""
-        return self.bot.strategy._xm_guard.journal.all()
+        return self.bot.strategy.exec_ext_live_services.guard.journal.all()
 
     def kill(self) -> None:
         """The bot process dies: nothing it held in memory is saved.
