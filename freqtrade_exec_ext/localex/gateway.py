@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from freqtrade_exec_ext.localex import auth
-from freqtrade_exec_ext.localex import private_api as pa
+from freqtrade_exec_ext.localex import api_algo, api_spot, api_usdm, api_usdm_public, auth
 from freqtrade_exec_ext.localex.errors import VenueError, int_param
 from freqtrade_exec_ext.localex.faults import (
     ORDER_KINDS,
@@ -143,47 +142,47 @@ _PUBLIC: dict[str, Callable[[MarketVenue, TradingEngine, str, Mapping[str, str]]
 }
 _KLINES = ("klines", "uiKlines", "markPriceKlines", "indexPriceKlines", "continuousKlines")
 _USDM_PUBLIC: dict[str, Callable[[TradingEngine, Mapping[str, str]], Any]] = {
-    "premiumIndex": pa.premium_index,
-    "fundingRate": pa.funding_rate_history,
-    "fundingInfo": pa.funding_info,
+    "premiumIndex": api_usdm_public.premium_index,
+    "fundingRate": api_usdm_public.funding_rate_history,
+    "fundingInfo": api_usdm_public.funding_info,
 }
 # (family, method, name) -> (handler, creates_order)
 _PRIVATE: dict[tuple[str, str, str], tuple[Callable[..., Any], bool]] = {
-    ("spot", "POST", "order"): (pa.spot_new_order, True),
-    ("spot", "GET", "order"): (pa.spot_get_order, False),
-    ("spot", "DELETE", "order"): (pa.spot_cancel_order, False),
-    ("spot", "DELETE", "openOrders"): (pa.spot_cancel_all, False),
-    ("spot", "GET", "openOrders"): (pa.spot_open_orders, False),
-    ("spot", "GET", "allOrders"): (pa.spot_all_orders, False),
-    ("spot", "GET", "myTrades"): (pa.spot_my_trades, False),
-    ("spot", "GET", "account"): (pa.spot_account, False),
-    ("spot", "GET", "account/commission"): (pa.spot_commission, False),
-    ("sapi", "GET", "spot/delist-schedule"): (pa.sapi_delist_schedule, False),
-    ("sapi", "GET", "asset/tradeFee"): (pa.sapi_trade_fee, False),
-    ("usdm", "POST", "order"): (pa.usdm_new_order, True),
-    ("usdm", "GET", "order"): (pa.usdm_get_order, False),
-    ("usdm", "DELETE", "order"): (pa.usdm_cancel_order, False),
-    ("usdm", "DELETE", "allOpenOrders"): (pa.usdm_cancel_all, False),
-    ("usdm", "GET", "openOrders"): (pa.usdm_open_orders, False),
-    ("usdm", "GET", "openOrder"): (pa.usdm_open_order, False),
-    ("usdm", "GET", "allOrders"): (pa.usdm_all_orders, False),
-    ("usdm", "GET", "userTrades"): (pa.usdm_user_trades, False),
-    ("usdm", "GET", "account"): (pa.usdm_account, False),
-    ("usdm", "GET", "balance"): (pa.usdm_balance, False),
-    ("usdm", "GET", "positionRisk"): (pa.usdm_position_risk, False),
-    ("usdm", "POST", "leverage"): (pa.usdm_set_leverage, False),
-    ("usdm", "POST", "marginType"): (pa.usdm_set_margin_type, False),
-    ("usdm", "GET", "positionSide/dual"): (pa.usdm_position_side, False),
-    ("usdm", "POST", "positionSide/dual"): (pa.usdm_set_position_side, False),
-    ("usdm", "GET", "multiAssetsMargin"): (pa.usdm_multi_assets, False),
-    ("usdm", "GET", "leverageBracket"): (pa.usdm_leverage_bracket, False),
-    ("usdm", "GET", "income"): (pa.usdm_income, False),
-    ("usdm", "GET", "commissionRate"): (pa.usdm_commission_rate, False),
-    ("usdm", "POST", "algoOrder"): (pa.usdm_new_algo, True),
-    ("usdm", "GET", "algoOrder"): (pa.usdm_get_algo, False),
-    ("usdm", "DELETE", "algoOrder"): (pa.usdm_cancel_algo, False),
-    ("usdm", "GET", "openAlgoOrders"): (pa.usdm_open_algos, False),
-    ("usdm", "GET", "allAlgoOrders"): (pa.usdm_all_algos, False),
+    ("spot", "POST", "order"): (api_spot.spot_new_order, True),
+    ("spot", "GET", "order"): (api_spot.spot_get_order, False),
+    ("spot", "DELETE", "order"): (api_spot.spot_cancel_order, False),
+    ("spot", "DELETE", "openOrders"): (api_spot.spot_cancel_all, False),
+    ("spot", "GET", "openOrders"): (api_spot.spot_open_orders, False),
+    ("spot", "GET", "allOrders"): (api_spot.spot_all_orders, False),
+    ("spot", "GET", "myTrades"): (api_spot.spot_my_trades, False),
+    ("spot", "GET", "account"): (api_spot.spot_account, False),
+    ("spot", "GET", "account/commission"): (api_spot.spot_commission, False),
+    ("sapi", "GET", "spot/delist-schedule"): (api_spot.sapi_delist_schedule, False),
+    ("sapi", "GET", "asset/tradeFee"): (api_spot.sapi_trade_fee, False),
+    ("usdm", "POST", "order"): (api_usdm.usdm_new_order, True),
+    ("usdm", "GET", "order"): (api_usdm.usdm_get_order, False),
+    ("usdm", "DELETE", "order"): (api_usdm.usdm_cancel_order, False),
+    ("usdm", "DELETE", "allOpenOrders"): (api_usdm.usdm_cancel_all, False),
+    ("usdm", "GET", "openOrders"): (api_usdm.usdm_open_orders, False),
+    ("usdm", "GET", "openOrder"): (api_usdm.usdm_open_order, False),
+    ("usdm", "GET", "allOrders"): (api_usdm.usdm_all_orders, False),
+    ("usdm", "GET", "userTrades"): (api_usdm.usdm_user_trades, False),
+    ("usdm", "GET", "account"): (api_usdm.usdm_account, False),
+    ("usdm", "GET", "balance"): (api_usdm.usdm_balance, False),
+    ("usdm", "GET", "positionRisk"): (api_usdm.usdm_position_risk, False),
+    ("usdm", "POST", "leverage"): (api_usdm.usdm_set_leverage, False),
+    ("usdm", "POST", "marginType"): (api_usdm.usdm_set_margin_type, False),
+    ("usdm", "GET", "positionSide/dual"): (api_usdm.usdm_position_side, False),
+    ("usdm", "POST", "positionSide/dual"): (api_usdm.usdm_set_position_side, False),
+    ("usdm", "GET", "multiAssetsMargin"): (api_usdm.usdm_multi_assets, False),
+    ("usdm", "GET", "leverageBracket"): (api_usdm.usdm_leverage_bracket, False),
+    ("usdm", "GET", "income"): (api_usdm.usdm_income, False),
+    ("usdm", "GET", "commissionRate"): (api_usdm.usdm_commission_rate, False),
+    ("usdm", "POST", "algoOrder"): (api_algo.usdm_new_algo, True),
+    ("usdm", "GET", "algoOrder"): (api_algo.usdm_get_algo, False),
+    ("usdm", "DELETE", "algoOrder"): (api_algo.usdm_cancel_algo, False),
+    ("usdm", "GET", "openAlgoOrders"): (api_algo.usdm_open_algos, False),
+    ("usdm", "GET", "allAlgoOrders"): (api_algo.usdm_all_algos, False),
 }
 
 

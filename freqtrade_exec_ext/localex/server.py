@@ -16,7 +16,6 @@ import logging
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -26,9 +25,15 @@ from typing import Any, Self
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from freqtrade_exec_ext.localex import daemon
 from freqtrade_exec_ext.localex.faults import FaultScript
 from freqtrade_exec_ext.localex.gateway import Gateway, Plan, Reply
 from freqtrade_exec_ext.localex.gateway import Request as GwRequest
+from freqtrade_exec_ext.localex.model import (
+    DEFAULT_FUTURES_BALANCE,
+    DEFAULT_PARTICIPATION,
+    DEFAULT_SPOT_BALANCES,
+)
 from freqtrade_exec_ext.localex.ratelimit import (
     Limit,
     RateLimitConfig,
@@ -39,8 +44,6 @@ from freqtrade_exec_ext.localex.trading import Fees, TradingEngine
 from freqtrade_exec_ext.localex.venue import MarketVenue
 
 logger = logging.getLogger(__name__)
-#: readiness probe: answered by the admin API, outside rate limits and faults
-READY_PATH = "/_admin/state"
 
 
 class LocalExchangeError(RuntimeError):
@@ -131,10 +134,10 @@ class LocalExchange:
         *,
         api_keys: Mapping[str, str] | None = None,
         spot_balances: Mapping[str, float] | None = None,
-        futures_balance: float = 10_000.0,
+        futures_balance: float = DEFAULT_FUTURES_BALANCE,
         fees: Fees | None = None,
         rate_limits: RateLimitConfig | None = None,
-        participation: float = 0.2,
+        participation: float = DEFAULT_PARTICIPATION,
         default_funding_rate: float = 0.0001,
         faults: list[dict[str, Any]] | None = None,
         clock: Callable[[], int] | None = None,
@@ -148,7 +151,7 @@ class LocalExchange:
         self.start_at = start_at
         self.port: int = port
         self.api_keys = dict(api_keys or {})
-        self.spot_balances = dict(spot_balances or {"USDT": 10_000.0})
+        self.spot_balances = dict(spot_balances or DEFAULT_SPOT_BALANCES)
         self.futures_balance = futures_balance
         self.fees = fees or Fees()
         self.rate_limits = rate_limits
@@ -255,13 +258,8 @@ class LocalExchange:
         self.engine.venue_cancel(order_id, status)
 
     def ping(self) -> bool:
-        """Whether the server answers.  Asks ``/_admin/state``, which no rate limit or fault
-        applies to, so probing never uses up a scripted fault or gets the client banned."""
-        try:
-            with urllib.request.urlopen(f"{self.base_url}{READY_PATH}", timeout=1) as r:  # noqa: S310
-                return r.status == 200
-        except OSError:
-            return False
+        """Whether the server answers (the probe uses no rate limit or fault up)."""
+        return daemon.ping(self.base_url)
 
     def stop(self) -> None:
         self._stopping.set()

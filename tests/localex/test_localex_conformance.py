@@ -36,7 +36,7 @@ import pytest
 
 from freqtrade_exec_ext.localex import ccxt_urls, replay
 from freqtrade_exec_ext.localex import gateway as gw
-from freqtrade_exec_ext.localex.private_api import BRACKETS
+from freqtrade_exec_ext.localex.api_usdm import BRACKETS
 from freqtrade_exec_ext.localex.server import LocalExchange
 from freqtrade_exec_ext.localex.trading import Order, TradingEngine
 from freqtrade_exec_ext.localex.urls import REST_GROUPS
@@ -290,35 +290,45 @@ def shape_diff(venue: Any, real: Any, path: str = "$") -> set[tuple[str, str]]:
     kv, kr = _kind(venue), _kind(real)
     if kv != kr and not (kr == "string" and kv == "numeric string"):
         return {("type", f"{path}: venue {kv}, Binance {kr}")}
-    out: set[tuple[str, str]] = set()
     if isinstance(real, dict):
-        out |= {("missing", f"{path}.{k}") for k in real.keys() - venue.keys()}
+        out = {("missing", f"{path}.{k}") for k in real.keys() - venue.keys()}
         out |= {("extra", f"{path}.{k}") for k in venue.keys() - real.keys()}
         for k in real.keys() & venue.keys():
             out |= shape_diff(venue[k], real[k], f"{path}.{k}")
-    elif isinstance(real, list) and real:
-        if not venue:
-            return {("empty", path)}
-        if all(isinstance(r, list) for r in real):  # rows: positional
-            ref = real[0]
-            for row in venue:
-                if not isinstance(row, list) or len(row) != len(ref):
-                    out.add(("arity", f"{path}[]"))
-                    continue
-                for i, (a, b) in enumerate(zip(row, ref, strict=True)):
-                    out |= shape_diff(a, b, f"{path}[][{i}]")
-            return out
-        by = _discriminator(real)
-        for item in venue:
-            if by is None:
-                out |= shape_diff(item, real[0], f"{path}[]")
-                continue
-            tag = item.get(by) if isinstance(item, dict) else None
-            ref = next((r for r in real if r[by] == tag), None)
-            if ref is None:
-                out.add(("extra", f"{path}[{by}={tag}]"))
-            else:
-                out |= shape_diff(item, ref, f"{path}[{tag}]")
+        return out
+    if not (isinstance(real, list) and real):
+        return set()
+    if not venue:
+        return {("empty", path)}
+    if all(isinstance(r, list) for r in real):  # rows: positional
+        return _rows_diff(venue, real[0], path)
+    return _items_diff(venue, real, path)
+
+
+def _rows_diff(venue: list[Any], ref: list[Any], path: str) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for row in venue:
+        if not isinstance(row, list) or len(row) != len(ref):
+            out.add(("arity", f"{path}[]"))
+            continue
+        for i, (a, b) in enumerate(zip(row, ref, strict=True)):
+            out |= shape_diff(a, b, f"{path}[][{i}]")
+    return out
+
+
+def _items_diff(venue: list[Any], real: list[Any], path: str) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    by = _discriminator(real)
+    for item in venue:
+        if by is None:
+            out |= shape_diff(item, real[0], f"{path}[]")
+            continue
+        tag = item.get(by) if isinstance(item, dict) else None
+        ref = next((r for r in real if r[by] == tag), None)
+        if ref is None:
+            out.add(("extra", f"{path}[{by}={tag}]"))
+        else:
+            out |= shape_diff(item, ref, f"{path}[{tag}]")
     return out
 
 
