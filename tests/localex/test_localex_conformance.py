@@ -34,7 +34,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from freqtrade_exec_ext.localex import ccxt_urls, replay
+from freqtrade_exec_ext.localex import ccxt_urls, replay, routes
 from freqtrade_exec_ext.localex import gateway as gw
 from freqtrade_exec_ext.localex.api_usdm import BRACKETS
 from freqtrade_exec_ext.localex.server import LocalExchange
@@ -64,13 +64,13 @@ RouteKey = tuple[str, str, str]  # (URL prefix, HTTP method, endpoint name)
 
 def served_routes() -> set[RouteKey]:
     """Every (prefix, method, name) the gateway answers, from its own route tables."""
-    names = {(m, n) for (_, m, n) in gw._PRIVATE}
-    names |= {("GET", n) for n in (*gw._PUBLIC, *gw._KLINES, *gw._USDM_PUBLIC)}
+    names = {(m, n) for (_, m, n) in routes._PRIVATE}
+    names |= {("GET", n) for n in (*routes._PUBLIC, *routes._KLINES, *routes._USDM_PUBLIC)}
     return {
         (prefix, m, n)
-        for prefix in gw.PREFIXES
+        for prefix in routes.PREFIXES
         for m, n in names
-        if gw.resolve(m, f"{prefix}/{n}") is not None
+        if routes.resolve(m, f"{prefix}/{n}") is not None
     }
 
 
@@ -89,7 +89,7 @@ DECLARED = SERVED & ccxt_declared()
 
 
 def _family(prefix: str) -> str:
-    return gw.PREFIXES[prefix][0]
+    return routes.PREFIXES[prefix][0]
 
 
 def _source(alias: RouteKey) -> RouteKey | None:
@@ -111,7 +111,7 @@ ONE_WAY_ONLY = (
     "side.' (as Binance does when nothing changes) and hedge mode is refused"
 )
 UNREACHABLE: dict[RouteKey, str] = {
-    **{("/dapi/v1", "GET", n): COINM_NO_SYMBOLS for n in ("depth", *gw._KLINES)},
+    **{("/dapi/v1", "GET", n): COINM_NO_SYMBOLS for n in ("depth", *routes._KLINES)},
     **{
         (p, "POST", "positionSide/dual"): ONE_WAY_ONLY for p in ("/fapi/v1", "/fapi/v2", "/fapi/v3")
     },
@@ -135,7 +135,7 @@ class Mirror:
 
 
 def route_key(method: str, path: str) -> RouteKey | None:
-    for prefix in gw.PREFIXES:
+    for prefix in routes.PREFIXES:
         if path.startswith(prefix + "/"):
             return (prefix, method.upper(), path[len(prefix) + 1 :])
     return None
@@ -1114,4 +1114,4 @@ def test_the_route_tables_are_what_this_module_counts() -> None:
         for k in SERVED
     )
     pairs = itertools.product(("GET", "POST"), ("/api/v3/nope", "/sapi/v1/ping"))
-    assert all(gw.resolve(m, p) is None for m, p in pairs)
+    assert all(routes.resolve(m, p) is None for m, p in pairs)
