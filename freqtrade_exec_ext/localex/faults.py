@@ -28,6 +28,12 @@ kind             answer                                                     exec
                  open, partially filled)
 ``venue_cancel`` the created order is cancelled by the venue ``delay_s``     yes
                  after creation (status ``status_text``: CANCELED/EXPIRED)
+``late_execute`` HTTP ``status`` (default 504) / -1007 "execution status     later,
+                 unknown" after ``delay_s`` (default 0; longer than the      inside
+                 client's timeout: the connection is held until the client   its
+                 gives up); the venue executes the request                   recv-
+                 ``execute_after_s`` (default 2) after it arrived, unless    Window
+                 its ``timestamp + recvWindow`` has passed by then (dropped)
 ===============  =========================================================  =========
 
 Scripts load from JSON or YAML: a list of fault objects, or ``{"faults": [...]}``.
@@ -52,6 +58,7 @@ KINDS = (
     "ambiguous",
     "partial_fill",
     "venue_cancel",
+    "late_execute",
 )
 # kinds that change how an order is created rather than the HTTP answer
 ORDER_KINDS = ("partial_fill", "venue_cancel")
@@ -80,6 +87,7 @@ class Fault:
     ban_s: float = 120.0
     execute: bool = False
     status_text: str = "CANCELED"
+    execute_after_s: float = 2.0
     id: int = 0
     seen: int = 0
     fired: int = 0
@@ -103,6 +111,8 @@ class Fault:
             raise FaultError(f"fault status_text {self.status_text!r}: CANCELED or EXPIRED")
         if self.delay_s is not None and self.delay_s < 0:
             raise FaultError(f"fault delay_s {self.delay_s!r}: must be >= 0")
+        if not self.execute_after_s >= 0:
+            raise FaultError(f"fault execute_after_s {self.execute_after_s!r}: must be >= 0")
         method, _ = self._split()
         if method is not None and method not in METHODS and method != "*":
             raise FaultError(

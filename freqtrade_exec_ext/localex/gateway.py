@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from freqtrade_exec_ext.localex import admin, auth
@@ -27,6 +28,7 @@ from freqtrade_exec_ext.localex.faults import (
     FaultScript,
     OrderFaults,
 )
+from freqtrade_exec_ext.localex.late import LateRequests
 from freqtrade_exec_ext.localex.messages import Plan, Reply, Request
 from freqtrade_exec_ext.localex.ratelimit import RateLimiter, request_weight
 from freqtrade_exec_ext.localex.routes import resolve
@@ -84,10 +86,12 @@ class Gateway:
         self.api_keys = dict(api_keys)
         self.wall_ms = wall_ms
         self.requests = 0
+        self.late = LateRequests()
 
     # ---------------------------------------------------------------- pipeline
 
     def admit(self, req: Request) -> Plan | Reply:
+        self.run_late()  # what was due before this request reaches the engine first
         self.requests += 1
         method = req.method.upper()
         if req.path.startswith("/_admin/"):
@@ -114,7 +118,7 @@ class Gateway:
         fault = self.faults.fire(
             method, req.path, params.get("symbol"), creates_order=route.creates_order
         )
-        plan = Plan(req, route, params, headers, fault)
+        plan = Plan(req, route, params, headers, fault, received_ms=now)
         if fault is None:
             return plan
         return self._pre_fault(plan, fault, now)
@@ -156,7 +160,40 @@ class Gateway:
             return Reply(fault.status or 400, {"code": code, "msg": msg}, h, fault.delay_s or 0)
         if kind == "timeout" and not fault.execute:
             return self._timeout_reply(fault, h)
+        if kind == "late_execute":
+            return self._hold_back(plan, fault, now)
         return plan  # ambiguous, executed timeout, order-level kinds: after execution
+
+    def _hold_back(self, plan: Plan, fault: Fault, now: int) -> Reply:
+        """``late_execute``: answer -1007 now, execute the request later (if still valid)."""
+        h = plan.headers
+        if plan.route.signed:
+            try:  # a request Binance would refuse on receipt is refused, not held back
+                self._authenticate(plan, now)
+            except VenueError as exc:
+                return Reply(exc.status, exc.body(), h)
+        self.late.hold(plan, now + int(fault.execute_after_s * 1000), now)
+        body = {"code": fault.code or -1007, "msg": fault.msg or UNKNOWN_MSG}
+        return Reply(fault.status or 504, body, h, fault.delay_s or 0.0)
+
+    def run_late(self, now: int | None = None) -> list[dict[str, Any]]:
+        """Execute the held-back requests that are due (``late_execute``); their outcomes."""
+        out = []
+        for item in self.late.due(self.wall_ms() if now is None else now):
+            reply = self.execute(item.plan)
+            out.append(self.late.record(item, reply, self.wall_ms()))
+        return out
+
+    def _authenticate(self, plan: Plan, now: int) -> None:
+        req = plan.request
+        auth.verify_signed(
+            query=req.query,
+            body=req.body,
+            params=plan.params,
+            headers=req.headers,
+            keys=self.api_keys,
+            now_ms=now,
+        )
 
     @staticmethod
     def _timeout_reply(fault: Fault, headers: dict[str, str]) -> Reply:
@@ -166,16 +203,12 @@ class Gateway:
     def execute(self, plan: Plan) -> Reply:
         req, route, h = plan.request, plan.route, plan.headers
         try:
-            if route.signed:
-                auth.verify_signed(
-                    query=req.query,
-                    body=req.body,
-                    params=plan.params,
-                    headers=req.headers,
-                    keys=self.api_keys,
-                    now_ms=self.wall_ms(),
-                )
+            if route.signed:  # as checked on receipt
+                received = plan.received_ms
+                self._authenticate(plan, self.wall_ms() if received is None else received)
             with self.engine.lock:
+                if route.signed:  # and again on arrival at the matching engine (auth.py)
+                    auth.check_engine_window(plan.params, self.wall_ms(), route.market)
                 result = route.handler(plan, self)
         except VenueError as exc:
             return Reply(exc.status, exc.body(), h)

@@ -39,3 +39,4 @@ class Plan:
     headers: dict[str, str]
     fault: Fault | None = None
     delay_s: float = 0.0
+    received_ms: int | None = None  # when the venue received it (request clock)

@@ -44,6 +44,7 @@ from freqtrade_exec_ext.localex.trading import Fees, TradingEngine
 from freqtrade_exec_ext.localex.venue import MarketVenue
 
 logger = logging.getLogger(__name__)
+LATE_POLL_S = 0.05  # how often held-back requests are checked for being due
 
 
 class LocalExchangeError(RuntimeError):
@@ -172,6 +173,7 @@ class LocalExchange:
         self._stopping = threading.Event()
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._late_thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
 
     @property
@@ -240,6 +242,10 @@ class LocalExchange:
             name=f"localex-{self.port}",
         )
         self._thread.start()
+        self._late_thread = threading.Thread(
+            target=self._run_late, daemon=True, name=f"localex-late-{self.port}"
+        )
+        self._late_thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ping():
@@ -250,6 +256,12 @@ class LocalExchange:
             time.sleep(0.05)
         self.stop()
         raise LocalExchangeError(f"local exchange did not answer on {self.base_url}")
+
+    def _run_late(self) -> None:
+        """Execute held-back requests (``late_execute``) when due, even with no traffic."""
+        gateway = self.gateway
+        while gateway is not None and not self._stopping.wait(LATE_POLL_S):
+            gateway.run_late()
 
     def venue_cancel(self, order_id: int, status: str = "CANCELED") -> None:
         """The venue cancels one of its open orders by itself."""
@@ -267,6 +279,9 @@ class LocalExchange:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._late_thread is not None:
+            self._late_thread.join(timeout=10)
+            self._late_thread = None
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
