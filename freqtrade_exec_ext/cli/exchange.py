@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from freqtrade_exec_ext.cli.errors import CliError
+from freqtrade_exec_ext.localex import daemon
 from freqtrade_exec_ext.localex.model import DEFAULT_FUTURES_BALANCE, DEFAULT_SPOT_BALANCES, Fees
 from freqtrade_exec_ext.localex.options import (
     SERVE,
@@ -188,11 +189,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = _validated(args)
     keys, key_source = api_keys_from_env(os.environ)
-    ex = LocalExchange(**settings.exchange_kwargs(), api_keys=keys)
+    token = _admin_token_from_env()
+    ex = LocalExchange(**settings.exchange_kwargs(), api_keys=keys, admin_token=token)
     del keys
+    admin_line = _write_admin_token(settings.admin_token_file, ex.admin_token, token is not None)
     try:
         ex.start()
     except (LocalExchangeError, ReplayError) as exc:
+        daemon.remove_token_file(settings.admin_token_file, ex.admin_token)
         raise CliError(str(exc)) from None
     stop = threading.Event()
 
@@ -202,6 +206,7 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _term)
     for line in venue_summary(ex.base_url, settings, key_source):
         print(line)
+    print(admin_line)
     unknown = _unknown_assets(ex, settings)
     if unknown:
         print(f"note: --balance {', '.join(unknown)}: no listed spot symbol trades it")
@@ -218,7 +223,28 @@ def run_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         ex.stop()
+        daemon.remove_token_file(settings.admin_token_file, ex.admin_token)
     return 0
+
+
+def _admin_token_from_env() -> str | None:
+    try:
+        return daemon.admin_token_from_env(os.environ)
+    except daemon.DaemonError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _write_admin_token(path: Path, token: str, from_env: bool) -> str:
+    """Write the admin token file; the line that says where the token is (never the token)."""
+    source = f"from {daemon.ADMIN_TOKEN_ENV}" if from_env else "random for this run"
+    try:
+        daemon.write_token_file(path, token)
+    except OSError as exc:
+        return (
+            f"admin API (/_admin): token {source}; could not write {path} "
+            f"({exc.strerror or exc}): set {daemon.ADMIN_TOKEN_ENV} to reach it"
+        )
+    return f"admin API (/_admin): token {source}, in {path} (Authorization: Bearer <token>)"
 
 
 def _fmt_ms(ms: int) -> str:
@@ -226,10 +252,9 @@ def _fmt_ms(ms: int) -> str:
 
 
 def run_start(args: argparse.Namespace) -> int:
-    from freqtrade_exec_ext.localex import daemon
-
     settings = _validated(args)
     _, key_source = api_keys_from_env(os.environ)  # refuse half a pair here, in one line
+    _admin_token_from_env()  # and a bad admin token
     pidfile: Path = option_value(vars(args), "pidfile")
     cmd = [sys.executable, "-m", "freqtrade_exec_ext.cli.main", "exchange", SERVE]
     try:
@@ -240,13 +265,12 @@ def run_start(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     for line in venue_summary(url, settings, key_source):
         print(line, file=sys.stderr)
+    print(f"admin API token: {settings.admin_token_file} (mode 0600)", file=sys.stderr)
     print(f"log: {daemon.log_path(pidfile)}; stop: freqtrade-exec exchange stop", file=sys.stderr)
     return 0
 
 
 def run_stop(args: argparse.Namespace) -> int:
-    from freqtrade_exec_ext.localex import daemon
-
     pidfile: Path = option_value(vars(args), "pidfile")
     stopped = daemon.stop(pidfile)
     if stopped is None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from freqtrade_exec_ext.localex.errors import illegal_param, int_param
+from freqtrade_exec_ext.localex.errors import VenueError, int_param
 from freqtrade_exec_ext.localex.faults import OrderFaults
 from freqtrade_exec_ext.localex.model import q8
 
@@ -16,15 +17,22 @@ def f8(x: float) -> str:
     return f"{q8(x):.8f}"
 
 
+#: what Binance accepts for a decimal parameter (no sign, no exponent, no nan/inf)
+DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+
+
 def float_param(p: Params, name: str) -> float | None:
-    """An optional decimal parameter (None when absent or empty; else -1100)."""
+    """An optional decimal parameter (None when absent or empty; else -1100 as Binance
+    answers, naming the legal range)."""
     raw = p.get(name)
     if raw in (None, ""):
         return None
-    try:
-        return float(str(raw))
-    except ValueError:
-        raise illegal_param(name) from None
+    if not DECIMAL.match(str(raw)):
+        raise VenueError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '{DECIMAL.pattern}'.",
+        )
+    return float(str(raw))
 
 
 def bool_param(p: Params, name: str) -> bool:

@@ -1,10 +1,15 @@
-"""The local exchange in the background: start, pidfile, log, readiness, stop.
+"""The local exchange in the background: start, pidfile, log, readiness, stop, admin token.
 
 :func:`start` runs a ``serve`` command line as a detached process whose output goes to
 ``<pidfile>.log``, waits until it answers the readiness probe, and records
 ``{"pid", "url"}`` in the pidfile.  :func:`stop` ends the process the pidfile names, and
 only when that process is a local exchange (its command line says ``exchange serve``).
 Secrets never pass through here: the background process inherits its environment.
+
+The admin API's token (``/_admin/*``) is random per run unless ``LOCALEX_ADMIN_TOKEN``
+sets it; ``serve`` writes it to a file only its user can read (mode 0600, replaced
+atomically, removed at exit), which scripts and tests read: it is never on a command line
+or in a log.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,8 +29,12 @@ from typing import Any
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-#: readiness probe: answered by the admin API, outside rate limits and faults
-READY_PATH = "/_admin/state"
+#: readiness probe: answered outside rate limits, faults and the admin token
+READY_PATH = "/_localex/ready"
+
+
+ADMIN_TOKEN_ENV = "LOCALEX_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
+_TOKEN_SAFE = re.compile(r"^[\x21-\x7e]{16,}$")  # travels in an HTTP header
 
 
 class DaemonError(RuntimeError):
@@ -165,3 +175,48 @@ def alive(pid: int) -> bool:
     except OSError:
         return True
     return state != "Z"
+
+
+# ------------------------------------------------------------------ admin token
+
+
+def admin_token_from_env(env: dict[str, str] | os._Environ[str]) -> str | None:
+    """``LOCALEX_ADMIN_TOKEN`` when set (checked, never shown), else None (make one)."""
+    token = env.get(ADMIN_TOKEN_ENV, "")
+    if not token:
+        return None
+    if not _TOKEN_SAFE.match(token):
+        raise DaemonError(
+            f"{ADMIN_TOKEN_ENV}: must be at least 16 printable ASCII characters without "
+            "spaces (it is sent in an HTTP header); value not shown"
+        )
+    return token
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Write the token readable by this user only (0600), replacing the file atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(token + "\n")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_token_file(path: Path) -> str:
+    """The admin token a running venue wrote (for scripts and tests)."""
+    return path.read_text().strip()
+
+
+def remove_token_file(path: Path, token: str) -> None:
+    """Remove the token file if it still holds this run's token."""
+    with contextlib.suppress(OSError):
+        if read_token_file(path) == token:
+            path.unlink()
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -9,7 +9,8 @@ rate limits (429/418), scripted faults, signature (SIGNED endpoints), then the e
 Every answer carries the ``X-MBX-USED-WEIGHT-*`` headers of its API family.
 
 ``/_admin/*`` (not a Binance path) lets a process drive the venue over HTTP: faults,
-venue-side cancels, state and fills.  The server only listens on loopback.
+venue-side cancels, state and fills; it needs the per-run admin token (``admin.py``).
+``/_localex/ready`` answers ``{"ready": true}`` outside rate limits, faults and the token.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from freqtrade_exec_ext.localex import admin, auth
+from freqtrade_exec_ext.localex.daemon import READY_PATH
 from freqtrade_exec_ext.localex.errors import VenueError
 from freqtrade_exec_ext.localex.faults import (
     ORDER_KINDS,
@@ -29,7 +31,7 @@ from freqtrade_exec_ext.localex.faults import (
     OrderFaults,
 )
 from freqtrade_exec_ext.localex.late import LateRequests
-from freqtrade_exec_ext.localex.messages import Plan, Reply, Request
+from freqtrade_exec_ext.localex.messages import UNKNOWN_ERROR, HttpStats, Plan, Reply, Request
 from freqtrade_exec_ext.localex.ratelimit import RateLimiter, request_weight
 from freqtrade_exec_ext.localex.routes import resolve
 from freqtrade_exec_ext.localex.trading import TradingEngine
@@ -78,6 +80,9 @@ class Gateway:
         faults: FaultScript,
         api_keys: Mapping[str, str],
         wall_ms: Callable[[], int] = _wall_ms,
+        *,
+        admin_token: str | None = None,
+        http_stats: HttpStats | None = None,
     ) -> None:
         self.market = market
         self.engine = engine
@@ -87,15 +92,20 @@ class Gateway:
         self.wall_ms = wall_ms
         self.requests = 0
         self.late = LateRequests()
+        #: ``/_admin/*`` needs it (a random one unless given): fail closed
+        self.admin_token = admin_token or admin.new_admin_token()
+        self.http_stats = http_stats or HttpStats()
 
     # ---------------------------------------------------------------- pipeline
 
     def admit(self, req: Request) -> Plan | Reply:
+        if req.path == READY_PATH:  # readiness probe: no rate limit, fault or token
+            return Reply(200, {"ready": True})
         self.run_late()  # what was due before this request reaches the engine first
         self.requests += 1
         method = req.method.upper()
         if req.path.startswith("/_admin/"):
-            return admin.handle(self, req)
+            return admin.authorized(self, req) or admin.handle(self, req)
         route = resolve(method, req.path)
         if route is None:
             return Reply(
@@ -212,9 +222,10 @@ class Gateway:
                 result = route.handler(plan, self)
         except VenueError as exc:
             return Reply(exc.status, exc.body(), h)
-        except Exception as exc:  # a venue bug must not look like a Binance answer
+        except Exception:  # a venue bug must not look like a Binance answer (nor show one)
             logger.exception("localex: %s %s failed", req.method, req.path)
-            return Reply(500, {"code": -1000, "msg": f"localex internal error: {exc!r}"}, h)
+            self.http_stats.errors += 1
+            return Reply(500, {"code": -1000, "msg": UNKNOWN_ERROR}, h)
         fault = plan.fault
         if fault is not None and fault.kind == "ambiguous":
             status = fault.status or 503

@@ -33,6 +33,7 @@ DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_DATADIR = "user_data/data/binance"
 DEFAULT_PIDFILE = ".localex.pid"
+DEFAULT_ADMIN_TOKEN_FILE = ".localex.admin-token"  # noqa: S105 - a file name
 MAX_FEE = 0.1  # Freqtrade's own bound for a fee rate
 _ASSET = re.compile(r"^[A-Z0-9]{1,20}$")
 SERVE, START, STOP = "serve", "start", "stop"
@@ -223,6 +224,12 @@ OPTIONS: tuple[Option, ...] = (
         "data start + 30 days", "TIME", _start_at,
     ),
     Option(
+        "--admin-token-file", "admin_token_file",
+        "where the admin API token of this run is written (mode 0600, removed at exit); "
+        "LOCALEX_ADMIN_TOKEN sets the token, else it is random",
+        DEFAULT_ADMIN_TOKEN_FILE, "FILE", _path, Path(DEFAULT_ADMIN_TOKEN_FILE),
+    ),
+    Option(
         "--balance", "spot_balances",
         "spot balance, repeatable; any --balance replaces the default",
         ",".join(f"{a}={v:g}" for a, v in DEFAULT_SPOT_BALANCES.items()),
@@ -336,6 +343,7 @@ class ServeSettings:
     rate_limits_off: bool = False
     rate_limit_scale: float | None = None
     weight_limit: int | None = None
+    admin_token_file: Path = Path(DEFAULT_ADMIN_TOKEN_FILE)
 
     def exchange_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`~freqtrade_exec_ext.localex.server.LocalExchange`."""

@@ -49,7 +49,7 @@ def _symbols(params: Mapping[str, str]) -> list[str] | None:
         return None
     try:
         out = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         out = None
     if not isinstance(out, list) or not all(isinstance(s, str) for s in out):
         raise VenueError(-1100, "Illegal characters found in parameter 'symbols'.")

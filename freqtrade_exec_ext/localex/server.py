@@ -1,18 +1,20 @@
-"""HTTP layer of the local exchange: Binance REST paths on 127.0.0.1 (FastAPI + uvicorn).
+"""The local exchange as a server: Binance REST paths on 127.0.0.1 (uvicorn).
 
 Thin: every request goes through :class:`~freqtrade_exec_ext.localex.gateway.Gateway`
-(routing, rate limits, faults, signatures, answers); this module only moves bytes and
-sleeps the delays faults ask for.  Paths that are not implemented answer HTTP 404 with a
-Binance-style ``{"code", "msg"}`` body naming the path, so nothing a client asks for is
-silently faked.
+(routing, rate limits, faults, signatures, answers); ``http.py`` moves the bytes within
+its limits (body size, read timeouts, connection cap) and sleeps the delays faults ask for.
+Paths that are not implemented answer HTTP 404 with a Binance-style ``{"code", "msg"}``
+body naming the path, so nothing a client asks for is silently faked.  The client address
+is the socket's: ``X-Forwarded-For`` and the like are ignored (uvicorn's proxy headers off),
+so a header cannot escape a ban.  ``/_admin/*`` needs the per-run :attr:`LocalExchange.admin_token`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import logging
+import resource
 import socket
 import threading
 import time
@@ -22,13 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
 from freqtrade_exec_ext.localex import daemon
+from freqtrade_exec_ext.localex.admin import new_admin_token
 from freqtrade_exec_ext.localex.faults import FaultScript
-from freqtrade_exec_ext.localex.gateway import Gateway, Plan, Reply
-from freqtrade_exec_ext.localex.gateway import Request as GwRequest
+from freqtrade_exec_ext.localex.gateway import Gateway
+from freqtrade_exec_ext.localex.http import VenueApp, guarded_protocol
+from freqtrade_exec_ext.localex.messages import HttpLimits, HttpStats
 from freqtrade_exec_ext.localex.model import (
     DEFAULT_FUTURES_BALANCE,
     DEFAULT_PARTICIPATION,
@@ -65,50 +66,6 @@ def check_loopback(host: str) -> None:
         )
 
 
-async def _sleep(seconds: float, stopping: threading.Event) -> None:
-    end = time.monotonic() + seconds
-    while not stopping.is_set():
-        left = end - time.monotonic()
-        if left <= 0:
-            return
-        await asyncio.sleep(min(left, 0.1))
-
-
-def create_app(gateway: Gateway, stopping: threading.Event | None = None) -> FastAPI:
-    app = FastAPI(title="freqtrade-exec local exchange", docs_url=None, redoc_url=None)
-    app.state.gateway = gateway
-    stop = stopping or threading.Event()
-
-    def respond(reply: Reply) -> JSONResponse:
-        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
-
-    @app.api_route(
-        "/{path:path}", methods=["GET", "POST", "PUT", "DELETE"], include_in_schema=False
-    )
-    async def _any(path: str, request: Request) -> JSONResponse:
-        body = (await request.body()).decode("utf-8", errors="replace")
-        req = GwRequest(
-            method=request.method,
-            path="/" + path,
-            query=request.url.query,
-            body=body,
-            headers=dict(request.headers),
-            client=request.client.host if request.client else "127.0.0.1",
-        )
-        plan = gateway.admit(req)
-        if isinstance(plan, Plan):
-            if plan.delay_s:
-                await _sleep(plan.delay_s, stop)
-            reply = gateway.execute(plan)
-        else:
-            reply = plan
-        if reply.delay_s:
-            await _sleep(reply.delay_s, stop)
-        return respond(reply)
-
-    return app
-
-
 class LocalExchange:
     """The local exchange in a background thread.
 
@@ -143,6 +100,8 @@ class LocalExchange:
         faults: list[dict[str, Any]] | None = None,
         clock: Callable[[], int] | None = None,
         request_clock: Callable[[], int] | None = None,
+        admin_token: str | None = None,
+        http_limits: HttpLimits | None = None,
     ) -> None:
         check_loopback(host)
         self.datadir = Path(datadir)
@@ -163,6 +122,11 @@ class LocalExchange:
         # agree with the clock clients sign with).  Tests may share a virtual clock.
         self.clock = clock
         self.request_clock = request_clock
+        #: the bearer token ``/_admin/*`` needs (``Authorization: Bearer <token>``): a new
+        #: random one per run unless given; never logged
+        self.admin_token = admin_token or new_admin_token()
+        self.http_limits = http_limits or HttpLimits()
+        self.http_stats = HttpStats()
         self.faults = FaultScript()
         if faults:
             self.faults.extend(faults)
@@ -221,14 +185,28 @@ class LocalExchange:
             funding_rates=load_funding_rates(self.datadir, self.venue.symbols("usdm")),
         )
         self.limiter = RateLimiter(limits)
-        self.gateway = Gateway(self.venue, self.engine, self.limiter, self.faults, self.api_keys)
+        self.gateway = Gateway(
+            self.venue,
+            self.engine,
+            self.limiter,
+            self.faults,
+            self.api_keys,
+            admin_token=self.admin_token,
+            http_stats=self.http_stats,
+        )
         if self.request_clock is not None:
             self.gateway.wall_ms = self.request_clock
         self._stopping.clear()
         self._sock = self._bind()
         self.port = self._sock.getsockname()[1]
+        http = self.http_limits.fitted(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         config = uvicorn.Config(
-            create_app(self.gateway, self._stopping),
+            VenueApp(self.gateway, self._stopping, http, self.http_stats),
+            http=guarded_protocol(http, self.http_stats),
+            ws="none",
+            proxy_headers=False,  # the client is the socket's peer, whatever headers say
+            server_header=False,
+            timeout_keep_alive=http.keep_alive_s,
             log_level="warning",
             access_log=False,
             lifespan="off",

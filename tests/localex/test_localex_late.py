@@ -208,6 +208,7 @@ def _wait_late(venue: LocalExchange, n: int, timeout: float = 30.0) -> list[dict
     return venue.gateway.late.log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("symbol", "path"), [(SPOT, "/api/v3/order"), (PERP, "/fapi/v1/order")])
 def test_ccxt_sees_minus_1007_then_finds_the_late_order(venue, symbol, path) -> None:
     client = _client(venue)
@@ -223,6 +224,7 @@ def test_ccxt_sees_minus_1007_then_finds_the_late_order(venue, symbol, path) -> 
     assert [o["id"] for o in client.fetch_open_orders(symbol)] == [found["id"]]
 
 
+@pytest.mark.slow
 def test_a_held_connection_times_the_client_out_and_the_order_still_executes(venue) -> None:
     client = _client(venue)
     client.timeout = 500  # ms
@@ -237,6 +239,7 @@ def test_a_held_connection_times_the_client_out_and_the_order_still_executes(ven
     assert client.fetch_order(None, SPOT, {"origClientOrderId": "held-1"})["status"] == "open"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("symbol", "path", "code"), [(SPOT, "/api/v3/order", -1021), (PERP, "/fapi/v1/order", -5028)]
 )

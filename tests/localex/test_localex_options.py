@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from freqtrade_exec_ext.localex import options as opts
+from freqtrade_exec_ext.localex.messages import FD_HEADROOM, HttpLimits
 from freqtrade_exec_ext.localex.model import DEFAULT_FUTURES_BALANCE, Fees
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "local-exchange.md"
@@ -37,9 +38,9 @@ def test_every_declared_option_is_on_the_parsers_and_in_help() -> None:
         parser = _parser(command)
         flags = {a for action in parser._actions for a in action.option_strings} - {"-h", "--help"}
         assert flags == {o.flag for o in opts.options_for(command)}
-        help_text = " ".join(parser.format_help().split())
+        help_text = "".join(parser.format_help().split())  # argparse wraps at hyphens too
         for o in opts.options_for(command):
-            assert f"(default {o.default})" in help_text
+            assert "(default" + "".join(o.default.split()) + ")" in help_text
 
 
 def test_defaults_shown_are_the_engine_defaults() -> None:
@@ -66,6 +67,7 @@ def test_the_background_command_line_gives_back_the_same_settings(tmp_path) -> N
         "--futures-balance", "250", "--spot-fees", "0.0005,0.00075",
         "--futures-fees", "0,0.0004", "--participation", "0.5", "--faults", str(faults),
         "--rate-limit-scale", "30", "--weight-limit", "900",
+        "--admin-token-file", str(tmp_path / "token"),
     ]  # fmt: skip
     first = opts.settings_from(vars(_parser(opts.SERVE).parse_args(argv)))
     again = opts.settings_from(vars(_parser(opts.SERVE).parse_args(first.serve_args())))
@@ -93,3 +95,20 @@ def test_each_checked_option_refuses_garbage_in_one_line(option: opts.Option) ->
         option.parse(raw)
     line = str(err.value)
     assert "\n" not in line and re.match(rf"^{re.escape(option.flag)}\b", line)
+
+
+def test_docs_http_limits_are_the_declared_defaults() -> None:
+    table = DOCS.read_text().split("## HTTP limits", 1)[1].split("\n## ", 1)[0]
+    d = HttpLimits()
+    body, head = d.max_body_bytes, d.max_header_bytes
+    assert f"file limit minus {FD_HEADROOM}) |" in table
+    for row in (
+        f"| request body | {body // 1024 // 1024} MiB ({body} bytes) |",
+        f"| request line and headers | {head // 1024} KiB ({head} bytes) |",
+        f"| headers complete | {d.header_timeout_s:g} s from the first byte",
+        f"| body complete | {d.body_timeout_s:g} s from the headers |",
+        f"| open connections | {d.max_connections} (at most the process's file limit minus",
+        f"minus {FD_HEADROOM}) | 503 `-1008`",
+        f"| idle keep-alive connection | {d.keep_alive_s} s |",
+    ):
+        assert row in table, row
