@@ -29,6 +29,7 @@ from freqtrade_exec_ext.localex.admin import new_admin_token
 from freqtrade_exec_ext.localex.faults import FaultScript
 from freqtrade_exec_ext.localex.gateway import Gateway
 from freqtrade_exec_ext.localex.http import VenueApp, guarded_protocol
+from freqtrade_exec_ext.localex.intracandle import PathModel
 from freqtrade_exec_ext.localex.messages import HttpLimits, HttpStats
 from freqtrade_exec_ext.localex.model import (
     DEFAULT_FUTURES_BALANCE,
@@ -102,6 +103,7 @@ class LocalExchange:
         request_clock: Callable[[], int] | None = None,
         admin_token: str | None = None,
         http_limits: HttpLimits | None = None,
+        path_model: PathModel | None = None,
     ) -> None:
         check_loopback(host)
         self.datadir = Path(datadir)
@@ -126,6 +128,7 @@ class LocalExchange:
         #: random one per run unless given; never logged
         self.admin_token = admin_token or new_admin_token()
         self.http_limits = http_limits or HttpLimits()
+        self.path_model = path_model  # None: the tape-calibrated bridge (intracandle.py)
         self.http_stats = HttpStats()
         self.faults = FaultScript()
         if faults:
@@ -165,12 +168,14 @@ class LocalExchange:
 
         if self._thread is not None:
             return self
-        if self.clock is not None:
-            self.venue = MarketVenue(
-                self.datadir, speed=self.speed, start_at=self.start_at, now_ms=self.clock
-            )
-        else:
-            self.venue = MarketVenue(self.datadir, speed=self.speed, start_at=self.start_at)
+        clock = {} if self.clock is None else {"now_ms": self.clock}
+        self.venue = MarketVenue(
+            self.datadir,
+            speed=self.speed,
+            start_at=self.start_at,
+            path_model=self.path_model,
+            **clock,
+        )
         limits = self.rate_limits or default_rate_limits(self.venue)
         if not limits.limits:  # settings only (scale, overrides, off): Binance's table
             limits = replace(limits, limits=default_rate_limits(self.venue).limits)
