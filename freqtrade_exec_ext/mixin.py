@@ -204,6 +204,7 @@ class ExecutionMixin(SettingsHook):
         self._xm_last_decision: dict[str, float] = {}
         self._xm_ladders: dict[str, ladder.EntryLadder] = {}  # live: pair -> entry ladder
         self._xm_guard_error: str | None = None
+        self._xm_session: Any = None  # SessionRecorder, live and dry-run
         self._apply_contract_settings(config)
         if self._xm_mode in LIVE_MODES:
             self._xm_install_live_hooks()
@@ -254,6 +255,12 @@ class ExecutionMixin(SettingsHook):
                 f"ExecutionMixin: the settings in effect contradict the risk contract of "
                 f"{self._xc.strategy_id}: " + "; ".join(problems)
             )
+        if startup.runmode_of(self.config) in startup.LIVE_MODES:
+            from freqtrade_exec_ext.deploy.stamp import stamp_problem
+
+            stale = stamp_problem(self.config, self._xc)
+            if stale:
+                raise OperationalException(f"ExecutionMixin: {stale}")
         problem = self._xm_ladder_problem()
         if problem and startup.runmode_of(self.config) in startup.LIVE_MODES:
             raise OperationalException(
@@ -501,6 +508,43 @@ class ExecutionMixin(SettingsHook):
         self._xm_seen.clear()
         if mode == RunMode.LIVE:
             self._xm_start_guard()
+        if mode in LIVE_MODES:
+            self._xm_start_session()
+
+    def _xm_start_session(self) -> None:
+        """Record this run in the bot's own database (the stage gates' evidence)."""
+        from freqtrade_exec_ext.compat.strategy import config_files_sha256
+        from freqtrade_exec_ext.store.sessions import SessionInfo, SessionRecorder, endpoint_of
+
+        try:
+            exchange = exchange_of(self.dp)
+            hosts, simulated = endpoint_of(compat.ccxt_clients(exchange)[0])
+            recorder = SessionRecorder(compat.db_engine())
+            recorder.start(
+                SessionInfo(
+                    strategy_id=self._xc.strategy_id,
+                    stage=str((self.config.get("exec_ext") or {}).get("stage") or ""),
+                    exchange=str(getattr(exchange, "id", "") or self._xc.market.exchange),
+                    api_host=hosts,
+                    simulated=simulated,
+                    dry_run=bool(self.config.get("dry_run")),
+                    contract_sha256=self._xc.fingerprint(),
+                    config_sha256=config_files_sha256(self.config),
+                    bot_name=str(self.config.get("bot_name") or ""),
+                    strategy=type(self).__name__,
+                ),
+                datetime.now(UTC),
+            )
+            self._xm_session = recorder
+        except Exception:  # evidence missing only means the stage gates refuse it later
+            logger.exception("exec_ext: could not record the run session")
+
+    def exec_ext_bot_stopping(self) -> None:
+        if self._xm_session is not None:
+            try:
+                self._xm_session.stop(datetime.now(UTC))
+            except Exception:
+                logger.exception("exec_ext: could not close the run session")
 
     def _xm_start_guard(self) -> None:
         """Live trading: client order ids, the order journal, Retry-After (order_guard.py).
@@ -528,6 +572,11 @@ class ExecutionMixin(SettingsHook):
             logger.exception("exec_ext: order guard could not start; entries are blocked")
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        if self._xm_session is not None:
+            try:
+                self._xm_session.heartbeat(_utc(current_time) or datetime.now(UTC))
+            except Exception:
+                logger.exception("exec_ext: run session heartbeat failed")
         guard = self._xm_guard
         if guard is None:
             return

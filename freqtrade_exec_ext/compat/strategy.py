@@ -27,9 +27,18 @@ class SettingsHook(IStrategy):  # type: ignore[misc]
     def exec_ext_settings_applied(self) -> None:
         """Override: raise to stop the command."""
 
+    def exec_ext_bot_stopping(self) -> None:
+        """Override: the bot shuts down (``FreqtradeBot.cleanup``)."""
+
     def ft_bot_start(self, **kwargs: Any) -> None:
         self.exec_ext_settings_applied()
         super().ft_bot_start(**kwargs)
+
+    def ft_bot_cleanup(self) -> None:
+        try:
+            self.exec_ext_bot_stopping()
+        finally:
+            super().ft_bot_cleanup()
 
 
 def param_file(strategy: Any) -> tuple[str, dict[str, Any]]:
@@ -58,3 +67,17 @@ def replace_allowed(dp: Any, timeframe: str, pair: str, order_date: datetime) ->
         return False
     close = timeframe_to_next_date(timeframe, df.iloc[-1]["date"])
     return bool(close > order_date)
+
+
+def config_files_sha256(config: dict[str, Any]) -> str:
+    """sha256 of the config file(s) Freqtrade read, as written on disk (never the merged
+    configuration, which holds secrets from the environment)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in config.get("config_files") or []:
+        try:
+            digest.update(Path(name).read_bytes())
+        except OSError:
+            digest.update(f"<unreadable {name}>".encode())
+    return digest.hexdigest()

@@ -24,7 +24,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,48 +189,20 @@ class Bot:
         return self.log.read_text()
 
 
-class RecordedSession:
-    """Run sessions written through store/sessions.py into the bot's own database while it
-    runs (what the strategy records itself once it calls the recorder): start, a heartbeat
-    from a thread (written at most once a minute), stop."""
+def _sessions(db: Path) -> list[Any]:
+    """The run sessions a bot recorded in its database ([] when none yet)."""
+    from sqlalchemy import create_engine
 
-    def __init__(self, project: Path, stage: str) -> None:
-        import hashlib
-        import threading
+    from freqtrade_exec_ext.store.sessions import read_sessions
 
-        from sqlalchemy import create_engine
-
-        from freqtrade_exec_ext.deploy.testnets import client_from_config
-        from freqtrade_exec_ext.store.sessions import SessionInfo, SessionRecorder, endpoint_of
-
-        config_path = project / DEPLOYMENT / "config.json"
-        config = json.loads(config_path.read_text())
-        hosts, simulated = endpoint_of(client_from_config(config["exchange"]))
-        self.engine = create_engine(f"sqlite:///{project / f'user_data/STR-001.{stage}.sqlite'}")
-        self.recorder = SessionRecorder(self.engine)
-        self.recorder.start(
-            SessionInfo(
-                strategy_id="STR-001", stage=config["exec_ext"]["stage"], exchange="binance",
-                api_host=hosts, simulated=simulated, dry_run=config["dry_run"],
-                contract_sha256=config["exec_ext"]["contract_sha256"],
-                config_sha256=hashlib.sha256(config_path.read_bytes()).hexdigest(),
-                bot_name=config["bot_name"], strategy=config["strategy"],
-            ),
-            datetime.now(UTC),
-        )  # fmt: skip
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-        self.thread.start()
-
-    def _beat(self) -> None:
-        while not self.done.wait(1.0):
-            self.recorder.heartbeat(datetime.now(UTC))
-
-    def stop(self) -> None:
-        self.done.set()
-        self.thread.join(timeout=30)
-        self.recorder.stop(datetime.now(UTC))
-        self.engine.dispose()
+    if not db.is_file():
+        return []
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            return read_sessions(conn) or []
+    finally:
+        engine.dispose()
 
 
 def venue_order_ids(fills: list[dict[str, Any]], side: str, symbol: str) -> set[str]:
@@ -312,13 +283,16 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
     # a throwaway pair, in memory and in the two child environments only (as from one .env)
     keys = {var: secrets.token_hex(32) for var in KEY_VARS}
     venue = Venue(project, keys, tmp_path / "venue.log")
-    session = RecordedSession(project, "testnet")
     try:
         log, trades = run_testnet_bot(project, api_port, tmp_path, keys, venue, monkeypatch, capsys)
         after, fills = venue.state(), venue.fills()
     finally:
-        session.stop()
         venue_log = venue.stop()
+    # the bot recorded its own run session (the evidence the paper stage reads)
+    testnet = _sessions(project / "user_data/STR-001.testnet.sqlite")
+    assert [(r.stage, r.dry_run, r.stopped_at is not None) for r in testnet] == [
+        ("testnet", False, True)
+    ]
     assert "Dry run is enabled" not in log and "ExecutionCostFilter" in log and errors(log) == []
     assert "trading enabled (API key from FREQTRADE__EXCHANGE__KEY/" in venue_log
 
@@ -372,7 +346,6 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
     # paper: Freqtrade's dry-run on the venue's market data, no exchange keys at all
     paper_venue = Venue(project, {}, tmp_path / "venue-paper.log")
     paper = Bot(project, api_port, tmp_path / "paper.log")
-    paper_session = RecordedSession(project, "paper")
     try:
         paper.wait("the REST API", lambda: paper.api("GET", "ping").get("status") == "pong")
         paper.wait(
@@ -383,12 +356,16 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
                 and paper.api("GET", "whitelist")["whitelist"] == ["BTC/USDT", "ETH/USDT"]
             ),
         )
-        time.sleep(6)  # one more loop (process_throttle_secs 5)
+        paper.wait(
+            "its run session",
+            lambda: bool(_sessions(project / "user_data/STR-001.paper.sqlite")),
+        )
         assert paper.proc.poll() is None
     finally:
         log = paper.stop()
-        paper_session.stop()
         paper_log = paper_venue.stop()
+    (paper_run,) = _sessions(project / "user_data/STR-001.paper.sqlite")
+    assert (paper_run.stage, paper_run.dry_run) == ("paper", True)
     assert "Changing state to: RUNNING" in log and errors(log) == []
     assert "trading disabled" in paper_log
     assert (project / "user_data/STR-001.paper.sqlite").is_file()
