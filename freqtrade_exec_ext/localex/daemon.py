@@ -23,6 +23,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,7 @@ def alive(pid: int) -> bool:
 # ------------------------------------------------------------------ admin token
 
 
-def admin_token_from_env(env: dict[str, str] | os._Environ[str]) -> str | None:
+def admin_token_from_env(env: Mapping[str, str]) -> str | None:
     """``LOCALEX_ADMIN_TOKEN`` when set (checked, never shown), else None (make one)."""
     token = env.get(ADMIN_TOKEN_ENV, "")
     if not token:
