@@ -24,6 +24,7 @@ from typing import Any
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 from freqtrade_exec_ext.localex import freqtrade_exchange_config
+from freqtrade_exec_ext.localex.intracandle import LINEAR
 from freqtrade_exec_ext.localex.server import LocalExchange
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +121,12 @@ class LiveBot:
         _patch_time(mocker, self.clock)
         self.contract = load_contract(CONTRACT)
         self._key, self._secret = secrets.token_hex(32), secrets.token_hex(32)
-        kwargs = {"spot_balances": {"USDT": float(self.contract.capital.initial_capital)}}
+        kwargs: dict[str, Any] = {
+            "spot_balances": {"USDT": float(self.contract.capital.initial_capital)},
+            # the scenarios were written on the straight intra-candle path (the venue's
+            # default is now the tape-calibrated bridge; venue_kwargs may choose it)
+            "path_model": LINEAR,
+        }
         kwargs.update(venue_kwargs or {})
         self.ex = LocalExchange(
             DATADIR,
