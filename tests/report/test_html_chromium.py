@@ -18,8 +18,10 @@ from report_helpers import run_report
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PLOTS = ("slippage-per-pair", "slippage-vs-size", "cost-over-time", "maker-share")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="chromium not installed (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)"),
+]
 
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
