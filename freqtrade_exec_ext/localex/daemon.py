@@ -67,6 +67,16 @@ def ping(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def start_note(url: str, timeout: float = 5.0) -> str | None:
+    """Why the replay does not start exactly at ``--start-at`` (None: it does, or unknown)."""
+    try:
+        with urllib.request.urlopen(f"{url}{READY_PATH}", timeout=timeout) as r:  # noqa: S310
+            note = json.loads(r.read()).get("start_note")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return note if isinstance(note, str) else None
+
+
 def port_free(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
