@@ -35,10 +35,12 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from freqtrade_exec_ext.execution.budget import (
     BudgetConfig,
@@ -121,7 +123,11 @@ class BudgetStore:
     """The shared budget of one database (thread-safe through the engine's pool)."""
 
     def __init__(self, engine: Engine, config: BudgetConfig) -> None:
-        _meta.create_all(engine, tables=[families, bots])
+        try:
+            _meta.create_all(engine, tables=[families, bots])
+        except DBAPIError:  # another bot created them at the same moment
+            if not {FAMILIES_TABLE, BOTS_TABLE} <= set(inspect(engine).get_table_names()):
+                raise
         self.engine = engine
         self.config = config
         self._locking = engine.dialect.name != "sqlite"  # SQLite: BEGIN IMMEDIATE
