@@ -155,7 +155,7 @@ class BudgetStore:
             q = q.with_for_update()
         row = conn.execute(q).one()
         ws, used, blocked = int(row[0]), int(row[1]), int(row[2])
-        if ws != start:
+        if start > ws:  # a new window; a late caller (start < ws) counts in the current one
             ws, used = start, 0
         return ws, used, blocked
 
@@ -172,7 +172,7 @@ class BudgetStore:
                 bots.c.exchange == exchange, bots.c.family == family, bots.c.bot_id == bot_id
             )
         ).one()
-        return int(row[1]) if int(row[0]) == start else 0
+        return int(row[1]) if int(row[0]) >= start else 0
 
     def _active(self, conn: Connection, exchange: str, family: str, since_ms: int) -> int:
         n = conn.execute(
@@ -192,7 +192,7 @@ class BudgetStore:
         key = and_(bots.c.exchange == exchange, bots.c.family == family, bots.c.bot_id == bot_id)
         with self.engine.begin() as conn:
             ws, used, blocked = self._family_row(conn, exchange, family, start)
-            bot_used = self._bot_row(conn, exchange, family, bot_id, start, now_ms)
+            bot_used = self._bot_row(conn, exchange, family, bot_id, max(ws, start), now_ms)
             active = self._active(conn, exchange, family, now_ms - int(cfg.active_s * 1000))
             grant = decide(
                 cfg, family, weight,
@@ -208,7 +208,7 @@ class BudgetStore:
             )
             conn.execute(
                 update(bots).where(key).values(
-                    window_start_ms=start, used=bot_used + weight, last_seen_ms=now_ms,
+                    window_start_ms=ws, used=bot_used + weight, last_seen_ms=now_ms,
                     requests=bots.c.requests + 1, weight_total=bots.c.weight_total + weight,
                 )
             )
