@@ -25,6 +25,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,11 @@ class ClientCounts:
     network_errors: int = 0
     store_errors: int = 0
     errors_since_take: int = 0  # 5xx, 418/429, network errors since take_errors()
+
+
+def _is_order(url: str) -> bool:
+    _, path, _ = family_of(url)
+    return path in ("order", "algoOrder", "order/oco", "orderList/oco", "batchOrders")
 
 
 def is_binance(exchange_id: str) -> bool:
@@ -112,6 +118,9 @@ class ClientBudget:
         self._lock = threading.Lock()
         self._originals: list[tuple[Any, str, Any]] = []
         self._store_failing = False
+        # order placements: True accepted, False rejected by the exchange (4xx but 418/429)
+        self.order_results: deque[bool] = deque(maxlen=1000)
+        self.orders_total = 0
 
     # ------------------------------------------------------------------ install
     def install(self) -> ClientBudget:
@@ -256,6 +265,9 @@ class ClientBudget:
                 self.counts.statuses[status] = self.counts.statuses.get(status, 0) + 1
             if status is not None and (status >= 500 or status in (418, 429)):
                 self.counts.errors_since_take += 1
+            if status is not None and method.upper() == "POST" and _is_order(url):
+                self.order_results.append(not (400 <= status < 500 and status not in (418, 429)))
+                self.orders_total += 1
         if self.store is None:
             return
         family, _ = self._weigh(url, method)
