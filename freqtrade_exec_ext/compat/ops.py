@@ -295,6 +295,7 @@ class OpsRuntime:
             drawdown=(peak - o.equity) / peak if peak > 0 else 0.0,
             daily_loss=((st.day_open_equity or o.equity) - o.equity) / o.capital,
             open_trades=o.open_trades, data_age_s=o.data_age_s,
+            data_age_limit_s=o.timeframe_s + self.ks.thresholds.stale_data_s,
         )
         m.observe_kill_switch(self.ks.level)
         if self.client is not None:

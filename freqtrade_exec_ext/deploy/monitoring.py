@@ -50,7 +50,7 @@ def _yaml(data: Any) -> str:
 def prometheus_yml(strategy_id: str, bot_host: str, api_port: int) -> str:
     return _yaml({
         "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
-        "rule_files": ["/etc/prometheus/alert-rules.yml"],
+        "rule_files": ["alert-rules.yml"],  # beside this file, here and in the container
         "scrape_configs": [{
             "job_name": SCRAPE_JOB,
             "metrics_path": "/metrics",
@@ -76,8 +76,8 @@ def alert_rules(contract: RiskContract) -> dict[str, Any]:
     sid = contract.strategy_id
     rules = [
         _rule("ExecExtKillSwitchReducing", "exec_ext_kill_switch_level == 1", "warning",
-              f"{sid}: kill switch REDUCING (no new entries): "
-              "{{ $labels.instance }}"),
+              f"{sid}: kill switch REDUCING: no new entries (see the bot's log and "
+              "the exec_ext_kill_switch_events table)"),
         _rule("ExecExtKillSwitchTripped", "exec_ext_kill_switch_level >= 2", "critical",
               f"{sid}: kill switch FLATTEN/HALTED: exits everything; "
               f"`freqtrade-exec resume {sid}` after review"),
@@ -156,7 +156,8 @@ def _panel(pid: int, title: str, kind: str, targets: list[tuple[str, str]], x: i
 PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
     ("Kill switch (0 NORMAL, 1 REDUCING, 2 FLATTEN, 3 HALTED)", "stat",
      [("exec_ext_kill_switch_level", "{{strategy_id}}")], "short"),
-    ("Equity", "timeseries", [("exec_ext_equity_quote", "equity")], "short"),
+    ("Equity and open trades", "timeseries",
+     [("exec_ext_equity_quote", "equity"), ("exec_ext_open_trades", "open trades")], "short"),
     ("Drawdown and day's loss", "timeseries",
      [("exec_ext_drawdown_ratio", "drawdown"), ("exec_ext_daily_loss_ratio", "day's loss")],
      "percentunit"),
@@ -185,6 +186,7 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
      "short"),
     ("Rate-limit holds, refusals, 429/418 (10m)", "timeseries",
      [("increase(exec_ext_rate_limit_holds_total[10m])", "holds"),
+      ("increase(exec_ext_rate_limit_hold_seconds_total[10m])", "held (s)"),
       ("increase(exec_ext_rate_limit_refused_total[10m])", "refused"),
       ("sum by (status) (increase(exec_ext_rate_limited_total[10m]))", "HTTP {{status}}")],
      "short"),

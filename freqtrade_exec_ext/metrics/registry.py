@@ -55,6 +55,8 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     f"{P}open_trades": ("gauge", "Open trades.", ()),
     f"{P}data_age_seconds": (
         "gauge", "Seconds since the newest candle closed (oldest pair).", ()),
+    f"{P}data_age_limit_seconds": (
+        "gauge", "Data age the kill switch tolerates: timeframe + limits.stale_data_s.", ()),
     f"{P}funding_paid_quote": (
         "gauge", ("Funding paid by closed and open trades (stake currency; negative = "
         "received)."), ("pair",)),
@@ -168,11 +170,13 @@ class Metrics:
         daily_loss: float | None = None,
         open_trades: int | None = None,
         data_age_s: float | None = None,
+        data_age_limit_s: float | None = None,
     ) -> None:
         self._c("last_loop_timestamp_seconds").set(now_s)
         for name, value in (("equity_quote", equity), ("drawdown_ratio", drawdown),
                             ("daily_loss_ratio", daily_loss), ("open_trades", open_trades),
-                            ("data_age_seconds", data_age_s)):
+                            ("data_age_seconds", data_age_s),
+                            ("data_age_limit_seconds", data_age_limit_s)):
             if value is not None:
                 self._c(name).set(value)
 

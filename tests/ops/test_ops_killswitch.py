@@ -136,7 +136,8 @@ def test_resume_starts_baselines_afresh(thresholds):
     k.evaluate(obs(700.0, open_trades=0), T0 + timedelta(minutes=2))
     assert k.level is Level.HALTED
     t = k.resume(T0 + timedelta(hours=1), "alice")
-    assert (t.old, t.new, t.reason, t.detail) == (Level.HALTED, Level.NORMAL, ks.RESUMED, "by alice")
+    assert (t.old, t.new, t.reason, t.detail) == (
+        Level.HALTED, Level.NORMAL, ks.RESUMED, "by alice")
     assert k.evaluate(obs(700.0), T0 + timedelta(hours=1, minutes=1)) is None
     assert k.allows_entries()
     assert KillSwitch(thresholds).resume(T0, "bob") is None  # nothing to resume
