@@ -40,6 +40,7 @@ from freqtrade.exceptions import OperationalException
 
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.compat import exchange_of
+from freqtrade_exec_ext.compat.ops import FLATTEN_REASON
 from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.execution import checks, ladder, pricing, sizing, stops, timeouts
@@ -205,6 +206,7 @@ class ExecutionMixin(SettingsHook):
         self._xm_ladders: dict[str, ladder.EntryLadder] = {}  # live: pair -> entry ladder
         self._xm_guard_error: str | None = None
         self._xm_session: Any = None  # SessionRecorder, live and dry-run
+        self._xm_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
         self._apply_contract_settings(config)
         if self._xm_mode in LIVE_MODES:
             self._xm_install_live_hooks()
@@ -510,6 +512,7 @@ class ExecutionMixin(SettingsHook):
             self._xm_start_guard()
         if mode in LIVE_MODES:
             self._xm_start_session()
+            self._xm_start_ops()
 
     def _xm_start_session(self) -> None:
         """Record this run in the bot's own database (the stage gates' evidence)."""
@@ -539,7 +542,16 @@ class ExecutionMixin(SettingsHook):
         except Exception:  # evidence missing only means the stage gates refuse it later
             logger.exception("exec_ext: could not record the run session")
 
+    def _xm_start_ops(self) -> None:
+        """Shared request budget, kill switch (its stored state), /metrics (compat/ops.py)."""
+        from freqtrade_exec_ext.compat.ops import OpsRuntime
+
+        self._xm_ops = OpsRuntime(self, self._xc)
+        self._xm_ops.start(datetime.now(UTC))
+
     def exec_ext_bot_stopping(self) -> None:
+        if self._xm_ops is not None:
+            self._xm_ops.stop()
         if self._xm_session is not None:
             try:
                 self._xm_session.stop(datetime.now(UTC))
@@ -572,6 +584,8 @@ class ExecutionMixin(SettingsHook):
             logger.exception("exec_ext: order guard could not start; entries are blocked")
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        if self._xm_ops is not None:
+            self._xm_ops.loop(_utc(current_time) or datetime.now(UTC))
         if self._xm_session is not None:
             try:
                 self._xm_session.heartbeat(_utc(current_time) or datetime.now(UTC))
@@ -846,6 +860,8 @@ class ExecutionMixin(SettingsHook):
     ) -> float:
         c = self._xc
         oside = pricing.exit_side(bool(trade.is_short))
+        if self._xm_ops is not None and exit_tag == FLATTEN_REASON:
+            return self._xm_ops.flatten_price(pair, bool(trade.is_short), proposed_rate)
         try:
             pending = self._xm_get_trade_ctx(trade, CTX_EXIT_KEY) if self._xm_live() else None
             if pending and pending.get("pending_step"):
@@ -905,6 +921,14 @@ class ExecutionMixin(SettingsHook):
         c = self._xm_refused_entry(pair, side, amount, rate)
         if c is None:
             return False
+        halt = self._xm_ops.entry_refusal() if self._xm_ops is not None else None
+        if halt:
+            self._xm_ctx.pop(pair, None)
+            self._xm_ops.on_rejection(halt)
+            if f"halt:{pair}:{halt}" not in self._xm_said:
+                self._xm_said.add(f"halt:{pair}:{halt}")
+                logger.info("exec_ext: %s entry denied: %s", pair, halt)
+            return False
         if not self._xm_live():
             return True  # no historical order book: the book checks are live/dry-run only
         try:
@@ -937,6 +961,8 @@ class ExecutionMixin(SettingsHook):
                 )
             return True
         self._xm_ctx.pop(pair, None)
+        if self._xm_ops is not None:
+            self._xm_ops.on_rejection(verdict.code)
         self._xm_notify(
             f"{c.strategy_id} entry rejected {pair} {side} amount={amount:g} rate={rate:g}: "
             f"{verdict}"
@@ -999,6 +1025,8 @@ class ExecutionMixin(SettingsHook):
             reason = None
             if trade is not None:
                 reason = self._xm_discard_exit(trade) or self._xm_pending_exit(trade)
+            if self._xm_ops is not None:
+                reason = self._xm_ops.exit_reason() or reason
             return reason or exit_inner(*args, **kwargs)
 
         def confirm_trade_exit(*args: Any, **kwargs: Any) -> bool:
@@ -1147,6 +1175,8 @@ class ExecutionMixin(SettingsHook):
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
         c = self._xc
+        if self._xm_ops is not None and self._xm_ops.cancel_entries():
+            return True  # the kill switch allows no entry: open entry orders go
         try:
             self._xm_entry_ctx(trade)  # persist the decision context while the order works
             attempt = _Attempt(trade, True, upto=order)
@@ -1182,6 +1212,8 @@ class ExecutionMixin(SettingsHook):
     def check_exit_timeout(
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
+        if self._xm_ops is not None and self._xm_ops.cancel_exits():
+            return True  # kill switch FLATTEN: placed again at the book of the moment
         try:
             attempt = _Attempt(trade, False, upto=order)
             first = attempt.first_date or _utc(order.order_date)
@@ -1298,6 +1330,8 @@ class ExecutionMixin(SettingsHook):
                 return
             if live:
                 trade.set_custom_data(key, record.to_dict())
+                if self._xm_ops is not None:
+                    self._xm_ops.on_fill(record)
                 if record.intent == "exit" and not trade.is_open:
                     trade.set_custom_data(CTX_EXIT_KEY, {})
             else:

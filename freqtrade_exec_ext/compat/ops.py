@@ -31,6 +31,10 @@ FLATTEN_REASON = "kill_switch_flatten"
 LOCK_REASON = "exec_ext kill switch"
 STOP_EXITS = frozenset({"stop_loss", "trailing_stop_loss", "stoploss_on_exchange", "liquidation"})
 STREAK_LOOKBACK = timedelta(hours=24)
+#: a FLATTEN exit is priced this far through the far side of the book: it crosses at once
+#: and fills at the book's prices, the limit only caps a book that moved away (Freqtrade
+#: itself clamps custom prices to 2% of its rate)
+FLATTEN_CROSS_BPS = 100.0
 LOCK_YEARS = 10
 
 
@@ -88,6 +92,7 @@ class OpsRuntime:
         self.orders: deque[bool] = deque(maxlen=contract.limits.rejection_window)
         self._orders_seen = 0
         self._exit_settings: tuple[bool, bool] | None = None
+        self.failed: str | None = None
 
     # ------------------------------------------------------------------ start
     def start(self, now: datetime) -> None:
@@ -141,8 +146,17 @@ class OpsRuntime:
 
     # ------------------------------------------------------------------ the loop
     def loop(self, now: datetime) -> None:
+        """One bot loop; a failure blocks entries until a loop succeeds (fail closed)."""
         if self.store is None:
             return
+        try:
+            self._loop(now)
+            self.failed = None
+        except Exception as exc:
+            self.failed = f"{type(exc).__name__}: {exc}"
+            logger.exception("exec_ext: kill switch evaluation failed; entries are blocked")
+
+    def _loop(self, now: datetime) -> None:
         self._reload(now)
         obs = self._observe(now)
         transition = self.ks.evaluate(obs, now)
@@ -201,10 +215,9 @@ class OpsRuntime:
             until = datetime.now(UTC) + timedelta(days=365 * LOCK_YEARS)
             s.lock_pair("*", until, f"{LOCK_REASON} {level.name}: run freqtrade-exec resume "
                                     f"{self.c.strategy_id}")
-        else:
-            if self._exit_settings is not None:
-                s.use_exit_signal, s.exit_profit_only = self._exit_settings
-                self._exit_settings = None
+        elif self._exit_settings is not None:  # back from FLATTEN/HALTED (a person resumed)
+            s.use_exit_signal, s.exit_profit_only = self._exit_settings
+            self._exit_settings = None
             for name in ("FLATTEN", "HALTED"):
                 s.unlock_reason(f"{LOCK_REASON} {name}: run freqtrade-exec resume "
                                 f"{self.c.strategy_id}")
@@ -320,6 +333,8 @@ class OpsRuntime:
     def entry_refusal(self) -> str | None:
         if self.store is None:
             return "KS_STATE_UNKNOWN: the kill switch state could not be read"
+        if self.failed:
+            return f"KS_CHECK_FAILED: {self.failed}"
         if self.ks.allows_entries():
             return None
         st = self.ks.state
@@ -331,17 +346,24 @@ class OpsRuntime:
     def exit_reason(self) -> str | None:
         return FLATTEN_REASON if self.ks.wants_flat() else None
 
+    def cancel_exits(self) -> bool:
+        """FLATTEN: an exit still open after a loop is cancelled and placed again (through
+        ``custom_exit``) at the book of the moment."""
+        return self.ks.wants_flat()
+
     def flatten_price(self, pair: str, is_short: bool, proposed: float) -> float:
-        """The far side of a fresh book (crosses at once), else Freqtrade's rate."""
+        """FLATTEN_CROSS_BPS through the far side of a fresh book, else Freqtrade's rate."""
         from freqtrade_exec_ext.compat.exchange import fetch_order_book
         from freqtrade_exec_ext.execution.orderbook import top_of_book
 
+        cross = FLATTEN_CROSS_BPS / 10_000.0
         try:
             q = top_of_book(fetch_order_book(exchange_of(self.s.dp), pair, 5))
-            return float(q.best_ask if is_short else q.best_bid)
+            far = float(q.best_ask if is_short else q.best_bid)
         except Exception:  # noqa: BLE001 - an exit is never held back
             logger.warning("exec_ext: no book for the flatten exit of %s", pair)
-            return proposed
+            far = proposed
+        return far * (1 + cross) if is_short else far * (1 - cross)
 
     def on_fill(self, record: Any) -> None:
         self.over_budget_streak = self.over_budget_streak + 1 if record.over_budget else 0
