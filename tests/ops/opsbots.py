@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 import yaml
-
 from e2e import live_harness
 from e2e.live_harness import LiveBot
 
@@ -81,6 +80,19 @@ class DryRunApiBot(LiveBot):
         }
         path.write_text(json.dumps(cfg, indent=1))
         return path
+
+    def start_bot(self) -> Any:
+        """As the harness's, in Freqtrade's DRY_RUN run mode (no keys)."""
+        from freqtrade.configuration import Configuration
+        from freqtrade.enums import RunMode
+        from freqtrade.freqtradebot import FreqtradeBot
+        from freqtrade.persistence.usedb_context import enable_database_use
+
+        enable_database_use()
+        cfg = Configuration({"config": [str(self.config_file())]}, RunMode.DRY_RUN).get_config()
+        self.bot = FreqtradeBot(cfg)
+        self.bot.startup()
+        return self.bot
 
 
 def copy_strategy(name: str, dest: Path) -> Path:
