@@ -93,6 +93,7 @@ class OpsRuntime:
         self._orders_seen = 0
         self._exit_settings: tuple[bool, bool] | None = None
         self.failed: str | None = None
+        self._said: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ start
     def start(self, now: datetime) -> None:
@@ -313,7 +314,7 @@ class OpsRuntime:
         m.observe_kill_switch(self.ks.level)
         if self.client is not None:
             m.observe_client(self.client.counts)
-        guard = getattr(self.s, "_xm_guard", None)
+        guard = getattr(getattr(self.s, "exec_ext_live_services", None), "guard", None)
         if guard is not None:
             m.observe_guard(guard.journal.counts())
         self._feed_funding()
@@ -370,6 +371,10 @@ class OpsRuntime:
         if self.metrics is not None:
             self.metrics.observe_fill(record)
 
-    def on_rejection(self, reason: str) -> None:
+    def on_rejection(self, reason: str, pair: str | None = None) -> None:
+        """An entry refused (a reason code first); logged once per pair and reason."""
+        if pair is not None and (pair, reason) not in self._said:
+            self._said.add((pair, reason))
+            logger.info("exec_ext: %s entry denied: %s", pair, reason)
         if self.metrics is not None:
             self.metrics.observe_rejection(reason)

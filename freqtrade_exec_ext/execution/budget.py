@@ -45,7 +45,7 @@ _FAMILY_PREFIX = (
     ("/api/", "spot"),
 )
 _VERSION = re.compile(r"^v\d+/")
-_USED_WEIGHT = re.compile(r"^x-(?:mbx|sapi)-used-(?:ip-)?weight-(\d+)([smhd])$", re.I)
+_USED_WEIGHT = re.compile(r"^x-(?:mbx|sapi)-used-(?:ip-)?weight-(\d+)([smhd])$", re.IGNORECASE)
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 

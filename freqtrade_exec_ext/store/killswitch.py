@@ -30,8 +30,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    inspect,
     insert,
+    inspect,
     select,
     update,
 )
