@@ -37,7 +37,7 @@ DEBUG = False
 
 
 def level(lb: Any) -> Level:
-    return lb.bot.strategy._xm_ops.ks.level
+    return lb.bot.strategy.exec_ext_ops.ks.level
 
 
 def data_time(lb: Any) -> datetime:
@@ -84,12 +84,12 @@ def test_crash_reduces_then_flattens_and_stays_halted_across_a_restart(crash_bot
         loops += 1
         after = level(lb)
         if DEBUG:
-            eq = lb.bot.strategy._xm_ops.metrics._c("equity_quote")._value.get()
+            eq = lb.bot.strategy.exec_ext_ops.metrics._c("equity_quote")._value.get()
             print(f"DBG loop {loops} {data_time(lb):%H:%M:%S} equity {eq:.2f} "
                   f"price {lb.ex.venue.book('spot', 'BTCUSDT').bids[0]}")
         if after is not before:
             seen[after] = loops
-            st = lb.bot.strategy._xm_ops.ks.state
+            st = lb.bot.strategy.exec_ext_ops.ks.state
             log.append(f"loop {loops:3d} market {data_time(lb):%H:%M:%S} {before.name} -> "
                        f"{after.name}: {st.reason}: {st.detail}")
 
@@ -116,7 +116,7 @@ def test_crash_reduces_then_flattens_and_stays_halted_across_a_restart(crash_bot
 
     trades = lb.trades()
     assert len(trades) == 3 and not any(t.is_open for t in trades)
-    text = lb.bot.strategy._xm_ops.metrics.exposition()[0].decode()
+    text = lb.bot.strategy.exec_ext_ops.metrics.exposition()[0].decode()
     assert "exec_ext_kill_switch_level 3.0" in text
     assert 'exec_ext_kill_switch_transitions_total{reason="KS_FLATTENED",to="HALTED"} 1.0' in text
     assert {t.exit_reason for t in trades} == {"kill_switch_flatten"}
@@ -127,7 +127,7 @@ def test_crash_reduces_then_flattens_and_stays_halted_across_a_restart(crash_bot
     loss = sum(t.close_profit_abs for t in trades)
     log.append(f"flat: realized {loss:.2f} USDT ({loss / 10:.2f}% of capital); exits "
                + ", ".join(f"{t.pair} at {t.close_rate:g}" for t in trades))
-    events = lb.bot.strategy._xm_ops.store
+    events = lb.bot.strategy.exec_ext_ops.store
     from freqtrade_exec_ext.store.killswitch import read_events
 
     with events.engine.connect() as conn:

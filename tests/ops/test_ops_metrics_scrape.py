@@ -78,7 +78,7 @@ def test_metrics_scraped_from_a_dry_run_bot_equal_the_database(mocker, tmp_path,
         assert m["exec_ext_open_trades"] == 0
         assert m["exec_ext_equity_quote"] == pytest.approx(1000.0 + realized, abs=1e-6)
         # the kill switch gauge is the stored level
-        state, _ = KillSwitchStore(lb.bot.strategy._xm_ops.store.engine).load("STR-001")
+        state, _ = KillSwitchStore(lb.bot.strategy.exec_ext_ops.store.engine).load("STR-001")
         assert m["exec_ext_kill_switch_level"] == int(state.level) == 0
         # request weight counted for the spot family; the loop time is the bot's clock
         assert m['exec_ext_request_weight_total{family="spot"}'] > 0
