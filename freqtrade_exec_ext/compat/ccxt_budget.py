@@ -144,7 +144,9 @@ class ClientBudget:
     def _wrap_sync(self, api: Any) -> None:
         fetch, on_resp = api.fetch, api.on_rest_response
 
-        def budget_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None):
+        def budget_fetch(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
             self._hold(url, method)
             try:
                 return fetch(url, method, headers, body)
@@ -161,7 +163,7 @@ class ClientBudget:
 
         async def budget_afetch(
             url: str, method: str = "GET", headers: Any = None, body: Any = None
-        ):
+        ) -> Any:
             await self._ahold(url, method)
             try:
                 return await afetch(url, method, headers, body)
@@ -249,7 +251,9 @@ class ClientBudget:
 
     # ------------------------------------------------------------------ answers
     def _observer(self, original: Any) -> Any:
-        def on_rest_response(code, reason, url, method, headers, body, *rest):
+        def on_rest_response(
+            code: Any, reason: Any, url: str, method: str, headers: Any, body: Any, *rest: Any
+        ) -> Any:
             try:
                 self._observe(code, url, method, headers)
             except Exception:  # never in the way of the answer

@@ -284,8 +284,10 @@ class OpsRuntime:
             df = self.s.dp.ohlcv(pair, self.s.timeframe)
             if df is None or len(df) == 0:
                 continue
-            closed_at = _utc(df["date"].iat[-1].to_pydatetime()) + timedelta(seconds=tf)
-            age = (now - closed_at).total_seconds()
+            opened = _utc(df["date"].iat[-1].to_pydatetime())
+            if opened is None:
+                continue
+            age = (now - opened - timedelta(seconds=tf)).total_seconds()
             worst = age if worst is None else max(worst, age)
         return worst
 

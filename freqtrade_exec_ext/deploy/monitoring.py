@@ -62,7 +62,9 @@ def prometheus_yml(strategy_id: str, bot_host: str, api_port: int) -> str:
     })
 
 
-def _rule(name: str, expr: str, severity: str, summary: str, for_: str = "0m") -> dict:
+def _rule(
+    name: str, expr: str, severity: str, summary: str, for_: str = "0m"
+) -> dict[str, Any]:
     return {
         "alert": name,
         "expr": expr,

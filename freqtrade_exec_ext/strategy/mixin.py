@@ -327,7 +327,7 @@ class ExecutionMixin(SettingsHook):
         **kwargs: Any,
     ) -> float:
         if self.exec_ext_ops is not None and exit_tag == FLATTEN_REASON:
-            return self.exec_ext_ops.flatten_price(pair, bool(trade.is_short), proposed_rate)
+            return float(self.exec_ext_ops.flatten_price(pair, bool(trade.is_short), proposed_rate))
         return self.exec_ext_decider.exit_price(pair, trade, proposed_rate, exit_tag)
 
     # ------------------------------------------------------------------ pre-trade checks
@@ -384,7 +384,7 @@ class ExecutionMixin(SettingsHook):
         """An exit the mixin asks Freqtrade for (through ``custom_exit``): a partial entry
         below min_fill_ratio, an exit cancelled at a ladder step, the kill switch's FLATTEN."""
         if self.exec_ext_ops is not None and self.exec_ext_ops.exit_reason():
-            return self.exec_ext_ops.exit_reason()
+            return str(self.exec_ext_ops.exit_reason())
         return self.exec_ext_timeouts.discard_reason(trade) or self.exec_ext_repricer.pending_exit(
             trade
         )
