@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from freqtrade_exec_ext.compat.exchange import exchange_of
@@ -131,6 +132,15 @@ class OpsRuntime:
         exchange = exchange_of(self.s.dp)
         store = None
         try:
+            url = str(raw.get("db_url") or "")
+            folder = Path(url[len("sqlite:///"):]).parent if url.startswith("sqlite:///") else None
+            if folder is not None and not folder.is_dir():
+                logger.warning(
+                    "exec_ext: shared request budget off: %s does not exist (the shared "
+                    "volume of the deployment is not mounted); requests are only counted",
+                    folder,
+                )
+                raw = {}
             if raw.get("db_url"):
                 from freqtrade_exec_ext.store.budget import BudgetStore, budget_engine
 
