@@ -30,6 +30,7 @@ from freqtrade_exec_ext.compat.exchange import (
     fetch_order_book,
     is_spot,
     price_tick,
+    public_mid_reader,
     trades_for_order,
 )
 from freqtrade_exec_ext.compat.persistence import (
@@ -38,6 +39,7 @@ from freqtrade_exec_ext.compat.persistence import (
     closed_trades_since,
     db_engine,
     order_is_tracked,
+    trade_by_id,
     trade_custom_data,
     trades_since,
 )
@@ -102,11 +104,13 @@ __all__ = [
     "plugin_bases",
     "plugin_class",
     "price_tick",
+    "public_mid_reader",
     "replace_allowed",
     "run_freqtrade_main",
     "runmode_value",
     "supported_freqtrade_version",
     "timerange_start",
+    "trade_by_id",
     "trade_custom_data",
     "trades_for_order",
     "trades_since",

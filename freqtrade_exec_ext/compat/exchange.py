@@ -106,3 +106,30 @@ def trades_for_order(dp: Any, order_id: str, pair: str, since: Any) -> list[Any]
             "exec_ext: fills of order %s (%s) unavailable: %s", order_id, pair, exc
         )
         return []
+
+
+def public_mid_reader(exchange: Any) -> Any:
+    """``read_mid(pair) -> float | None`` on a ccxt client of its own (public endpoints,
+    no keys, the same URLs and markets as Freqtrade's), for threads other than the bot's:
+    Freqtrade's exchange object is not thread-safe.  One call reads the top of the book."""
+    import copy
+
+    api, _ = ccxt_clients(exchange)
+    client = type(api)(
+        {
+            "urls": copy.deepcopy(api.urls),
+            "options": copy.deepcopy(dict(api.options)),
+            "enableRateLimit": True,
+            "timeout": 5_000,
+        }
+    )
+    client.set_markets(api.markets, getattr(api, "currencies", None))
+
+    def read_mid(pair: str) -> float | None:
+        book = client.fetch_order_book(pair, limit=5)
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        if not bids or not asks:
+            return None
+        return (float(bids[0][0]) + float(asks[0][0])) / 2
+
+    return read_mid

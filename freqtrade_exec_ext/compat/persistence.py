@@ -32,6 +32,13 @@ def trade_custom_data(trade: Any, prefix: str) -> list[tuple[str, Any]]:
     return out
 
 
+def trade_by_id(trade_id: int) -> Any:
+    """A trade of Freqtrade's database by id (None when gone)."""
+    from freqtrade.persistence.trade_model import Trade
+
+    return Trade.session.get(Trade, trade_id)
+
+
 def db_engine() -> Any:
     """The SQLAlchemy engine of Freqtrade's database (after ``init_db``)."""
     from freqtrade.persistence.trade_model import Trade

@@ -83,6 +83,9 @@ class FillRecord:
     over_budget: bool  # slippage_decision_bps > slippage_budget_bps
     exit_reason: str | None = None
     backtest_slippage_bps: float = 0.0  # adverse slippage the mixin charged (backtests)
+    # the mid's adverse move after the fill, bps ("1s", "10s", "60s", "300s"; live/dry-run,
+    # filled in by the markout sampler after the record is first written)
+    markouts_bps: dict[str, float] | None = None
     schema_version: int = LEDGER_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

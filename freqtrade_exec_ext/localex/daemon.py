@@ -62,7 +62,7 @@ def ping(url: str, timeout: float = 1.0) -> bool:
     """Whether a local exchange answers at ``url`` (the probe uses no rate limit or fault)."""
     try:
         with urllib.request.urlopen(f"{url}{READY_PATH}", timeout=timeout) as r:  # noqa: S310
-            return r.status == 200
+            return bool(r.status == 200)
     except OSError:
         return False
 

@@ -25,6 +25,62 @@ class LiveServices:
         self.guard: Any = None  # OrderGuard (live trading)
         self.guard_error: str | None = None
         self.session: Any = None  # SessionRecorder
+        self.markouts: Any = None  # MarkoutSampler (live and dry-run)
+
+    # ---------------------------------------------------------------- the bot's life
+    def start(self, now: datetime) -> None:
+        """bot_start in live and dry-run: the run session and the markout sampler."""
+        self.start_session(now)
+        self.start_markouts()
+
+    def loop(self, now: datetime) -> None:
+        """bot_loop_start: session heartbeat, journal reconciliation, markouts to the ledger."""
+        self.heartbeat(now)
+        self.reconcile()
+        self.flush_markouts()
+
+    def stop(self, now: datetime) -> None:
+        self.stop_session(now)
+        if self.markouts is not None:
+            self.markouts.stop()
+            self.flush_markouts()
+            self.markouts = None
+
+    # ---------------------------------------------------------------- markouts
+    def start_markouts(self) -> None:
+        from freqtrade_exec_ext.strategy.markouts import MarkoutSampler
+
+        s = self._s
+        try:
+            reader = compat.public_mid_reader(compat.exchange_of(s.dp))
+            sampler = MarkoutSampler(reader, clock=lambda: s.clock().timestamp())
+            sampler.start()
+            self.markouts = sampler
+        except Exception:  # markouts are measurement only: trading goes on without them
+            logger.exception("exec_ext: markouts off: no public price reader")
+
+    def on_fill(self, trade: Any, record: Any) -> None:
+        if self.markouts is None or not record.filled_time:
+            return
+        filled = datetime.fromisoformat(record.filled_time).timestamp()
+        key = f"{trade.id}|{record.custom_data_key}"
+        side = "buy" if record.side == "buy" else "sell"
+        self.markouts.add(key, record.pair, side, float(record.fill_price), filled)
+
+    def flush_markouts(self) -> None:
+        """Write measured markouts into their fills' ledger records (the bot's thread)."""
+        if self.markouts is None:
+            return
+        for key, horizons in self.markouts.drain().items():
+            trade_id, _, data_key = key.partition("|")
+            try:
+                trade = compat.trade_by_id(int(trade_id))
+                stored = trade.get_custom_data(data_key) if trade is not None else None
+                if isinstance(stored, dict):
+                    merged = {**(stored.get("markouts_bps") or {}), **horizons}
+                    trade.set_custom_data(data_key, {**stored, "markouts_bps": merged})
+            except Exception:
+                logger.exception("exec_ext: could not store markouts of %s", key)
 
     # ---------------------------------------------------------------- order guard
     def start_guard(self) -> None:

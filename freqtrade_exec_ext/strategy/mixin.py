@@ -213,20 +213,19 @@ class ExecutionMixin(SettingsHook):
         if mode == RunMode.LIVE:
             self.exec_ext_live_services.start_guard()
         if mode in LIVE_MODES:
-            self.exec_ext_live_services.start_session(self.clock())
+            self.exec_ext_live_services.start(self.clock())
             self.exec_ext_ops = OpsRuntime(self, self._xc)
             self.exec_ext_ops.start(self.clock())
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
         if self.exec_ext_ops is not None:
             self.exec_ext_ops.loop(utc(current_time) or self.clock())
-        self.exec_ext_live_services.heartbeat(utc(current_time) or self.clock())
-        self.exec_ext_live_services.reconcile()
+        self.exec_ext_live_services.loop(utc(current_time) or self.clock())
 
     def exec_ext_bot_stopping(self) -> None:
         if self.exec_ext_ops is not None:
             self.exec_ext_ops.stop()
-        self.exec_ext_live_services.stop_session(self.clock())
+        self.exec_ext_live_services.stop(self.clock())
         self.exec_ext_recorder.close()
 
     # ------------------------------------------------------------------ stop-loss
@@ -476,8 +475,10 @@ class ExecutionMixin(SettingsHook):
         try:
             if mode != RunMode.HYPEROPT:
                 record = self.exec_ext_recorder.on_fill(trade, order, current_time, live)
-                if record is not None and live and self.exec_ext_ops is not None:
-                    self.exec_ext_ops.on_fill(record)
+                if record is not None and live:
+                    self.exec_ext_live_services.on_fill(trade, record)
+                    if self.exec_ext_ops is not None:
+                        self.exec_ext_ops.on_fill(record)
                 if record is not None and live and record.intent == "exit" and not trade.is_open:
                     self.exec_ext_decisions.save(trade, "exit", None)
                 if record is not None and record.over_budget:

@@ -119,10 +119,23 @@ def test_compose_file_is_valid_for_compose_and_its_schema(project, schema_valida
 def test_compose_refuses_to_start_without_the_secrets(project):
     assert deploy(project, "testnet") == 0
     folder = project / DEPLOYMENT
-    secrets_file(folder / ".env", (folder / ".env.example").read_text())  # all empty
+    example = (folder / ".env.example").read_text()
+    secrets_file(folder / ".env", example)  # all empty
     result = compose_config(folder)
     assert result.returncode != 0
-    assert re.search(r"required variable FREQTRADE__\w+ is missing a value", result.stderr)
+    # compose names the first empty one it meets, in no fixed order
+    named = re.search(r"required variable (\w+) is missing a value", result.stderr)
+    assert named and named.group(1) in env_names(example)
+    # everything filled but the exchange keys: still refused, and it says which
+    names = env_names(example)
+    filled = {k: ("false" if k.endswith("__ENABLED") else "x") for k in names}
+    filled = {k: ("" if k.startswith("FREQTRADE__EXCHANGE__") else v) for k, v in filled.items()}
+    secrets_file(folder / ".env", "".join(f"{k}={v}\n" for k, v in filled.items()))
+    result = compose_config(folder)
+    assert result.returncode != 0
+    assert re.search(
+        r"required variable FREQTRADE__EXCHANGE__\w+ is missing a value", result.stderr
+    )
 
 
 def test_env_example_lists_every_variable_compose_requires_with_empty_values(project):

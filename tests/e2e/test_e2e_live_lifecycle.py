@@ -6,6 +6,9 @@ candle it enters on, and the next candle gives its exit signal.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,6 +16,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 SYMBOL = "BTCUSDT"
+
+
+def wait_for(done: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``done`` until it holds or ``timeout`` real seconds pass (threads at work)."""
+    end = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def assert_ledger_matches_venue(lb: Any) -> list[Any]:
@@ -79,11 +92,24 @@ def test_full_trade_lifecycle_live_and_the_ledger_matches_the_venue(live) -> Non
     usdt_change = bal["USDT"][0] - float(c.capital.initial_capital)
     dust_btc = bal["BTC"][0] * exit_order.avg_price
     assert trade.realized_profit == pytest.approx(usdt_change + dust_btc, abs=0.02)
+    # markouts: the mid 1 s, 10 s, 60 s and 5 min after each fill, read by the sampler
+    # thread at each due time (the clock here is virtual: move it to each one and wait)
+    sampler = lb.bot.strategy.exec_ext_live_services.markouts
+    filled = datetime.fromisoformat(by_intent["exit"].filled_time).timestamp()
+    for horizon in (1, 10, 60, 300):
+        lb.clock.advance(filled + horizon + 0.05 - lb.clock.now().timestamp())
+        reads = sampler.reads
+        lb.step()  # the loop wakes the sampler
+        assert wait_for(lambda n=reads: sampler.reads > n, timeout=60), horizon
+    lb.step()  # the loop writes what was measured into the ledger
+    marked = {r.intent: r.markouts_bps for r in lb.ledger()}
+    assert set(marked["exit"] or {}) == {"1s", "10s", "60s", "300s"}, marked
+    assert all(abs(v) < 500 for v in marked["exit"].values()), marked
     print(
         f"\nlifecycle: entry {entry.avg_price} ({by_intent['entry'].liquidity}), "
         f"exit {exit_order.avg_price} ({by_intent['exit'].liquidity}), "
         f"profit {trade.realized_profit:.4f} USDT, ledger == venue for "
-        f"{len(records)} fills"
+        f"{len(records)} fills; markouts (bps, + adverse): {marked}"
     )
 
 
