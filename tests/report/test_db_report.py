@@ -165,15 +165,15 @@ def test_generic_dialect_reader_gives_the_same_report(ledger_db, tmp_path, capsy
                                                       monkeypatch):
     """Dialects other than SQLite/PostgreSQL stream plain rows and parse the JSON in Python;
     run that path on the SQLite file and compare with the fast path."""
-    from freqtrade_exec_ext.report import sql_reader
+    from freqtrade_exec_ext.report import readers
 
     _, fast, _, _ = run_report(["--db", ledger_db], tmp_path, capsys)
 
     def generic(conn, use_ledger, pairs, strategies, lo, hi, total, progress, chunk, finish):
-        return sql_reader._read_rows(conn, "generic", use_ledger, pairs, strategies, total,
+        return readers.read_rows(conn, "generic", use_ledger, pairs, strategies, total,
                                      progress, chunk, finish)
 
-    monkeypatch.setattr(sql_reader, "_read_sqlite", generic)
+    monkeypatch.setattr(readers, "read_sqlite", generic)
     _, slow, _, _ = run_report(["--db", ledger_db], tmp_path, capsys)
     assert slow["groups"] == fast["groups"]
     assert slow["breaches"] == fast["breaches"]
