@@ -1,31 +1,30 @@
-"""Read orders, trades and execution-ledger records from a Freqtrade database.
+"""Read orders, trades, execution-ledger records and decisions from Freqtrade databases.
 
-One set-based query joins ``orders`` to ``trades`` and (when it exists) to the ledger
-rows of ``trade_custom_data`` (``cd_key = 'exec_ext.fill.' || order_id``).  SQLite and
-PostgreSQL extract the ledger fields and the epoch times inside the database (JSON
-functions), so only a narrow row per order travels to Python; other dialects get the
-JSON text and parse it here.  Rows are fetched in chunks and turned into a typed frame
-chunk by chunk, so memory stays proportional to the number of orders, not to the JSON.
-
-The database is opened read-only where the driver allows it (SQLite) and is never
-written.
+Each database (one per bot) is read by the fastest path its dialect allows (see
+:mod:`.readers`) into an order frame; several databases are read concurrently and
+concatenated with a ``bot`` column.  SQLite files are opened read-only and never written.
 """
 
 from __future__ import annotations
 
-import functools
+import concurrent.futures as cf
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from freqtrade_exec_ext.compat import schema
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
-from freqtrade_exec_ext.redact import mask_url
-from freqtrade_exec_ext.report import readers
+from freqtrade_exec_ext.redact import mask_url, mask_urls_in
 from freqtrade_exec_ext.report.errors import ReportInputError
-from freqtrade_exec_ext.report.frame import combine, finish, stage_rule
-from freqtrade_exec_ext.report.query import CHUNK_ROWS, open_engine
-from freqtrade_exec_ext.report.readers import empty_raw
+from freqtrade_exec_ext.report.frame import Problems, combine, stage_rule
+from freqtrade_exec_ext.report.metrics import empty_orders
+from freqtrade_exec_ext.report.query import CHUNK_ROWS, decision_links_sql, open_engine, sqlite_file
+from freqtrade_exec_ext.store.decisions import DECISIONS_TABLE
+
+Progress = Callable[[int, int], None] | None
 
 
 @dataclass
@@ -35,90 +34,247 @@ class DbRead:
     dialect: str
     ledger_table: bool
     ledger_records: int
-    ledger_unmatched: int
     stage_rule: str
+    bots: list[str] = field(default_factory=list)
+    decisions: pd.DataFrame | None = None  # exec_ext_decisions rows (+ "bot")
+    links: pd.DataFrame | None = None  # (bot, row_id, decision id, position)
+    problems: Problems = field(default_factory=Problems)
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Meta:
+    tables: set[str]
+    ledger_records: int
+    total: int
+
+
+def bot_labels(urls: Sequence[str]) -> list[str]:
+    """A short name per database: the file (SQLite) or database name, made unique."""
+    names = []
+    for url in urls:
+        path = sqlite_file(url) if url.startswith("sqlite") else None
+        names.append(path.name if path else (url.rsplit("/", 1)[-1].split("?", 1)[0] or url))
+    out = []
+    for i, (url, name) in enumerate(zip(urls, names, strict=True)):
+        if names.count(name) > 1:
+            path = sqlite_file(url) if url.startswith("sqlite") else None
+            name = f"{path.parent.name}/{name}" if path else f"{name}#{i + 1}"
+        out.append(name)
+    return [mask_url(n) for n in out]
+
+
+def _fail(shown: str, exc: BaseException) -> ReportInputError:
+    msg = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    return ReportInputError(f"--db {shown}: cannot read the database: "
+                            f"{mask_urls_in(msg[0]) if msg else type(exc).__name__}")
+
+
+def _meta_sqlite(path: Path, shown: str) -> _Meta:
+    import sqlite3
+
+    from freqtrade_exec_ext.report.readers.sqlite import connect
+
+    try:
+        con = connect(path)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master "
+                                                "WHERE type = 'table'")}
+            return _counts(lambda sql, p=(): con.execute(sql, p).fetchone(), tables, shown)
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise _fail(shown, exc) from exc
+
+
+def _counts(one: Callable[..., Any], tables: set[str], shown: str) -> _Meta:
+    t = schema.TABLES
+    missing = {t.orders, t.trades} - tables
+    if missing:
+        raise ReportInputError(
+            f"--db {shown}: not a Freqtrade database (no table {', '.join(sorted(missing))}; "
+            f"found: {', '.join(sorted(tables)) or 'none'})")
+    ledger = 0
+    if t.custom_data in tables:
+        ledger = int(one(f"SELECT COUNT(*) FROM {t.custom_data} "  # noqa: S608
+                         "WHERE cd_key LIKE ?", (LEDGER_KEY_PREFIX + "%",))[0] or 0)
+    total = int(one(f"SELECT COUNT(*) FROM {t.orders}")[0] or 0)  # noqa: S608
+    return _Meta(tables, ledger, total)
+
 
 def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
-            strategies: Sequence[str] = (),
-            progress: Callable[[int, int], None] | None = None,
-            chunk_rows: int = CHUNK_ROWS) -> DbRead:
-    """Read every order of a Freqtrade database into an order frame (see metrics)."""
+            strategies: Sequence[str] = (), progress: Progress = None,
+            chunk_rows: int = CHUNK_ROWS, bot: str = "") -> DbRead:
+    """Every order of one Freqtrade database as an order frame (see metrics)."""
+    shown = mask_url(url)
+    path = sqlite_file(url)
+    if path is not None:
+        from freqtrade_exec_ext.report.readers import sqlite as reader
+
+        meta = _meta_sqlite(path, shown)
+        use_ledger = meta.ledger_records > 0
+        try:
+            frames, problems = reader.read(path, url=url, stage=stage, bot=bot,
+                                           use_ledger=use_ledger, pairs=pairs,
+                                           strategies=strategies, progress=progress,
+                                           chunk_rows=chunk_rows)
+            decisions, links = _decisions_sqlite(path, meta.tables, bot)
+        except Exception as exc:
+            if type(exc).__module__ == "sqlite3":
+                raise _fail(shown, exc) from exc
+            raise
+        dialect = "sqlite"
+    else:
+        frames, problems, meta, dialect, decisions, links = _read_engine(
+            url, shown, stage=stage, bot=bot, pairs=pairs, strategies=strategies,
+            progress=progress, chunk_rows=chunk_rows)
+    orders = combine(frames) if frames else empty_orders()
+    return DbRead(orders=orders, source=shown, dialect=dialect,
+                  ledger_table=schema.TABLES.custom_data in meta.tables,
+                  ledger_records=meta.ledger_records, stage_rule=stage_rule(stage),
+                  bots=[bot], decisions=decisions, links=links, problems=problems)
+
+
+def _read_engine(url: str, shown: str, *, stage: str | None, bot: str, pairs: Sequence[str],
+                 strategies: Sequence[str], progress: Progress, chunk_rows: int) -> Any:
     from sqlalchemy import inspect, text
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-    shown = mask_url(url)
+    from freqtrade_exec_ext.report.readers import generic, postgres
+
     engine = open_engine(url)
     dialect = engine.dialect.name
     try:
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
-            missing = {"orders", "trades"} - tables
-            if missing:
-                raise ReportInputError(
-                    f"--db {shown}: not a Freqtrade database (no table "
-                    f"{', '.join(sorted(missing))}; found: {', '.join(sorted(tables)) or 'none'})")
-            has_ledger = "trade_custom_data" in tables
-            ledger_records = 0
-            if has_ledger:
-                ledger_records = int(conn.execute(
-                    text("SELECT COUNT(*) FROM trade_custom_data WHERE cd_key LIKE :p"),
-                    {"p": LEDGER_KEY_PREFIX + "%"}).scalar() or 0)
-            lo, hi, total = conn.execute(
-                text("SELECT MIN(id), MAX(id), COUNT(*) FROM orders")).one()
-            use_ledger = has_ledger and ledger_records > 0
-            if progress:
-                progress(0, int(total or 0))
-            fin = functools.partial(finish, url=url, stage=stage)
-            if dialect == "sqlite":
-                frames = readers.read_sqlite(conn, use_ledger, pairs, strategies, lo, hi, total,
-                                      progress, chunk_rows, fin)
-            elif dialect == "postgresql" and conn.connection.dbapi_connection is not None \
-                    and hasattr(conn.connection.dbapi_connection.cursor(), "copy"):
-                frames = readers.read_copy(conn, use_ledger, pairs, strategies, total, progress,
-                                    chunk_rows, fin)
-            else:
-                frames = readers.read_rows(conn, dialect, use_ledger, pairs, strategies, total,
-                                    progress, chunk_rows, fin)
+            meta = _counts(lambda sql, p=(): conn.execute(
+                text(sql.replace("?", ":p0")), {"p0": p[0]} if p else {}).one(), tables, shown)
+            kw = {"url": url, "stage": stage, "bot": bot, "use_ledger": meta.ledger_records > 0,
+                  "pairs": pairs, "strategies": strategies, "progress": progress,
+                  "total": meta.total, "chunk_rows": chunk_rows}
+            try:
+                if dialect == "postgresql" and postgres.usable(conn):
+                    frames, problems = postgres.read(conn, **kw)
+                else:
+                    frames, problems = generic.read(conn, dialect=dialect, **kw)
+            except postgres.LedgerJsonError:
+                frames, problems = generic.read(conn, dialect=dialect, **kw)
+            decisions, links = _decisions_engine(conn, dialect, tables, bot)
     except ReportInputError:
         raise
     except (DBAPIError, SQLAlchemyError) as exc:
-        msg = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise ReportInputError(f"--db {shown}: cannot read the database: {msg}") from exc
+        raise _fail(shown, exc) from exc
     finally:
         engine.dispose()
-
-    orders = combine(frames) if frames else finish(empty_raw(), url=url, stage=stage)
-    del frames
-    rule = stage_rule(stage)
-    matched = int(orders["has_ledger"].sum())
-    notes: list[str] = []
-    unmatched = max(0, ledger_records - matched) if not (pairs or strategies) else 0
-    if unmatched:
-        notes.append(f"{unmatched} ledger record(s) name an order that is not in the orders "
-                     "table; they are ignored")
-    return DbRead(orders=orders, source=shown, dialect=dialect, ledger_table=has_ledger,
-                  ledger_records=ledger_records, ledger_unmatched=unmatched, stage_rule=rule,
-                  notes=notes)
+    return frames, problems, meta, dialect, decisions, links
 
 
+LINK_COLUMNS = ["row_id", "decision", "position"]
 
-def lookup_order_ids(url: str, row_ids: Sequence[int]) -> dict[int, str]:
-    """orders.order_id for some orders.id values (used for the few rows a report lists)."""
-    from sqlalchemy import bindparam, text
+
+def _decisions_sqlite(path: Path, tables: set[str], bot: str) -> tuple[Any, Any]:
+    if DECISIONS_TABLE not in tables:
+        return None, None
+    from freqtrade_exec_ext.report.readers.sqlite import connect
+
+    con = connect(path)
+    try:
+        cur = con.execute(f"SELECT * FROM {DECISIONS_TABLE}")  # noqa: S608
+        names = [d[0] for d in cur.description]
+        decisions = pd.DataFrame.from_records(cur.fetchall(), columns=names)
+        links = pd.DataFrame.from_records(con.execute(decision_links_sql("sqlite")).fetchall(),
+                                          columns=LINK_COLUMNS)
+    finally:
+        con.close()
+    return decisions.assign(bot=bot), links.assign(bot=bot)
+
+
+def _decisions_engine(conn: Any, dialect: str, tables: set[str], bot: str
+                      ) -> tuple[Any, Any]:
+    if DECISIONS_TABLE not in tables:
+        return None, None
+    import json
+
+    from sqlalchemy import text
+
+    from freqtrade_exec_ext.store.decisions import read_rows
+
+    names, rows = read_rows(conn)
+    decisions = pd.DataFrame.from_records(rows, columns=names)
+    sql = decision_links_sql(dialect)
+    if sql is not None:
+        links = pd.DataFrame.from_records(list(conn.execute(text(sql))), columns=LINK_COLUMNS)
+    else:  # other dialects: explode in Python and match exchange order ids
+        ids = pd.DataFrame.from_records(list(conn.execute(text(
+            "SELECT id, order_id, ft_trade_id FROM orders"))), columns=["row_id", "oid", "tid"])
+        exploded = [(d, k, str(o), t) for d, raw, t in
+                    zip(decisions["id"], decisions["order_ids"], decisions["trade_id"],
+                        strict=True) for k, o in enumerate(json.loads(raw or "[]"))]
+        ex = pd.DataFrame(exploded, columns=["decision", "position", "oid", "tid_d"])
+        links = ex.merge(ids, on="oid")
+        links = links.loc[links["tid_d"].isna() | (links["tid_d"] == links["tid"]),
+                          LINK_COLUMNS]
+    return decisions.assign(bot=bot), links.assign(bot=bot)
+
+
+def read_dbs(urls: Sequence[str], *, stage: str | None = None, pairs: Sequence[str] = (),
+             strategies: Sequence[str] = (), progress: Progress = None,
+             chunk_rows: int = CHUNK_ROWS) -> DbRead:
+    """Several databases (one per bot) read concurrently, concatenated with a bot column."""
+    if len(urls) == 1:
+        return read_db(urls[0], stage=stage, pairs=pairs, strategies=strategies,
+                       progress=progress, chunk_rows=chunk_rows, bot=bot_labels(urls)[0])
+    bots = bot_labels(urls)
+    with cf.ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        futs = [pool.submit(read_db, u, stage=stage, pairs=pairs, strategies=strategies,
+                            chunk_rows=chunk_rows, bot=b) for u, b in zip(urls, bots, strict=True)]
+        reads = [f.result() for f in futs]
+    problems = Problems()
+    for r in reads:
+        problems.merge(r.problems)
+    decisions = [r.decisions for r in reads if r.decisions is not None]
+    links = [r.links for r in reads if r.links is not None]
+    return DbRead(
+        orders=combine([r.orders for r in reads]),
+        source=", ".join(r.source for r in reads),
+        dialect=", ".join(sorted({r.dialect for r in reads})),
+        ledger_table=any(r.ledger_table for r in reads),
+        ledger_records=sum(r.ledger_records for r in reads), stage_rule=stage_rule(stage),
+        bots=bots, decisions=pd.concat(decisions, ignore_index=True) if decisions else None,
+        links=pd.concat(links, ignore_index=True) if links else None, problems=problems)
+
+
+def lookup_order_ids(urls: Sequence[str], bots: Sequence[str], wanted: pd.DataFrame
+                     ) -> dict[tuple[str, int], str]:
+    """orders.order_id for (bot, orders.id) pairs (the few rows a report lists)."""
+    out: dict[tuple[str, int], str] = {}
+    for url, bot in zip(urls, bots, strict=True):
+        ids = [int(i) for i in wanted.loc[wanted["bot"].astype(str) == bot, "row_id"]]
+        if not ids:
+            continue
+        path = sqlite_file(url)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            sql = (f"SELECT id, order_id FROM {schema.TABLES.orders} "  # noqa: S608
+                   f"WHERE id IN ({','.join(str(x) for x in part)})")
+            out.update({(bot, int(r)): str(o) for r, o in _query(url, path, sql)})
+    return out
+
+
+def _query(url: str, path: Path | None, sql: str) -> list[tuple[Any, ...]]:
+    if path is not None:
+        from freqtrade_exec_ext.report.readers.sqlite import connect
+
+        con = connect(path)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    from sqlalchemy import text
 
     engine = open_engine(url)
-    out: dict[int, str] = {}
     try:
         with engine.connect() as conn:
-            stmt = text("SELECT id, order_id FROM orders WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True))
-            ids = list(row_ids)
-            for i in range(0, len(ids), 500):
-                for rid, oid in conn.execute(stmt, {"ids": ids[i:i + 500]}):
-                    out[int(rid)] = str(oid)
+            return [tuple(r) for r in conn.execute(text(sql))]
     finally:
         engine.dispose()
-    return out

@@ -1,0 +1,242 @@
+"""SQLite: id ranges of ``orders`` read by worker processes with the stdlib driver.
+
+Per range, three queries: the orders (numbers, five short texts, epoch times), their
+trades, and their ledger records, each JSON parsed once by SQLite (a multi-path
+``json_extract`` whose array text pandas' C parser reads).  Big databases are read by up
+to two worker processes (forked: no import cost), each finishing its ranges into order
+rows, so only compact numpy columns travel back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
+from freqtrade_exec_ext.report.frame import Problems, check_ledger, finish, numbers
+from freqtrade_exec_ext.report.query import (
+    LEDGER_COLS,
+    LEDGER_FIELDS,
+    ORDER_TEXT,
+    SQLITE_ORDER_NAMES,
+    TRADE_NUM,
+    TRADE_TEXT,
+    sqlite_invalid_ledger_sql,
+    sqlite_ledger_sql,
+    sqlite_orders_sql,
+    sqlite_trades_sql,
+)
+
+MAX_WORKERS = 2
+Progress = Callable[[int, int], None] | None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+
+
+def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
+         pairs: Sequence[str], strategies: Sequence[str], progress: Progress,
+         chunk_rows: int) -> tuple[list[pd.DataFrame], Problems]:
+    con = connect(path)
+    try:
+        lo, hi, total = con.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM orders").fetchone()
+    finally:
+        con.close()
+    problems = Problems()
+    if lo is None or hi is None:
+        return [], problems
+    sql, params = sqlite_orders_sql(pairs, strategies)
+    job = {"path": path, "sql": sql, "params": params, "use_ledger": use_ledger,
+           "url": url, "stage": stage, "bot": bot}
+    ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
+    workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows \
+        else 1
+    frames: list[pd.DataFrame] = []
+    done = 0
+    if progress:
+        progress(0, total)
+    for frame, found in _run(job, ranges, workers):
+        frames.append(frame)
+        problems.merge(found)
+        done = min(total, done + len(frame))
+        if progress:
+            progress(done, total)
+    return [f for f in frames if len(f)], problems
+
+
+def _run(job: dict[str, Any], ranges: list[tuple[int, int]], workers: int) -> Any:
+    if workers <= 1:
+        for r in ranges:
+            yield chunk(job, r)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        for fut in [pool.submit(chunk, job, r) for r in ranges]:
+            yield fut.result()
+
+
+def chunk(job: dict[str, Any], bounds: tuple[int, int]) -> tuple[pd.DataFrame, Problems]:
+    """One id range, finished into order rows (runs in a worker for big databases)."""
+    problems = Problems()
+    lo, hi = bounds
+    con = connect(job["path"])
+    try:
+        rows = con.execute(job["sql"], {**job["params"], "lo": lo, "hi": hi}).fetchall()
+        if not rows:
+            return pd.DataFrame(), problems
+        raw = _orders(rows, problems)
+        del rows
+        _join_trades(con, raw, lo, hi, problems)
+        if job["use_ledger"] and len(raw):
+            _join_ledger(con, raw, lo, hi, problems)
+    finally:
+        con.close()
+    return finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"]), problems
+
+
+def categorical(values: Sequence[Any]) -> pd.Categorical:
+    arr = np.array(values, dtype=object)
+    try:
+        return pd.Categorical(arr)
+    except TypeError:  # mixed types in a text column
+        return pd.Categorical(np.array([None if v is None else str(v) for v in arr],
+                                       dtype=object))
+
+
+def _orders(rows: list[tuple[Any, ...]], problems: Problems) -> pd.DataFrame:
+    cols = list(zip(*rows, strict=True))
+    ids = np.asarray(cols[0], dtype=float)
+    data: dict[str, Any] = {}
+    bad = np.zeros(len(ids), dtype=bool)
+    for name, col in zip(SQLITE_ORDER_NAMES, cols, strict=True):
+        if name in ORDER_TEXT:
+            data[name] = categorical(col)
+        else:
+            data[name], wrong = numbers(col, name, ids, problems)
+            bad |= wrong
+    raw = pd.DataFrame(data)
+    return raw.loc[~bad].reset_index(drop=True) if bad.any() else raw
+
+
+def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
+                 problems: Problems) -> None:
+    trades = con.execute(sqlite_trades_sql(), {"lo": lo, "hi": hi}).fetchall()
+    tid = raw["ft_trade_id"].to_numpy()
+    if trades:
+        cols = list(zip(*trades, strict=True))
+        t_ids = np.asarray(cols[0], dtype=float)
+    else:
+        cols, t_ids = [], np.zeros(0)
+    order = np.argsort(t_ids, kind="stable")
+    pos = np.searchsorted(t_ids, tid, sorter=order) if len(t_ids) else np.zeros(len(tid), int)
+    ok = pos < len(t_ids)
+    ok[ok] = t_ids[order[pos[ok]]] == tid[ok]
+    if not ok.all():
+        missing = raw["id"].to_numpy()[~ok]
+        problems.add("orders", [f"orders.id {int(i)} belongs to no trade"
+                                for i in missing[:3]], int((~ok).sum()))
+        raw.drop(index=raw.index[~ok], inplace=True)
+        pos, ok = pos[ok], ok[ok]
+    take = order[pos] if len(t_ids) else pos
+    for k, name in enumerate(TRADE_TEXT, 1):
+        values = categorical(cols[k]) if cols else pd.Categorical([])
+        raw[name] = values.take(take) if len(t_ids) else pd.Categorical([None] * len(raw))
+    for k, name in enumerate(TRADE_NUM, 1 + len(TRADE_TEXT)):
+        vals, _ = numbers(cols[k], f"trades.{name}", t_ids, problems, "trades.id") \
+            if cols else (np.zeros(0), None)
+        raw[name] = vals[take] if len(t_ids) else np.nan
+    raw.reset_index(drop=True, inplace=True)
+
+
+def _ledger_rows(con: sqlite3.Connection, lo: int, hi: int,
+                 problems: Problems) -> list[tuple[Any, ...]]:
+    args = {"prefix": LEDGER_KEY_PREFIX, "lo": lo, "hi": hi}
+    try:
+        return con.execute(sqlite_ledger_sql(), args).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "JSON" not in str(exc):
+            raise
+    bad = con.execute(sqlite_invalid_ledger_sql(), args).fetchall()
+    problems.add("ledger", [f"trade_custom_data id {cid} ({key}, trade {tid}) is not valid "
+                            "JSON" for cid, key, tid in bad[:3]], len(bad))
+    return con.execute(sqlite_ledger_sql(valid_only=True), args).fetchall()
+
+
+def parse_arrays(texts: list[str]) -> pd.DataFrame:
+    """'[1.0,"maker",null,...]' texts (one per record) -> a frame, in one C pass; a text
+    the CSV parser cannot split is read with the JSON parser instead."""
+    block = "\n".join(t[1:-1] if t and t[0] == "[" else "" for t in texts)
+    try:
+        led = pd.read_csv(io.StringIO(block), header=None, names=LEDGER_COLS,
+                          na_values=["null"], keep_default_na=False, skip_blank_lines=False,
+                          dtype={c: "category" for c in LEDGER_COLS if c in _TEXT},
+                          true_values=["true"], false_values=["false"])
+        if len(led) == len(texts):
+            return led
+    except (ValueError, pd.errors.ParserError):
+        pass
+    vals = []
+    for t in texts:
+        try:
+            v = json.loads(t)
+        except (TypeError, ValueError):
+            v = None
+        vals.append(v if isinstance(v, list) and len(v) == len(LEDGER_COLS)
+                    else [None] * len(LEDGER_COLS))
+    return pd.DataFrame(vals, columns=LEDGER_COLS)
+
+
+_TEXT = {f"l_{n}" for n, _, k in LEDGER_FIELDS if k == "text"}
+
+
+def _join_ledger(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
+                 problems: Problems) -> None:
+    raw["l_present"] = np.zeros(len(raw), dtype=np.int8)
+    ledger = _ledger_rows(con, lo, hi, problems)
+    if not ledger:
+        return
+    ids = raw["id"].to_numpy()
+    lids = np.array([r[0] for r in ledger], dtype=float)
+    order = np.argsort(ids, kind="stable")
+    found = np.searchsorted(ids, lids, sorter=order)
+    keep = found < len(ids)
+    keep[keep] = ids[order[found[keep]]] == lids[keep]  # filtered-out orders: skip
+    pos = order[found[keep]]
+    led = parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k])
+    present = np.zeros(len(raw), dtype=np.int8)
+    present[pos] = 1
+    raw["l_present"] = present
+    for c in led.columns:
+        col = led[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            c_codes = np.full(len(raw), -1, dtype=np.int64)
+            c_codes[pos] = col.cat.codes.to_numpy()
+            raw[c] = pd.Categorical.from_codes(c_codes, categories=col.cat.categories)
+        else:
+            numeric = col.dtype.kind in "fiub"
+            full = np.full(len(raw), np.nan if numeric else None,
+                           dtype=float if numeric else object)
+            full[pos] = col.to_numpy(dtype=float if numeric else object)
+            raw[c] = full
+
+    def label(rows: list[int]) -> list[str]:
+        marks = ",".join("?" * len(rows))
+        got = dict(con.execute(
+            f"SELECT id, ? || order_id FROM orders WHERE id IN ({marks})",  # noqa: S608
+            [LEDGER_KEY_PREFIX, *(int(ids[k]) for k in rows)]).fetchall())
+        return [f"trade_custom_data {got.get(int(ids[k]), '?')} (orders.id {int(ids[k])})"
+                for k in rows]
+
+    check_ledger(raw, problems, label)
