@@ -85,8 +85,8 @@ def _rich_table(table: TB.Table, cols: list[TB.Col], title: str) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=Text(title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-              padding=(0, 1), show_edge=False)
+    t = Table(title=Text(title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left",
+              pad_edge=False, padding=(0, 1), show_edge=False)
     for c in cols:
         t.add_column(c.header, justify="left" if c.key else "right", no_wrap=True,
                      overflow="ellipsis")
