@@ -52,3 +52,14 @@ def pg_url(pg_server: PgServer) -> str:
     url = pg_server.createdb("freqtrade")
     build(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def localex():
+    """The local exchange (markets for Freqtrade; nothing leaves 127.0.0.1)."""
+    from dryrun_str001 import DATADIR
+
+    from freqtrade_exec_ext.localex.server import LocalExchange
+
+    with LocalExchange(DATADIR) as ex:
+        yield ex
