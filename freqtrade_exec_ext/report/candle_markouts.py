@@ -89,7 +89,7 @@ def add_candle_markouts(orders: pd.DataFrame, data: dict[str, Any], result: Path
     cfg = _exported_config(result)
     cfg = {"datadir": str(_datadir(cfg, datadir)),
            "dataformat_ohlcv": cfg.get("dataformat_ohlcv", "feather"),
-           "candle_type_def": "futures" if cfg.get("trading_mode") == "futures" else ""}
+           "candle_type_def": "futures" if cfg.get("trading_mode") == "futures" else "spot"}
     horizons = [step * k for k in MULTIPLES]
     t = orders["filled_ts"].to_numpy(float)
     base = np.floor(t / step) * step

@@ -17,7 +17,7 @@ import pandas as pd
 
 from freqtrade_exec_ext.report import tables as TB
 from freqtrade_exec_ext.report.build import Report, sample
-from freqtrade_exec_ext.report.render import report_tables, total_cells
+from freqtrade_exec_ext.report.render import constant_keys, report_tables, total_cells
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -25,7 +25,7 @@ max-width:1200px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 h3{font-size:14px;margin:14px 0 4px}
 .meta{color:#555;font-size:13px;overflow-wrap:anywhere}
-.scroll{overflow-x:auto;max-width:100%;border:1px solid #eee}
+.scroll{overflow-x:auto;max-width:100%;width:max-content;border:1px solid #eee}
 table{border-collapse:collapse;font-size:12px;margin:0}
 th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0} td.k,th.k{text-align:left}
@@ -160,7 +160,8 @@ def figures(report: Report) -> list[tuple[str, Any]]:
 
 
 def _html_table(table: TB.Table) -> str:
-    cols = table.cols
+    cols, fixed = constant_keys(table)
+    title = table.title + (f" — {', '.join(fixed)}" if fixed else "")
     head = "<tr>" + "".join(f'<th class="{"k" if c.key else ""}">{html.escape(c.header)}</th>'
                             for c in cols) + "</tr>"
     body: list[str] = []
@@ -178,7 +179,7 @@ def _html_table(table: TB.Table) -> str:
     if table.total is not None and (table.rows or table.groups):
         body.append(row(total_cells(cols, table.total), "total"))
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
-    return (f'<h3>{html.escape(table.title)}</h3><div class="scroll" id="t-{table.name}">'
+    return (f'<h3>{html.escape(title)}</h3><div class="scroll" id="t-{table.name}">'
             f"<table>{head}{''.join(body)}</table></div>{note}")
 
 

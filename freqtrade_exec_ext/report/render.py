@@ -67,7 +67,7 @@ def report_tables(report: Report, *, executions: int = TERMINAL_EXECUTIONS,
     return out
 
 
-def _constant_keys(table: TB.Table) -> tuple[list[TB.Col], list[str]]:
+def constant_keys(table: TB.Table) -> tuple[list[TB.Col], list[str]]:
     rows = table.rows or [r for _, rs in table.groups for r in rs]
     keep, fixed = [], []
     for c in table.cols:
@@ -111,7 +111,7 @@ def total_cells(cols: list[TB.Col], total: dict[str, Any]) -> list[str]:
 def fit(console: Any, table: TB.Table, width: int) -> tuple[Any, list[str]]:
     """The table with its constant keys folded into the title and, while it is wider than
     ``width``, its lowest-ranked columns dropped; returns (rich table, dropped headers)."""
-    cols, fixed = _constant_keys(table)
+    cols, fixed = constant_keys(table)
     title = table.title + (f" — {', '.join(fixed)}" if fixed else "")
     dropped: list[str] = []
     while True:
