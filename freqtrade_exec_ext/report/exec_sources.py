@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from freqtrade_exec_ext.report.metrics import BPS
+from freqtrade_exec_ext.report.metrics import BPS, cat_in
 
 KINDS_BY_REASON = {
     "exit_signal": "signal", "stop_loss": "stop", "trailing_stop_loss": "stop",
@@ -45,13 +45,38 @@ def link(orders: pd.DataFrame, links: pd.DataFrame | None) -> np.ndarray:
     return out
 
 
-def _text_of(cat: pd.Series, idx: np.ndarray) -> np.ndarray:
-    return cat.astype(str).to_numpy()[idx] if len(idx) else np.array([], dtype=object)
+def _cats(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(labels with '' appended for missing, codes pointing into them) of a text column."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("category")
+    labels = np.array([str(c) for c in s.cat.categories] + [""], dtype=object)
+    c = s.cat.codes.to_numpy()
+    return labels, np.where(c < 0, len(labels) - 1, c)
+
+
+def _text_of(s: pd.Series, idx: np.ndarray) -> np.ndarray:
+    """The text of a (categorical) column at some rows, without converting the column."""
+    labels, c = _cats(s)
+    return labels[c[idx]] if len(idx) else np.array([], dtype=object)
+
+
+def _pairs(s: pd.Series, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """'a' where the first and last rows agree, else 'a→b' (one format per distinct pair)."""
+    labels, c = _cats(s)
+    n = len(labels)
+    uniq, inv = np.unique(c[first] * n + c[last], return_inverse=True)
+    text = [labels[u // n] if u // n == u % n else f"{labels[u // n]}→{labels[u % n]}"
+            for u in uniq]
+    return np.array(text, dtype=object)[inv] if len(first) else np.array([], dtype=object)
 
 
 def _kind(intent: np.ndarray, reason: np.ndarray, adjust: np.ndarray) -> np.ndarray:
-    kinds = np.array([KINDS_BY_REASON.get(r, "custom_exit" if i == "exit" else "signal")
-                      for i, r in zip(intent, reason, strict=True)], dtype=object)
+    keys = pd.Series(intent, dtype=object) + "|" + pd.Series(reason, dtype=object)
+    codes_, uniques = pd.factorize(keys)
+    table = np.array([KINDS_BY_REASON.get(u.split("|", 1)[1],
+                                          "custom_exit" if u.startswith("exit|") else "signal")
+                      for u in uniques], dtype=object)
+    kinds = table[codes_] if len(codes_) else np.array([], dtype=object)
     return np.where((intent == "entry") & adjust, "adjust", kinds)
 
 
@@ -59,11 +84,6 @@ def _class(intent: np.ndarray, kind: np.ndarray, reason: np.ndarray) -> np.ndarr
     return np.where(kind == "kill", "kill-switch flatten",
                     np.where(intent == "entry", "entry", np.where(reason == "", "exit",
                                                                    reason)))
-
-
-def _joined(first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    return np.where(first == last, first, np.char.add(np.char.add(
-        first.astype(str), "→"), last.astype(str)))
 
 
 def _status(target: np.ndarray, filled: np.ndarray, last_open: np.ndarray) -> np.ndarray:
@@ -110,7 +130,7 @@ def derived(orders: pd.DataFrame) -> pd.DataFrame:
     stop_uid = np.where(d["is_stop"].to_numpy(bool), d["row_id"].to_numpy(np.int64), 0)
     bot = d["bot"].cat.codes.to_numpy()
     tid = d["trade_id"].to_numpy(np.int64)
-    intent = (d["intent"].astype(str).to_numpy() == "exit").astype(np.int8)
+    intent = cat_in(d["intent"], ("exit",)).astype(np.int8)
     order = np.lexsort((d["row_id"].to_numpy(np.int64), np.nan_to_num(t, nan=np.inf),
                         stop_uid, intent, tid, bot))
     d = d.iloc[order].reset_index(drop=True)
@@ -118,7 +138,7 @@ def derived(orders: pd.DataFrame) -> pd.DataFrame:
     group_start = np.ones(len(d), dtype=bool)
     group_start[1:] = ((bot[1:] != bot[:-1]) | (tid[1:] != tid[:-1])
                        | (intent[1:] != intent[:-1]) | (stop_uid[1:] != stop_uid[:-1]))
-    ends = (d["status"].astype(str).to_numpy() == "filled") | (stop_uid != 0)
+    ends = cat_in(d["status"], ("filled",)) | (stop_uid != 0)
     start = group_start.copy()
     start[1:] |= ends[:-1]
     exec_of = np.cumsum(start) - 1
@@ -146,22 +166,20 @@ def _derived_frame(d: pd.DataFrame, starts: np.ndarray, lasts: np.ndarray,
     amount = d["amount"].to_numpy(float)[starts]
     target = np.where(np.isfinite(amount) & (amount > 0), amount, filled)
     intent = _text_of(d["intent"], starts)
-    reason_first, reason_last = _text_of(d["reason"], starts), _text_of(d["reason"], lasts)
+    reason_first = _text_of(d["reason"], starts)
     kind = _kind(intent, reason_first, nth > 0)
     placed, filled_ts = d["placed_ts"].to_numpy(float), d["filled_ts"].to_numpy(float)
     return pd.DataFrame({
         "bot": _text_of(d["bot"], starts), "strategy": _text_of(d["strategy"], starts),
         "pair": _text_of(d["pair"], starts), "side": _text_of(d["side"], starts),
         "intent": intent, "kind": kind, "class": _class(intent, kind, reason_first),
-        "reason": _joined(reason_first, reason_last),
-        "order_types": _joined(_text_of(d["order_type"], starts),
-                               _text_of(d["order_type"], lasts)),
+        "reason": _pairs(d["reason"], starts, lasts),
+        "order_types": _pairs(d["order_type"], starts, lasts),
         "stage": _text_of(d["stage"], starts),
         "trade_id": d["trade_id"].to_numpy(np.int64)[starts],
         "n_orders": lasts - starts + 1, "source": "derived",
         "decision_source": np.where(has_dec, "ledger", "requested price"),
-        "status": _status(target, filled,
-                          d["status"].astype(str).to_numpy()[lasts] == "open"),
+        "status": _status(target, filled, cat_in(d["status"], ("open",))[lasts]),
         "decided_ts": np.where(np.isfinite(placed[starts]), placed[starts],
                                filled_ts[starts]),
         "ended_ts": np.where(np.isfinite(filled_ts[lasts]), filled_ts[lasts], placed[lasts]),
@@ -170,12 +188,32 @@ def _derived_frame(d: pd.DataFrame, starts: np.ndarray, lasts: np.ndarray,
         "end_mid": np.nan, "target": target, "filled": filled, "filled_notional": notional,
         "fees": fees, "funding": np.add.reduceat(d["funding"].to_numpy(float), starts),
         "spread_money": _spread_money(d, starts, arrival, exec_of),
-    }).assign(strategy_bot=lambda f: _strategy_bot(f))
+    }).pipe(_finalize)
 
 
-def _strategy_bot(f: pd.DataFrame) -> pd.Series:
-    return f["strategy"].astype(str) + np.where(f["bot"].astype(str) != "",
-                                                " @ " + f["bot"].astype(str), "")
+TEXT = ("bot", "strategy", "pair", "side", "intent", "kind", "class", "reason", "order_types",
+        "stage", "source", "decision_source", "status")
+
+
+def _finalize(f: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as categoricals (cheap to group and compare), and strategy @ bot."""
+    for c in TEXT:
+        f[c] = to_category(f[c])
+    strat, bot = _cats(f["strategy"]), _cats(f["bot"])
+    n = len(bot[0])
+    uniq, inv = np.unique(strat[1] * n + bot[1], return_inverse=True)
+    text = [strat[0][u // n] + (f" @ {bot[0][u % n]}" if bot[0][u % n] else "") for u in uniq]
+    f["strategy_bot"] = to_category(np.array(text, dtype=object)[inv] if len(f) else [])
+    return f
+
+
+def to_category(values: Any) -> pd.Categorical:
+    """Values as a categorical, hash-factorised (no per-value string dtype conversion)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return values.array
+    arr = np.asarray(values, dtype=object)
+    c, uniques = pd.factorize(arr, use_na_sentinel=True)
+    return pd.Categorical.from_codes(c, categories=pd.Index(uniques, dtype=object))
 
 
 def _epoch(values: pd.Series) -> np.ndarray:
@@ -225,7 +263,7 @@ def from_decisions(orders: pd.DataFrame, linked: np.ndarray, decisions: pd.DataF
         "filled_notional": agg["notional"], "fees": agg["fees"], "funding": agg["funding"],
         "spread_money": np.where(sp_unknown, np.nan, q_bps * arrival),
     })
-    return out.assign(strategy_bot=_strategy_bot(out))
+    return _finalize(out)
 
 
 def _child_sums(o: pd.DataFrame, n: int) -> dict[str, Any]:
@@ -242,7 +280,8 @@ def _child_sums(o: pd.DataFrame, n: int) -> dict[str, Any]:
     first = pd.Series(o["order_type"].astype(str).to_numpy()).groupby(d).first()
     last = pd.Series(o["order_type"].astype(str).to_numpy()).groupby(d).last()
     types = np.full(n, "", dtype=object)
-    types[first.index.to_numpy()] = _joined(first.to_numpy(), last.to_numpy())
+    types[first.index.to_numpy()] = [a if a == b else f"{a}→{b}"
+                                     for a, b in zip(first, last, strict=True)]
     strat = np.full(n, "", dtype=object)
     s = pd.Series(o["strategy"].astype(str).to_numpy()).groupby(d).first()
     strat[s.index.to_numpy()] = s.to_numpy()

@@ -53,7 +53,7 @@ def add_shortfall(ex: pd.DataFrame) -> pd.DataFrame:
         ex["decision_notional"] = pd.Series(dtype=float)
         ex["unfilled"] = pd.Series(dtype=float)
         return ex
-    sign = np.where(ex["side"].astype(str).to_numpy() == "buy", 1.0, -1.0)
+    sign = np.where(cat_in(ex["side"], ("buy",)), 1.0, -1.0)
     out = shortfall_arrays(
         sign, ex["decision_price"].to_numpy(float), ex["target"].to_numpy(float),
         ex["filled"].to_numpy(float), ex["vwap"].to_numpy(float),
@@ -87,8 +87,7 @@ def aggregate(ex: pd.DataFrame, key: str | None) -> list[dict[str, Any]]:
     """Sums of the parts per value of ``key`` (None: the total), bps of decision notional."""
     if ex.empty:
         return []
-    work = ex.assign(_complete=(ex["status"].astype(str) == "complete").astype(np.int64),
-                     _all="")
+    work = ex.assign(_complete=cat_in(ex["status"], ("complete",)).astype(np.int64), _all="")
     g = work.groupby(key or "_all", observed=True, sort=True)
     rows = []
     for value, r in _sums(g).iterrows():
@@ -106,8 +105,8 @@ def aggregate(ex: pd.DataFrame, key: str | None) -> list[dict[str, Any]]:
 
 def tables(ex: pd.DataFrame) -> dict[str, Any]:
     """The aggregates the report shows: per dimension, and the total."""
-    key_for = {"strategy": "strategy_bot" if ex["bot"].astype(str).nunique() > 1 else
-               "strategy"} if len(ex) else {}
+    key_for = {"strategy": "strategy_bot" if ex["bot"].nunique() > 1 else "strategy"} \
+        if len(ex) else {}
     out: dict[str, Any] = {}
     for col, label in DIMENSIONS:
         out[label] = aggregate(ex, key_for.get(col, col))
@@ -159,8 +158,8 @@ def gaps(ex: pd.DataFrame, *, has_decisions_table: bool, kind: str) -> list[str]
         return []
     out: list[str] = []
     n = len(ex)
-    derived = ex["source"].astype(str) == "derived"
-    req = int((ex["decision_source"].astype(str) == "requested price").sum())
+    derived = cat_in(ex["source"], ("derived",))
+    req = int(cat_in(ex["decision_source"], ("requested price",)).sum())
     if req:
         out.append(f"decision price of {req} of {n} executions: no decision record (no "
                    "ledger record for their first order and no decisions table); their "

@@ -126,9 +126,34 @@ def _ledger_join(src: str) -> str:
 # ------------------------------------------------------------------ SQLite (per chunk)
 
 
-def sqlite_orders_sql(pairs: Sequence[str], strategies: Sequence[str]) -> tuple[str, dict]:
-    """One id range of orders: numbers, a few short texts, times as epoch seconds."""
-    cols = [OC[c] for c in ORDER_NUM] + [OC[c] for c in ORDER_TEXT]
+MAX_VOCAB = 200  # distinct values coded in SQL; a column with more travels as text
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def coded(expr: str, vocab: Sequence[str] | None) -> str:
+    """``expr`` as the index of its value in ``vocab`` (-1 for NULL or other values); the
+    plain expression when there is no vocabulary (too many distinct values)."""
+    if vocab is None:
+        return expr
+    whens = " ".join(f"WHEN {sql_str(v)} THEN {i}" for i, v in enumerate(vocab))
+    return f"(CASE {expr} {whens} ELSE -1 END)" if whens else "-1"
+
+
+def sqlite_vocab_sql() -> tuple[str, str]:
+    """The distinct short texts of orders and of trades (read once, coded per row in SQL)."""
+    order = (f"SELECT DISTINCT {', '.join(ORDER_TEXT)} FROM {T.orders}")  # noqa: S608
+    trade = (f"SELECT DISTINCT {', '.join(TRADE_TEXT)} FROM {T.trades}")  # noqa: S608
+    return order, trade
+
+
+def sqlite_orders_sql(pairs: Sequence[str], strategies: Sequence[str],
+                      vocab: dict[str, list[str] | None]) -> tuple[str, dict[str, Any]]:
+    """One id range of orders: numbers only (short texts as vocabulary codes), times as
+    epoch seconds."""
+    cols = [OC[c] for c in ORDER_NUM] + [coded(OC[c], vocab.get(c)) for c in ORDER_TEXT]
     cols += [epoch_sql("sqlite", OC[c]) for _, c in TIMES]
     cols.append(f"({OC['order_id']} LIKE 'dry\\_run\\_%' ESCAPE '\\')")
     where, params = filters(pairs, strategies)
@@ -141,17 +166,30 @@ def sqlite_orders_sql(pairs: Sequence[str], strategies: Sequence[str]) -> tuple[
 SQLITE_ORDER_NAMES = [*ORDER_NUM, *ORDER_TEXT, *(n for n, _ in TIMES), "dry_id"]
 
 
-def sqlite_trades_sql() -> str:
-    """The trades of one id range of orders."""
-    cols = ["t.id", *(TC[c] for c in TRADE_TEXT), *(TC[c] for c in TRADE_NUM)]
+def sqlite_trades_sql(vocab: dict[str, list[str] | None]) -> str:
+    """The trades of one id range of orders (short texts as vocabulary codes)."""
+    cols = ["t.id", *(coded(TC[c], vocab.get(c)) for c in TRADE_TEXT),
+            *(TC[c] for c in TRADE_NUM)]
     return (f"SELECT {', '.join(cols)} FROM {T.trades} t WHERE t.id IN "  # noqa: S608
             f"(SELECT DISTINCT {OC['ft_trade_id']} FROM {T.orders} o "
             f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi)")
 
 
-def sqlite_ledger_sql(valid_only: bool = False) -> str:
+def sqlite_has_markouts_sql() -> str:
+    """Whether the newest ledger records carry markouts (their paths cost a JSON walk each)."""
+    value = CC["cd_value"]
+    return (f"SELECT COUNT(*) FROM (SELECT {value} AS v FROM {T.custom_data} cd "  # noqa: S608
+            f"WHERE {CC['cd_key']} LIKE :like ORDER BY {CC['id']} DESC LIMIT 1000) "
+            """WHERE instr(v, '"markouts_bps"') > 0""")
+
+
+def ledger_fields(markouts: bool) -> tuple[tuple[str, str, str], ...]:
+    return tuple(f for f in LEDGER_FIELDS if markouts or not f[0].startswith("mk_"))
+
+
+def sqlite_ledger_sql(valid_only: bool = False, markouts: bool = True) -> str:
     """The ledger arrays of one id range of orders (one JSON parse per record)."""
-    paths = ", ".join(f"'{p}'" for _, p, _ in LEDGER_FIELDS)
+    paths = ", ".join(f"'{p}'" for _, p, _ in ledger_fields(markouts))
     guard = f" AND json_valid({CC['cd_value']})" if valid_only else ""
     return (f"SELECT {OC['id']}, json_extract({CC['cd_value']}, {paths}) "  # noqa: S608
             f"FROM {T.orders} o JOIN {_ledger_join(T.custom_data)} "

@@ -23,16 +23,19 @@ import pandas as pd
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
 from freqtrade_exec_ext.report.frame import Problems, check_ledger, finish, numbers
 from freqtrade_exec_ext.report.query import (
-    LEDGER_COLS,
     LEDGER_FIELDS,
+    MAX_VOCAB,
     ORDER_TEXT,
     SQLITE_ORDER_NAMES,
     TRADE_NUM,
     TRADE_TEXT,
+    ledger_fields,
+    sqlite_has_markouts_sql,
     sqlite_invalid_ledger_sql,
     sqlite_ledger_sql,
     sqlite_orders_sql,
     sqlite_trades_sql,
+    sqlite_vocab_sql,
 )
 
 MAX_WORKERS = 2
@@ -54,9 +57,12 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
     problems = Problems()
     if lo is None or hi is None:
         return [], problems
-    sql, params = sqlite_orders_sql(pairs, strategies)
+    vocab, markouts = _vocabulary(path, use_ledger)
+    sql, params = sqlite_orders_sql(pairs, strategies, vocab)
     job = {"path": path, "sql": sql, "params": params, "use_ledger": use_ledger,
-           "url": url, "stage": stage, "bot": bot}
+           "url": url, "stage": stage, "bot": bot, "vocab": vocab,
+           "trades_sql": sqlite_trades_sql(vocab),
+           "ledger_fields": ledger_fields(markouts)}
     ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
     workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows \
         else 1
@@ -71,6 +77,25 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
         if progress:
             progress(done, total)
     return [f for f in frames if len(f)], problems
+
+
+def _vocabulary(path: Path, use_ledger: bool) -> tuple[dict[str, list[str] | None], bool]:
+    """The distinct short texts (coded per row in SQL: no Python string per value) and
+    whether the ledger carries markouts."""
+    con = connect(path)
+    try:
+        vocab: dict[str, list[str] | None] = {}
+        order_sql, trade_sql = sqlite_vocab_sql()
+        for names, sql in ((ORDER_TEXT, order_sql), (TRADE_TEXT, trade_sql)):
+            rows = con.execute(sql).fetchall()
+            for k, name in enumerate(names):
+                values = sorted({str(r[k]) for r in rows if r[k] is not None})
+                vocab[name] = values if len(values) <= MAX_VOCAB else None
+        markouts = bool(use_ledger and con.execute(
+            sqlite_has_markouts_sql(), {"like": LEDGER_KEY_PREFIX + "%"}).fetchone()[0])
+    finally:
+        con.close()
+    return vocab, markouts
 
 
 def _run(job: dict[str, Any], ranges: list[tuple[int, int]], workers: int) -> Any:
@@ -96,49 +121,83 @@ def chunk(job: dict[str, Any], bounds: tuple[int, int]) -> tuple[pd.DataFrame, P
         rows = con.execute(job["sql"], {**job["params"], "lo": lo, "hi": hi}).fetchall()
         if not rows:
             return pd.DataFrame(), problems
-        raw = _orders(rows, problems)
+        raw = _orders(rows, job["vocab"], problems)
         del rows
-        _join_trades(con, raw, lo, hi, problems)
+        _join_trades(con, job, raw, lo, hi, problems)
         if job["use_ledger"] and len(raw):
-            _join_ledger(con, raw, lo, hi, problems)
+            _join_ledger(con, job, raw, lo, hi, problems)
     finally:
         con.close()
     return finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"]), problems
 
 
 def categorical(values: Sequence[Any]) -> pd.Categorical:
-    arr = np.array(values, dtype=object)
+    """Text values as a categorical (hash-factorised: no string dtype conversion)."""
+    arr = np.array([None if v is None else str(v) for v in values], dtype=object)
+    codes_, uniques = pd.factorize(arr, use_na_sentinel=True)
+    return pd.Categorical.from_codes(codes_, categories=pd.Index(uniques, dtype=object))
+
+
+def from_vocab(codes_: np.ndarray, vocab: list[str]) -> pd.Categorical:
+    c = np.nan_to_num(codes_, nan=-1).astype(np.int32)
+    return pd.Categorical.from_codes(np.where((c < 0) | (c >= len(vocab)), -1, c),
+                                     categories=pd.Index(vocab, dtype=object))
+
+
+def _matrix(rows: list[tuple[Any, ...]], names: Sequence[str], text: set[str],
+            ids_col: int, problems: Problems, label: str) -> tuple[dict[str, Any], np.ndarray]:
+    """Query rows as columns: one C conversion when every value is a number; else column
+    by column, naming the values that are not numbers."""
+    n = len(rows)
     try:
-        return pd.Categorical(arr)
-    except TypeError:  # mixed types in a text column
-        return pd.Categorical(np.array([None if v is None else str(v) for v in arr],
-                                       dtype=object))
-
-
-def _orders(rows: list[tuple[Any, ...]], problems: Problems) -> pd.DataFrame:
+        if text:
+            raise ValueError("text columns")
+        m = np.array(rows, dtype=float)
+        return {name: m[:, k] for k, name in enumerate(names)}, np.zeros(n, dtype=bool)
+    except (TypeError, ValueError):
+        pass
     cols = list(zip(*rows, strict=True))
-    ids = np.asarray(cols[0], dtype=float)
-    data: dict[str, Any] = {}
-    bad = np.zeros(len(ids), dtype=bool)
-    for name, col in zip(SQLITE_ORDER_NAMES, cols, strict=True):
-        if name in ORDER_TEXT:
-            data[name] = categorical(col)
+    ids = np.asarray(cols[ids_col], dtype=float)
+    out: dict[str, Any] = {}
+    bad = np.zeros(n, dtype=bool)
+    for name, col in zip(names, cols, strict=True):
+        if name in text:
+            out[name] = categorical(col)
         else:
-            data[name], wrong = numbers(col, name, ids, problems)
+            out[name], wrong = numbers(col, name, ids, problems, label)
             bad |= wrong
+    return out, bad
+
+
+def _orders(rows: list[tuple[Any, ...]], vocab: dict[str, list[str] | None],
+            problems: Problems) -> pd.DataFrame:
+    text = {c for c in ORDER_TEXT if vocab.get(c) is None}
+    data, bad = _matrix(rows, SQLITE_ORDER_NAMES, text, 0, problems, "orders.id")
+    for c in ORDER_TEXT:
+        if c not in text:
+            data[c] = from_vocab(data[c], vocab[c] or [])
     raw = pd.DataFrame(data)
     return raw.loc[~bad].reset_index(drop=True) if bad.any() else raw
 
 
-def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
-                 problems: Problems) -> None:
-    trades = con.execute(sqlite_trades_sql(), {"lo": lo, "hi": hi}).fetchall()
-    tid = raw["ft_trade_id"].to_numpy()
-    if trades:
-        cols = list(zip(*trades, strict=True))
-        t_ids = np.asarray(cols[0], dtype=float)
+TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
+
+
+def _join_trades(con: sqlite3.Connection, job: dict[str, Any], raw: pd.DataFrame, lo: int,
+                 hi: int, problems: Problems) -> None:
+    vocab = job["vocab"]
+    rows = con.execute(job["trades_sql"], {"lo": lo, "hi": hi}).fetchall()
+    text = {c for c in TRADE_TEXT if vocab.get(c) is None}
+    if rows:
+        data, _ = _matrix(rows, TRADE_NAMES, text, 0, problems, "trades.id")
     else:
-        cols, t_ids = [], np.zeros(0)
+        data = {c: np.zeros(0) for c in TRADE_NAMES}
+        data.update({c: pd.Categorical([]) for c in text})
+    for c in TRADE_TEXT:
+        if c not in text:
+            data[c] = from_vocab(np.asarray(data[c], dtype=float), vocab[c] or [])
+    t_ids = np.asarray(data["id"], dtype=float)
+    tid = raw["ft_trade_id"].to_numpy()
     order = np.argsort(t_ids, kind="stable")
     pos = np.searchsorted(t_ids, tid, sorter=order) if len(t_ids) else np.zeros(len(tid), int)
     ok = pos < len(t_ids)
@@ -148,40 +207,42 @@ def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
         problems.add("orders", [f"orders.id {int(i)} belongs to no trade"
                                 for i in missing[:3]], int((~ok).sum()))
         raw.drop(index=raw.index[~ok], inplace=True)
-        pos, ok = pos[ok], ok[ok]
+        raw.reset_index(drop=True, inplace=True)
+        pos = pos[ok]
     take = order[pos] if len(t_ids) else pos
-    for k, name in enumerate(TRADE_TEXT, 1):
-        values = categorical(cols[k]) if cols else pd.Categorical([])
-        raw[name] = values.take(take) if len(t_ids) else pd.Categorical([None] * len(raw))
-    for k, name in enumerate(TRADE_NUM, 1 + len(TRADE_TEXT)):
-        vals, _ = numbers(cols[k], f"trades.{name}", t_ids, problems, "trades.id") \
-            if cols else (np.zeros(0), None)
-        raw[name] = vals[take] if len(t_ids) else np.nan
-    raw.reset_index(drop=True, inplace=True)
+    for name in (*TRADE_TEXT, *TRADE_NUM):
+        col = data[name]
+        if isinstance(col, pd.Categorical):
+            raw[name] = col.take(take) if len(t_ids) else pd.Categorical([None] * len(raw))
+        else:
+            vals = np.asarray(col, dtype=float)
+            raw[name] = vals[take] if len(t_ids) else np.nan
 
 
-def _ledger_rows(con: sqlite3.Connection, lo: int, hi: int,
-                 problems: Problems) -> list[tuple[Any, ...]]:
+def _ledger_rows(con: sqlite3.Connection, lo: int, hi: int, problems: Problems,
+                 markouts: bool) -> list[tuple[Any, ...]]:
     args = {"prefix": LEDGER_KEY_PREFIX, "lo": lo, "hi": hi}
     try:
-        return con.execute(sqlite_ledger_sql(), args).fetchall()
+        return con.execute(sqlite_ledger_sql(markouts=markouts), args).fetchall()
     except sqlite3.OperationalError as exc:
         if "JSON" not in str(exc):
             raise
     bad = con.execute(sqlite_invalid_ledger_sql(), args).fetchall()
     problems.add("ledger", [f"trade_custom_data id {cid} ({key}, trade {tid}) is not valid "
                             "JSON" for cid, key, tid in bad[:3]], len(bad))
-    return con.execute(sqlite_ledger_sql(valid_only=True), args).fetchall()
+    return con.execute(sqlite_ledger_sql(valid_only=True, markouts=markouts), args).fetchall()
 
 
-def parse_arrays(texts: list[str]) -> pd.DataFrame:
+def parse_arrays(texts: list[str], fields: Sequence[tuple[str, str, str]] = LEDGER_FIELDS
+                 ) -> pd.DataFrame:
     """'[1.0,"maker",null,...]' texts (one per record) -> a frame, in one C pass; a text
     the CSV parser cannot split is read with the JSON parser instead."""
+    names = [f"l_{n}" for n, _, _ in fields]
     block = "\n".join(t[1:-1] if t and t[0] == "[" else "" for t in texts)
     try:
-        led = pd.read_csv(io.StringIO(block), header=None, names=LEDGER_COLS,
+        led = pd.read_csv(io.StringIO(block), header=None, names=names,
                           na_values=["null"], keep_default_na=False, skip_blank_lines=False,
-                          dtype={c: "category" for c in LEDGER_COLS if c in _TEXT},
+                          dtype={c: "category" for c in names if c in _TEXT},
                           true_values=["true"], false_values=["false"])
         if len(led) == len(texts):
             return led
@@ -193,18 +254,18 @@ def parse_arrays(texts: list[str]) -> pd.DataFrame:
             v = json.loads(t)
         except (TypeError, ValueError):
             v = None
-        vals.append(v if isinstance(v, list) and len(v) == len(LEDGER_COLS)
-                    else [None] * len(LEDGER_COLS))
-    return pd.DataFrame(vals, columns=LEDGER_COLS)
+        vals.append(v if isinstance(v, list) and len(v) == len(names) else [None] * len(names))
+    return pd.DataFrame(vals, columns=names)
 
 
 _TEXT = {f"l_{n}" for n, _, k in LEDGER_FIELDS if k == "text"}
 
 
-def _join_ledger(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
-                 problems: Problems) -> None:
+def _join_ledger(con: sqlite3.Connection, job: dict[str, Any], raw: pd.DataFrame, lo: int,
+                 hi: int, problems: Problems) -> None:
     raw["l_present"] = np.zeros(len(raw), dtype=np.int8)
-    ledger = _ledger_rows(con, lo, hi, problems)
+    fields = job["ledger_fields"]
+    ledger = _ledger_rows(con, lo, hi, problems, len(fields) == len(LEDGER_FIELDS))
     if not ledger:
         return
     ids = raw["id"].to_numpy()
@@ -214,7 +275,7 @@ def _join_ledger(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
     keep = found < len(ids)
     keep[keep] = ids[order[found[keep]]] == lids[keep]  # filtered-out orders: skip
     pos = order[found[keep]]
-    led = parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k])
+    led = parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k], fields)
     present = np.zeros(len(raw), dtype=np.int8)
     present[pos] = 1
     raw["l_present"] = present
