@@ -54,62 +54,111 @@ def _cats(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return labels, np.where(c < 0, len(labels) - 1, c)
 
 
-def _text_of(s: pd.Series, idx: np.ndarray) -> np.ndarray:
-    """The text of a (categorical) column at some rows, without converting the column."""
-    labels, c = _cats(s)
-    return labels[c[idx]] if len(idx) else np.array([], dtype=object)
+def _kind_of(intent: str, reason: str, adjust: bool) -> str:
+    if intent == "entry" and adjust:
+        return "adjust"
+    return KINDS_BY_REASON.get(reason, "custom_exit" if intent == "exit" else "signal")
 
 
-def _pairs(s: pd.Series, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """'a' where the first and last rows agree, else 'a→b' (one format per distinct pair)."""
-    labels, c = _cats(s)
-    n = len(labels)
-    uniq, inv = np.unique(c[first] * n + c[last], return_inverse=True)
-    text = [labels[u // n] if u // n == u % n else f"{labels[u // n]}→{labels[u % n]}"
-            for u in uniq]
-    return np.array(text, dtype=object)[inv] if len(first) else np.array([], dtype=object)
+def _class_of(intent: str, kind: str, reason: str) -> str:
+    if kind == "kill":
+        return "kill-switch flatten"
+    return "entry" if intent == "entry" else (reason or "exit")
 
 
-def _kind(intent: np.ndarray, reason: np.ndarray, adjust: np.ndarray) -> np.ndarray:
-    keys = pd.Series(intent, dtype=object) + "|" + pd.Series(reason, dtype=object)
-    codes_, uniques = pd.factorize(keys)
-    table = np.array([KINDS_BY_REASON.get(u.split("|", 1)[1],
-                                          "custom_exit" if u.startswith("exit|") else "signal")
-                      for u in uniques], dtype=object)
-    kinds = table[codes_] if len(codes_) else np.array([], dtype=object)
-    return np.where((intent == "entry") & adjust, "adjust", kinds)
+def _labelled(intent: Any, reason: Any, adjust: np.ndarray, kind: Any = None
+              ) -> tuple[pd.Categorical, pd.Categorical]:
+    """(kind, class) per execution, decided once per distinct (intent, reason, adjust)."""
+    i = pd.Categorical(intent)
+    r = pd.Categorical(reason)
+    k = pd.Categorical(kind) if kind is not None else None
+    nk = len(k.categories) + 1 if k is not None else 1
+    key = ((np.asarray(i.codes, np.int64) * (len(r.categories) + 1) + np.asarray(r.codes))
+           * 2 + adjust.astype(np.int64)) * nk + (np.asarray(k.codes) + 1 if k is not None
+                                                   else 0)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    kinds, classes = [], []
+    for pos in first:
+        it, rs = str(i[pos]) if i.codes[pos] >= 0 else "", str(r[pos]) if r.codes[pos] >= 0 \
+            else ""
+        kd = str(k[pos]) if k is not None and k.codes[pos] >= 0 else _kind_of(it, rs,
+                                                                               bool(adjust[pos]))
+        kinds.append(kd)
+        classes.append(_class_of(it, kd, rs))
+    inv = inv.reshape(-1)
+    return (_from_labels(inv, np.array(kinds, dtype=object)),
+            _from_labels(inv, np.array(classes, dtype=object)))
 
 
-def _class(intent: np.ndarray, kind: np.ndarray, reason: np.ndarray) -> np.ndarray:
-    return np.where(kind == "kill", "kill-switch flatten",
-                    np.where(intent == "entry", "entry", np.where(reason == "", "exit",
-                                                                   reason)))
+STATUS = np.array(["complete", "working", "partial", "cancelled"], dtype=object)
 
 
-def _status(target: np.ndarray, filled: np.ndarray, last_open: np.ndarray) -> np.ndarray:
+def _status(target: np.ndarray, filled: np.ndarray, last_open: np.ndarray) -> pd.Categorical:
     done = (filled > 0) & (filled >= target * (1 - 1e-9))
-    return np.where(done, "complete", np.where(last_open, "working",
-                                               np.where(filled > 0, "partial", "cancelled")))
+    c = np.where(done, 0, np.where(last_open, 1, np.where(filled > 0, 2, 3)))
+    return pd.Categorical.from_codes(c, categories=pd.Index(STATUS, dtype=object))
 
 
-def _spread_money(d: pd.DataFrame, starts: np.ndarray, arrival: np.ndarray,
-                  exec_of: np.ndarray) -> np.ndarray:
+def _from_labels(codes_: np.ndarray, labels: np.ndarray) -> pd.Categorical:
+    """Codes into possibly repeated labels -> a categorical with unique categories."""
+    uniq, remap = np.unique(labels.astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(remap[codes_] if len(codes_) else codes_.astype(int),
+                                     categories=pd.Index(uniq, dtype=object))
+
+
+class _View:
+    """Columns of the order frame in execution order (gathered lazily as numpy arrays:
+    the frame itself is never copied)."""
+
+    def __init__(self, orders: pd.DataFrame, perm: np.ndarray) -> None:
+        self.o, self.perm = orders, perm
+
+    def __len__(self) -> int:
+        return len(self.perm)
+
+    def num(self, col: str) -> np.ndarray:
+        return self.o[col].to_numpy()[self.perm]
+
+    def cat(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        labels, c = _cats(self.o[col])
+        return labels, c[self.perm]
+
+    def text(self, col: str, idx: np.ndarray) -> pd.Categorical:
+        """The column at some rows as a categorical ('' for missing), from codes."""
+        labels, c = self.cat(col)
+        return _from_labels(c[idx], labels)
+
+    def pairs(self, col: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """'a' where the first and last rows agree, else 'a→b' (formatted once per pair)."""
+        labels, c = self.cat(col)
+        n = len(labels)
+        if not len(first):
+            return np.array([], dtype=object)
+        uniq, inv = np.unique(c[first] * n + c[last], return_inverse=True)
+        text = [labels[u // n] if u // n == u % n else f"{labels[u // n]}→{labels[u % n]}"
+                for u in uniq]
+        return _from_labels(inv.reshape(-1), np.array(text, dtype=object))
+
+    def isin(self, col: str, values: tuple[str, ...]) -> np.ndarray:
+        return cat_in(self.o[col], values)[self.perm]
+
+
+def _spread_money(v: _View, starts: np.ndarray, arrival: np.ndarray) -> np.ndarray:
     """Half-spreads paid in money: A x sum(bps/1e4 x q) over fills; NaN if one is unknown."""
-    filled = d["filled"].to_numpy(float)
-    sp = d["spread_cost_bps"].to_numpy(float)
+    filled = v.num("filled")
+    sp = v.num("spread_cost_bps")
     fill = filled > 0
     q_bps = np.add.reduceat(np.where(fill, np.nan_to_num(sp) / BPS * filled, 0.0), starts)
     unknown = np.add.reduceat((fill & ~np.isfinite(sp)).astype(np.int64), starts) > 0
     return np.where(unknown, np.nan, q_bps * arrival)
 
 
-def _decision_rows(d: pd.DataFrame, starts: np.ndarray, exec_of: np.ndarray) -> np.ndarray:
+def _decision_rows(v: _View, starts: np.ndarray, exec_of: np.ndarray) -> np.ndarray:
     """Per execution, the row whose ledger decision price applies (-1: none): the first
     order's, else the first later order with a decision price and the same reason."""
-    n = len(d)
-    dec = d["decision_price"].to_numpy(float)
-    reason = d["reason"].cat.codes.to_numpy() if hasattr(d["reason"], "cat") else \
-        pd.factorize(d["reason"])[0]
+    n = len(v)
+    dec = v.num("decision_price")
+    _, reason = v.cat("reason")
     same = reason == reason[starts][exec_of]
     cand = np.isfinite(dec) & (dec > 0) & same
     pos = np.where(cand, np.arange(n), n)
@@ -121,84 +170,90 @@ def derived(orders: pd.DataFrame) -> pd.DataFrame:
     """Executions from Freqtrade's orders alone (no decision names these orders)."""
     if orders.empty:
         return empty()
-    protective = orders["is_stop"].to_numpy(bool) & (orders["filled"].to_numpy(float) <= 0)
-    d = orders.loc[~protective]
-    if d.empty:
+    is_stop = orders["is_stop"].to_numpy(bool)
+    keep = np.flatnonzero(~(is_stop & (orders["filled"].to_numpy(float) <= 0)))
+    if not len(keep):
         return empty()
-    placed = d["placed_ts"].to_numpy(float)
-    t = np.where(np.isfinite(placed), placed, d["filled_ts"].to_numpy(float))
-    stop_uid = np.where(d["is_stop"].to_numpy(bool), d["row_id"].to_numpy(np.int64), 0)
-    bot = d["bot"].cat.codes.to_numpy()
-    tid = d["trade_id"].to_numpy(np.int64)
-    intent = cat_in(d["intent"], ("exit",)).astype(np.int8)
-    order = np.lexsort((d["row_id"].to_numpy(np.int64), np.nan_to_num(t, nan=np.inf),
-                        stop_uid, intent, tid, bot))
-    d = d.iloc[order].reset_index(drop=True)
+    placed = orders["placed_ts"].to_numpy(float)[keep]
+    t = np.where(np.isfinite(placed), placed, orders["filled_ts"].to_numpy(float)[keep])
+    row_id = orders["row_id"].to_numpy(np.int64)[keep]
+    stop_uid = np.where(is_stop[keep], row_id, 0)
+    bot = orders["bot"].cat.codes.to_numpy()[keep]
+    tid = orders["trade_id"].to_numpy(np.int64)[keep]
+    intent = cat_in(orders["intent"], ("exit",))[keep].astype(np.int8)
+    order = np.lexsort((row_id, np.nan_to_num(t, nan=np.inf), stop_uid, intent, tid, bot))
+    v = _View(orders, keep[order])
     bot, tid, intent, stop_uid = bot[order], tid[order], intent[order], stop_uid[order]
-    group_start = np.ones(len(d), dtype=bool)
+    group_start = np.ones(len(v), dtype=bool)
     group_start[1:] = ((bot[1:] != bot[:-1]) | (tid[1:] != tid[:-1])
                        | (intent[1:] != intent[:-1]) | (stop_uid[1:] != stop_uid[:-1]))
-    ends = cat_in(d["status"], ("filled",)) | (stop_uid != 0)
+    ends = v.isin("status", ("filled",)) | (stop_uid != 0)
     start = group_start.copy()
     start[1:] |= ends[:-1]
     exec_of = np.cumsum(start) - 1
     starts = np.flatnonzero(start)
-    lasts = np.append(starts[1:] - 1, len(d) - 1)
+    lasts = np.append(starts[1:] - 1, len(v) - 1)
     # the index of each execution within its group (entries after the first are DCA)
     group_no = np.cumsum(group_start) - 1
     first_exec_of_group = np.minimum.reduceat(exec_of, np.flatnonzero(group_start))
     nth = exec_of[starts] - first_exec_of_group[group_no[starts]]
-    return _derived_frame(d, starts, lasts, exec_of, nth)
+    return _derived_frame(v, starts, lasts, exec_of, nth)
 
 
-def _derived_frame(d: pd.DataFrame, starts: np.ndarray, lasts: np.ndarray,
+def _derived_frame(v: _View, starts: np.ndarray, lasts: np.ndarray,
                    exec_of: np.ndarray, nth: np.ndarray) -> pd.DataFrame:
-    filled = np.add.reduceat(d["filled"].to_numpy(float), starts)
-    notional = np.add.reduceat(d["notional"].to_numpy(float), starts)
-    fill = d["filled"].to_numpy(float) > 0
-    fees = np.add.reduceat(np.where(fill, np.nan_to_num(d["fee"].to_numpy(float)), 0.0), starts)
-    dec_row = _decision_rows(d, starts, exec_of)
+    filled_all = v.num("filled").astype(float)
+    filled = np.add.reduceat(filled_all, starts)
+    notional = np.add.reduceat(v.num("notional").astype(float), starts)
+    fees = np.add.reduceat(np.where(filled_all > 0, np.nan_to_num(v.num("fee").astype(float)),
+                                    0.0), starts)
+    dec_row = _decision_rows(v, starts, exec_of)
     has_dec = dec_row >= 0
     safe = np.where(has_dec, dec_row, starts)
-    requested = d["requested_price"].to_numpy(float)[starts]
-    decision = np.where(has_dec, d["decision_price"].to_numpy(float)[safe], requested)
-    arrival = np.where(has_dec, d["arrival_mid"].to_numpy(float)[safe], np.nan)
-    amount = d["amount"].to_numpy(float)[starts]
+    requested = v.num("requested_price")[starts]
+    decision = np.where(has_dec, v.num("decision_price")[safe], requested)
+    arrival = np.where(has_dec, v.num("arrival_mid")[safe], np.nan)
+    amount = v.num("amount")[starts]
     target = np.where(np.isfinite(amount) & (amount > 0), amount, filled)
-    intent = _text_of(d["intent"], starts)
-    reason_first = _text_of(d["reason"], starts)
-    kind = _kind(intent, reason_first, nth > 0)
-    placed, filled_ts = d["placed_ts"].to_numpy(float), d["filled_ts"].to_numpy(float)
-    return pd.DataFrame({
-        "bot": _text_of(d["bot"], starts), "strategy": _text_of(d["strategy"], starts),
-        "pair": _text_of(d["pair"], starts), "side": _text_of(d["side"], starts),
-        "intent": intent, "kind": kind, "class": _class(intent, kind, reason_first),
-        "reason": _pairs(d["reason"], starts, lasts),
-        "order_types": _pairs(d["order_type"], starts, lasts),
-        "stage": _text_of(d["stage"], starts),
-        "trade_id": d["trade_id"].to_numpy(np.int64)[starts],
+    intent = v.text("intent", starts)
+    kind, klass = _labelled(intent, v.text("reason", starts), nth > 0)
+    placed, filled_ts = v.num("placed_ts"), v.num("filled_ts")
+    return _frame({
+        "bot": v.text("bot", starts), "strategy": v.text("strategy", starts),
+        "pair": v.text("pair", starts), "side": v.text("side", starts),
+        "intent": intent, "kind": kind, "class": klass,
+        "reason": v.pairs("reason", starts, lasts),
+        "order_types": v.pairs("order_type", starts, lasts),
+        "stage": v.text("stage", starts),
+        "trade_id": v.num("trade_id")[starts].astype(np.int64),
         "n_orders": lasts - starts + 1, "source": "derived",
-        "decision_source": np.where(has_dec, "ledger", "requested price"),
-        "status": _status(target, filled, cat_in(d["status"], ("open",))[lasts]),
+        "decision_source": _from_labels(np.where(has_dec, 0, 1),
+                                        np.array(["ledger", "requested price"], dtype=object)),
+        "status": _status(target, filled, v.isin("status", ("open",))[lasts]),
         "decided_ts": np.where(np.isfinite(placed[starts]), placed[starts],
                                filled_ts[starts]),
         "ended_ts": np.where(np.isfinite(filled_ts[lasts]), filled_ts[lasts], placed[lasts]),
         "decision_price": decision, "arrival_mid": arrival,
         "vwap": np.where(filled > 0, notional / np.where(filled > 0, filled, 1.0), np.nan),
         "end_mid": np.nan, "target": target, "filled": filled, "filled_notional": notional,
-        "fees": fees, "funding": np.add.reduceat(d["funding"].to_numpy(float), starts),
-        "spread_money": _spread_money(d, starts, arrival, exec_of),
-    }).pipe(_finalize)
+        "fees": fees, "funding": np.add.reduceat(v.num("funding").astype(float), starts),
+        "spread_money": _spread_money(v, starts, arrival),
+    })
 
 
 TEXT = ("bot", "strategy", "pair", "side", "intent", "kind", "class", "reason", "order_types",
         "stage", "source", "decision_source", "status")
 
 
-def _finalize(f: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as categoricals (cheap to group and compare), and strategy @ bot."""
+def _frame(cols: dict[str, Any]) -> pd.DataFrame:
+    """The execution frame: text columns as categoricals (cheap to group and compare; never
+    pandas' string dtype), plus strategy @ bot."""
+    n = max((len(v) for v in cols.values() if not np.isscalar(v)), default=0)
     for c in TEXT:
-        f[c] = to_category(f[c])
+        v = cols[c]
+        if not isinstance(v, pd.Categorical):
+            cols[c] = to_category(np.full(n, v, dtype=object) if np.isscalar(v) else v)
+    f = pd.DataFrame(cols)
     strat, bot = _cats(f["strategy"]), _cats(f["bot"])
     n = len(bot[0])
     uniq, inv = np.unique(strat[1] * n + bot[1], return_inverse=True)
@@ -241,14 +296,15 @@ def from_decisions(orders: pd.DataFrame, linked: np.ndarray, decisions: pd.DataF
                         minlength=len(dec))
     sp_unknown = np.bincount(o["_d"], (fills & ~np.isfinite(sp)).astype(float),
                              minlength=len(dec)) > 0
-    intent = dec["intent"].astype(str).to_numpy()
-    kind = dec["kind"].astype(str).to_numpy()
-    reason = dec["reason"].fillna("").astype(str).to_numpy()
+    intent = np.asarray(dec["intent"], dtype=object)
+    reason = np.asarray(dec["reason"].fillna(""), dtype=object)
+    kind, klass = _labelled(intent, reason, np.zeros(len(dec), bool),
+                            np.asarray(dec["kind"], dtype=object))
     strategy = np.where(agg["strategy"] != "", agg["strategy"], dec["strategy_id"].astype(str))
-    out = pd.DataFrame({
+    return _frame({
         "bot": dec["bot"].astype(str), "strategy": strategy, "pair": dec["pair"].astype(str),
         "side": dec["side"].astype(str), "intent": intent, "kind": kind,
-        "class": _class(intent, kind, reason), "reason": reason,
+        "class": klass, "reason": reason,
         "order_types": agg["order_types"], "stage": dec["runmode"].astype(str),
         "trade_id": pd.to_numeric(dec["trade_id"], errors="coerce").fillna(0).astype(np.int64),
         "n_orders": agg["n"], "source": "decision", "decision_source": "decisions table",
@@ -263,7 +319,6 @@ def from_decisions(orders: pd.DataFrame, linked: np.ndarray, decisions: pd.DataF
         "filled_notional": agg["notional"], "fees": agg["fees"], "funding": agg["funding"],
         "spread_money": np.where(sp_unknown, np.nan, q_bps * arrival),
     })
-    return _finalize(out)
 
 
 def _child_sums(o: pd.DataFrame, n: int) -> dict[str, Any]:
