@@ -166,13 +166,16 @@ def sqlite_orders_sql(pairs: Sequence[str], strategies: Sequence[str],
 SQLITE_ORDER_NAMES = [*ORDER_NUM, *ORDER_TEXT, *(n for n, _ in TIMES), "dry_id"]
 
 
-def sqlite_trades_sql(vocab: dict[str, list[str] | None]) -> str:
-    """The trades of one id range of orders (short texts as vocabulary codes)."""
+def sqlite_trades_sql(vocab: dict[str, list[str] | None], *, by_range: bool = False) -> str:
+    """The trades of one id range of orders (short texts as vocabulary codes): the trade id
+    range ``:tlo``..``:thi`` when the orders' trades are dense in it, else those trades."""
     cols = ["t.id", *(coded(TC[c], vocab.get(c)) for c in TRADE_TEXT),
             *(TC[c] for c in TRADE_NUM)]
-    return (f"SELECT {', '.join(cols)} FROM {T.trades} t WHERE t.id IN "  # noqa: S608
-            f"(SELECT DISTINCT {OC['ft_trade_id']} FROM {T.orders} o "
-            f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi)")
+    head = f"SELECT {', '.join(cols)} FROM {T.trades} t WHERE "  # noqa: S608
+    if by_range:
+        return head + f"{TC['id']} >= :tlo AND {TC['id']} <= :thi"
+    return head + (f"t.id IN (SELECT DISTINCT {OC['ft_trade_id']} FROM {T.orders} o "  # noqa: S608
+                   f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi)")
 
 
 def sqlite_has_markouts_sql() -> str:

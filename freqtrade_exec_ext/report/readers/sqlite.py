@@ -62,6 +62,7 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
     job = {"path": path, "sql": sql, "params": params, "use_ledger": use_ledger,
            "url": url, "stage": stage, "bot": bot, "vocab": vocab,
            "trades_sql": sqlite_trades_sql(vocab),
+           "trades_range_sql": sqlite_trades_sql(vocab, by_range=True),
            "ledger_fields": ledger_fields(markouts)}
     ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
     workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows \
@@ -186,7 +187,12 @@ TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
 def _join_trades(con: sqlite3.Connection, job: dict[str, Any], raw: pd.DataFrame, lo: int,
                  hi: int, problems: Problems) -> None:
     vocab = job["vocab"]
-    rows = con.execute(job["trades_sql"], {"lo": lo, "hi": hi}).fetchall()
+    tids = raw["ft_trade_id"].to_numpy()
+    tlo, thi = (float(np.nanmin(tids)), float(np.nanmax(tids))) if len(tids) else (0.0, -1.0)
+    if thi - tlo < 4 * len(tids):  # dense (the usual case): a range scan of trades
+        rows = con.execute(job["trades_range_sql"], {"tlo": tlo, "thi": thi}).fetchall()
+    else:
+        rows = con.execute(job["trades_sql"], {"lo": lo, "hi": hi}).fetchall()
     text = {c for c in TRADE_TEXT if vocab.get(c) is None}
     if rows:
         data, _ = _matrix(rows, TRADE_NAMES, text, 0, problems, "trades.id")
