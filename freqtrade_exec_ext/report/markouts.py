@@ -49,12 +49,13 @@ def summarize(df: pd.DataFrame) -> list[dict[str, Any]]:
     w = filled["notional"].to_numpy(float)
     for col in columns(filled):
         v = filled[col].to_numpy(float)
-        row = {"horizon": col[3:], "all": _stats(v, w), "maker": _stats(v[maker], w[maker]),
-               "taker": _stats(v[taker], w[taker])}
-        mk, tk = row["maker"]["mean"], row["taker"]["mean"]
-        row["maker_minus_taker"] = mk - tk if mk is not None and tk is not None else None
-        if row["all"]["n"]:
-            out.append(row)
+        every, makers, takers = _stats(v, w), _stats(v[maker], w[maker]), _stats(v[taker],
+                                                                                   w[taker])
+        mk, tk = makers["mean"], takers["mean"]
+        if every["n"]:
+            out.append({"horizon": col[3:], "all": every, "maker": makers, "taker": takers,
+                        "maker_minus_taker": mk - tk if mk is not None and tk is not None
+                        else None})
     return out
 
 

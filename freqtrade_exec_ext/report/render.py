@@ -69,12 +69,13 @@ def report_tables(report: Report, *, executions: int = TERMINAL_EXECUTIONS,
 
 def constant_keys(table: TB.Table) -> tuple[list[TB.Col], list[str]]:
     rows = table.rows or [r for _, rs in table.groups for r in rs]
-    keep, fixed = [], []
+    keep: list[TB.Col] = []
+    fixed: list[str] = []
     for c in table.cols:
-        values = {c.cell(r) for r in rows}
+        values = sorted({c.cell(r) for r in rows})
         if c.key and len(table.cols) > 1 and len(values) <= 1 and c.header != "Group":
-            if values and next(iter(values)):
-                fixed.append(next(iter(values)))
+            if values and values[0]:
+                fixed.append(values[0])
             continue
         keep.append(c)
     return keep, fixed

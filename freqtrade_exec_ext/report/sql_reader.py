@@ -149,9 +149,10 @@ def _read_engine(url: str, shown: str, *, stage: str | None, bot: str, pairs: Se
             tables = set(inspect(conn).get_table_names())
             meta = _counts(lambda sql, p=(): conn.execute(
                 text(sql.replace("?", ":p0")), {"p0": p[0]} if p else {}).one(), tables, shown)
-            kw = {"url": url, "stage": stage, "bot": bot, "use_ledger": meta.ledger_records > 0,
-                  "pairs": pairs, "strategies": strategies, "progress": progress,
-                  "total": meta.total, "chunk_rows": chunk_rows}
+            kw: dict[str, Any] = {
+                "url": url, "stage": stage, "bot": bot, "use_ledger": meta.ledger_records > 0,
+                "pairs": pairs, "strategies": strategies, "progress": progress,
+                "total": meta.total, "chunk_rows": chunk_rows}
             try:
                 if dialect == "postgresql" and postgres.usable(conn):
                     frames, problems = postgres.read(conn, **kw)
@@ -182,8 +183,8 @@ def _decisions_sqlite(path: Path, tables: set[str], bot: str) -> tuple[Any, Any]
         cur = con.execute(f"SELECT * FROM {DECISIONS_TABLE}")  # noqa: S608
         names = [d[0] for d in cur.description]
         decisions = pd.DataFrame.from_records(cur.fetchall(), columns=names)
-        links = pd.DataFrame.from_records(con.execute(decision_links_sql("sqlite")).fetchall(),
-                                          columns=LINK_COLUMNS)
+        links = pd.DataFrame.from_records(
+            con.execute(decision_links_sql("sqlite") or "").fetchall(), columns=LINK_COLUMNS)
     finally:
         con.close()
     return decisions.assign(bot=bot), links.assign(bot=bot)
