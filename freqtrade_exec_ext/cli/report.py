@@ -129,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
             prog.start()
         report = _build(args, budget, cb)
     except ReportInputError as exc:
-        raise CliError(mask_urls_in(str(exc))) from exc
+        # every message names URLs masked already; this is the safety net (a token that
+        # ends a clause keeps its colon)
+        raise CliError(" ".join(mask_urls_in(t[:-1]) + ":" if t.endswith(":")
+                                else mask_urls_in(t) for t in str(exc).split(" "))) from exc
     finally:
         if prog is not None:
             prog.stop()

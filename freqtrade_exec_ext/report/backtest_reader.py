@@ -101,7 +101,7 @@ def check_size(result: Path, max_mb: int) -> None:
         sizes.append(result.stat().st_size)
     if sum(sizes) > cap:
         raise ReportInputError(f"--backtest {result}: {sum(sizes) // MB} MB uncompressed, over "
-                               f"the cap {max_mb} MB; {hint} (--max-backtest-mb)")
+                               f"the cap {max_mb} MB; {hint}")
 
 
 def _load_stats(result: Path) -> dict[str, Any]:
