@@ -171,6 +171,7 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
                 "bots": r.bots}
         return build_report(r.orders, meta, budget=budget, notes=r.notes,
                             skipped=r.problems.lines(), decisions=r.decisions, links=r.links,
+                            contexts=r.contexts,
                             order_id_lookup=lambda w: lookup_order_ids(args.db, r.bots, w))
     from freqtrade_exec_ext.report.backtest_reader import read_backtest
 

@@ -77,6 +77,7 @@ def build_report(orders: pd.DataFrame, meta: dict[str, Any], *,
                  budget: tuple[float, float] | None = None,
                  notes: list[str] | None = None, skipped: list[str] | None = None,
                  decisions: pd.DataFrame | None = None, links: pd.DataFrame | None = None,
+                 contexts: pd.DataFrame | None = None,
                  order_id_lookup: Callable[[pd.DataFrame], dict[tuple[str, int], str]]
                  | None = None) -> Report:
     """``budget`` = (entry_bps, exit_bps) from ``--contract`` rechecks every fill."""
@@ -94,7 +95,7 @@ def build_report(orders: pd.DataFrame, meta: dict[str, Any], *,
             br = br.assign(order_id=[
                 ids.get((str(b), int(rid)), oid) if str(oid) == "" else oid
                 for b, rid, oid in zip(br["bot"], br["row_id"], br["order_id"], strict=True)])
-    ex = X.build(df, decisions, links)
+    ex = X.build(df, decisions, links, contexts)
     kind = str(meta.get("kind", ""))
     meta = {**meta, "budget_source": "contract (--contract)" if budget is not None
             else "ledger records (the contract when each fill was recorded)"}

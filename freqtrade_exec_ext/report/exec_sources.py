@@ -166,7 +166,7 @@ def _decision_rows(v: _View, starts: np.ndarray, exec_of: np.ndarray) -> np.ndar
     return np.where(first < n, first, -1)
 
 
-def derived(orders: pd.DataFrame) -> pd.DataFrame:
+def derived(orders: pd.DataFrame, contexts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Executions from Freqtrade's orders alone (no decision names these orders)."""
     if orders.empty:
         return empty()
@@ -197,11 +197,35 @@ def derived(orders: pd.DataFrame) -> pd.DataFrame:
     group_no = np.cumsum(group_start) - 1
     first_exec_of_group = np.minimum.reduceat(exec_of, np.flatnonzero(group_start))
     nth = exec_of[starts] - first_exec_of_group[group_no[starts]]
-    return _derived_frame(v, starts, lasts, exec_of, nth)
+    last_in_group = np.append(group_start[starts[1:]], True)
+    return _derived_frame(v, starts, lasts, exec_of, nth, (contexts, last_in_group))
+
+
+def _context_prices(v: _View, starts: np.ndarray, nth: np.ndarray, ctx: tuple[Any, Any]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(decision price, arrival mid) from the trade's decision context where it belongs to
+    the execution: the trade's first entry, or the exit still being worked; else NaN."""
+    contexts, last_in_group = ctx
+    n = len(starts)
+    if contexts is None or contexts.empty or not n:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    intent = np.asarray(v.text("intent", starts), dtype=object)
+    left = pd.DataFrame({"bot": np.asarray(v.text("bot", starts), dtype=object),
+                         "trade_id": v.num("trade_id")[starts].astype(np.int64),
+                         "intent": intent, "_pos": np.arange(n)})
+    ok = ((intent == "entry") & (nth == 0)) | ((intent == "exit") & last_in_group)
+    right = contexts.assign(bot=contexts["bot"].astype(object),
+                            intent=contexts["intent"].astype(object))
+    m = left.loc[ok].merge(right.drop_duplicates(["bot", "trade_id", "intent"]),
+                           on=["bot", "trade_id", "intent"])
+    price, arrival = np.full(n, np.nan), np.full(n, np.nan)
+    price[m["_pos"].to_numpy()] = m["decision_price"].to_numpy(float)
+    arrival[m["_pos"].to_numpy()] = m["arrival_mid"].to_numpy(float)
+    return price, arrival
 
 
 def _derived_frame(v: _View, starts: np.ndarray, lasts: np.ndarray,
-                   exec_of: np.ndarray, nth: np.ndarray) -> pd.DataFrame:
+                   exec_of: np.ndarray, nth: np.ndarray, ctx: tuple[Any, Any]) -> pd.DataFrame:
     filled_all = v.num("filled").astype(float)
     filled = np.add.reduceat(filled_all, starts)
     notional = np.add.reduceat(v.num("notional").astype(float), starts)
@@ -211,8 +235,12 @@ def _derived_frame(v: _View, starts: np.ndarray, lasts: np.ndarray,
     has_dec = dec_row >= 0
     safe = np.where(has_dec, dec_row, starts)
     requested = v.num("requested_price")[starts]
-    decision = np.where(has_dec, v.num("decision_price")[safe], requested)
-    arrival = np.where(has_dec, v.num("arrival_mid")[safe], np.nan)
+    ctx_price, ctx_arrival = _context_prices(v, starts, nth, ctx)
+    from_ctx = ~has_dec & np.isfinite(ctx_price)
+    decision = np.where(has_dec, v.num("decision_price")[safe],
+                        np.where(from_ctx, ctx_price, requested))
+    arrival = np.where(has_dec, v.num("arrival_mid")[safe],
+                       np.where(from_ctx, ctx_arrival, np.nan))
     amount = v.num("amount")[starts]
     target = np.where(np.isfinite(amount) & (amount > 0), amount, filled)
     intent = v.text("intent", starts)
@@ -227,8 +255,9 @@ def _derived_frame(v: _View, starts: np.ndarray, lasts: np.ndarray,
         "stage": v.text("stage", starts),
         "trade_id": v.num("trade_id")[starts].astype(np.int64),
         "n_orders": lasts - starts + 1, "source": "derived",
-        "decision_source": _from_labels(np.where(has_dec, 0, 1),
-                                        np.array(["ledger", "requested price"], dtype=object)),
+        "decision_source": _from_labels(
+            np.where(has_dec, 0, np.where(from_ctx, 1, 2)),
+            np.array(["ledger", "trade context", "requested price"], dtype=object)),
         "status": _status(target, filled, v.isin("status", ("open",))[lasts]),
         "decided_ts": np.where(np.isfinite(placed[starts]), placed[starts],
                                filled_ts[starts]),

@@ -34,12 +34,13 @@ KILL_CLASS = "kill-switch flatten"
 
 
 def build(orders: pd.DataFrame, decisions: pd.DataFrame | None = None,
-          links: pd.DataFrame | None = None) -> pd.DataFrame:
+          links: pd.DataFrame | None = None, contexts: pd.DataFrame | None = None
+          ) -> pd.DataFrame:
     """One row per execution with its shortfall parts (stake currency) and their bps."""
     linked = src.link(orders, links)
     parts = [src.from_decisions(orders, linked, decisions) if decisions is not None
              and len(decisions) else None,
-             src.derived(orders.loc[linked < 0])]
+             src.derived(orders.loc[linked < 0] if (linked >= 0).any() else orders, contexts)]
     execs = pd.concat([p for p in parts if p is not None and len(p)], ignore_index=True) \
         if any(p is not None and len(p) for p in parts) else src.empty()
     return add_shortfall(execs)

@@ -20,6 +20,9 @@ from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.store.decisions import DECISIONS_TABLE
 
 CHUNK_ROWS = 100_000
+# the strategy adapter's decision context per trade (mixin CTX_ENTRY_KEY / CTX_EXIT_KEY;
+# tests/report/test_contexts.py ties them): the decision of a trade's working execution
+CTX_KEYS = {"exec_ext.ctx.entry": "entry", "exec_ext.ctx.exit": "exit"}
 STAGES = ("dry_run", "live", "backtest")
 MARKOUT_HORIZONS = ("1s", "10s", "60s", "300s")  # the ledger's markouts_bps keys
 
@@ -267,3 +270,10 @@ def decision_links_sql(dialect: str) -> str | None:
                 f"JOIN {T.orders} o ON {OC['order_id']} = je.v AND "
                 f"(d.trade_id IS NULL OR {OC['ft_trade_id']} = d.trade_id)")
     return None
+
+
+def contexts_sql() -> str:
+    """Each trade's recorded decision context (decision price and arrival mid)."""
+    keys = ", ".join(sql_str(k) for k in CTX_KEYS)
+    return (f"SELECT {CC['ft_trade_id']}, {CC['cd_key']}, {CC['cd_value']} "  # noqa: S608
+            f"FROM {T.custom_data} cd WHERE {CC['cd_key']} IN ({keys})")

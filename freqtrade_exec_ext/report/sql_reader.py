@@ -21,7 +21,14 @@ from freqtrade_exec_ext.redact import mask_url, mask_urls_in
 from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.report.frame import Problems, combine, stage_rule
 from freqtrade_exec_ext.report.metrics import empty_orders
-from freqtrade_exec_ext.report.query import CHUNK_ROWS, decision_links_sql, open_engine, sqlite_file
+from freqtrade_exec_ext.report.query import (
+    CHUNK_ROWS,
+    CTX_KEYS,
+    contexts_sql,
+    decision_links_sql,
+    open_engine,
+    sqlite_file,
+)
 from freqtrade_exec_ext.store.decisions import DECISIONS_TABLE
 
 Progress = Callable[[int, int], None] | None
@@ -37,6 +44,7 @@ class DbRead:
     stage_rule: str
     bots: list[str] = field(default_factory=list)
     decisions: pd.DataFrame | None = None  # exec_ext_decisions rows (+ "bot")
+    contexts: pd.DataFrame | None = None  # (bot, trade_id, intent, decision_price, arrival_mid)
     links: pd.DataFrame | None = None  # (bot, row_id, decision id, position)
     problems: Problems = field(default_factory=Problems)
     notes: list[str] = field(default_factory=list)
@@ -119,6 +127,8 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
                                            strategies=strategies, progress=progress,
                                            chunk_rows=chunk_rows)
             decisions, links = _decisions_sqlite(path, meta.tables, bot)
+            contexts = _contexts(_query(url, path, contexts_sql()), bot) \
+                if schema.TABLES.custom_data in meta.tables else None
         except Exception as exc:
             if type(exc).__module__ == "sqlite3":
                 raise _fail(shown, exc) from exc
@@ -128,11 +138,14 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
         frames, problems, meta, dialect, decisions, links = _read_engine(
             url, shown, stage=stage, bot=bot, pairs=pairs, strategies=strategies,
             progress=progress, chunk_rows=chunk_rows)
+        contexts = _contexts(_query(url, None, contexts_sql()), bot) \
+            if schema.TABLES.custom_data in meta.tables else None
     orders = combine(frames) if frames else empty_orders()
     return DbRead(orders=orders, source=shown, dialect=dialect,
                   ledger_table=schema.TABLES.custom_data in meta.tables,
                   ledger_records=meta.ledger_records, stage_rule=stage_rule(stage),
-                  bots=[bot], decisions=decisions, links=links, problems=problems)
+                  bots=[bot], decisions=decisions, links=links, contexts=contexts,
+                  problems=problems)
 
 
 def _read_engine(url: str, shown: str, *, stage: str | None, bot: str, pairs: Sequence[str],
@@ -171,6 +184,26 @@ def _read_engine(url: str, shown: str, *, stage: str | None, bot: str, pairs: Se
 
 
 LINK_COLUMNS = ["row_id", "decision", "position"]
+
+
+def _contexts(rows: list[tuple[Any, ...]], bot: str) -> pd.DataFrame | None:
+    """The decision contexts the mixin keeps per trade (a value that is not a JSON object
+    with a positive decision price is ignored)."""
+    import json
+
+    out = []
+    for tid, key, value in rows:
+        try:
+            ctx = json.loads(value) if isinstance(value, str) else value
+            price = float(ctx["decision_price"])
+            arrival = ctx.get("arrival_mid")
+            arrival = float(arrival) if arrival is not None else float("nan")
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
+        if price > 0:
+            out.append((bot, int(tid), CTX_KEYS[key], price, arrival))
+    return pd.DataFrame(out, columns=["bot", "trade_id", "intent", "decision_price",
+                                      "arrival_mid"]) if out else None
 
 
 def _decisions_sqlite(path: Path, tables: set[str], bot: str) -> tuple[Any, Any]:
@@ -234,6 +267,7 @@ def read_dbs(urls: Sequence[str], *, stage: str | None = None, pairs: Sequence[s
     for r in reads:
         problems.merge(r.problems)
     decisions = [r.decisions for r in reads if r.decisions is not None]
+    contexts = [r.contexts for r in reads if r.contexts is not None]
     links = [r.links for r in reads if r.links is not None]
     return DbRead(
         orders=combine([r.orders for r in reads]),
@@ -242,7 +276,9 @@ def read_dbs(urls: Sequence[str], *, stage: str | None = None, pairs: Sequence[s
         ledger_table=any(r.ledger_table for r in reads),
         ledger_records=sum(r.ledger_records for r in reads), stage_rule=stage_rule(stage),
         bots=bots, decisions=pd.concat(decisions, ignore_index=True) if decisions else None,
-        links=pd.concat(links, ignore_index=True) if links else None, problems=problems)
+        links=pd.concat(links, ignore_index=True) if links else None,
+        contexts=pd.concat(contexts, ignore_index=True) if contexts else None,
+        problems=problems)
 
 
 def lookup_order_ids(urls: Sequence[str], bots: Sequence[str], wanted: pd.DataFrame
