@@ -149,8 +149,14 @@ def worst(ex: pd.DataFrame, n: int) -> pd.DataFrame:
     """The ``n`` executions with the highest shortfall in bps (unknown last)."""
     if ex.empty:
         return ex
-    return ex.sort_values(["total_bps", "total"], ascending=False, kind="stable",
-                          na_position="last").head(n)
+    bps = ex["total_bps"].to_numpy(float)
+    money = ex["total"].to_numpy(float)
+    # highest first, unknown last, ties in order (a partial sort: never copies the frame)
+    key = np.where(np.isfinite(bps), -bps, np.inf)
+    pick = np.argpartition(key, min(n, len(key) - 1))[:n] if len(key) > n else \
+        np.arange(len(key))
+    pick = pick[np.lexsort((pick, -np.nan_to_num(money[pick], nan=-np.inf), key[pick]))]
+    return ex.iloc[pick]
 
 
 def gaps(ex: pd.DataFrame, *, has_decisions_table: bool, kind: str) -> list[str]:
