@@ -230,98 +230,123 @@ def _none(x: Any) -> float | None:
     return f + 0.0 if math.isfinite(f) else None
 
 
-def _work(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    notional = df["notional"].to_numpy(dtype=float)
-    has = notional > 0
-    liq = df["liquidity"]
-    funding = df["funding"].fillna(0.0).to_numpy(dtype=float)
-    cols: dict[str, Any] = {k: df[k] for k in keys} if keys else {
-        "_all": np.zeros(len(df), dtype=np.int8)}
-    cols.update({
-        "notional": notional,
-        "_filled": has.astype(np.int64),
-        "_cancelled": cat_in(df["status"], ("cancelled", "partial")).astype(np.int64),
-        "_open": cat_in(df["status"], ("open",)).astype(np.int64),
-        "_fees_known": np.where(has, df["fee"].to_numpy(dtype=float), np.nan),
-        "fee_estimated": (has & df["fee_estimated"].to_numpy(dtype=bool)).astype(np.int64),
-        "_maker_notional": np.where(cat_in(liq, ("maker",)), notional, 0.0),
-        "_known_liq_notional": np.where(cat_in(liq, ("maker", "taker")), notional, 0.0),
-        "_paid": np.clip(-funding, 0.0, None),
-        "_received": np.clip(funding, 0.0, None),
-        "_breach": (df["over_budget"].to_numpy(dtype=float) == 1.0).astype(np.int64),
-    })
-    for m in SLIP_MEASURES:  # NaN where a fill has no such reference: groupby skips them
-        v = df[f"slip_{m}_bps"].to_numpy(dtype=float)
-        cols[f"slip_{m}_bps"] = v
-        cols[f"_w_{m}"] = v * notional
-        cols[f"_n_{m}"] = np.where(np.isfinite(v), notional, np.nan)
-    sp = df["spread_cost_bps"].to_numpy(dtype=float)
-    sp_known = has & np.isfinite(sp)
-    cols["_w_spread"] = np.where(sp_known, sp * notional, np.nan)
-    cols["_n_spread"] = np.where(sp_known, notional, np.nan)
-    return pd.DataFrame(cols, copy=False)
+def _groups(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Group number per row (in the keys' category order) and each group's key values."""
+    n = len(df)
+    if not keys:
+        return np.zeros(n, dtype=np.int64), [()]
+    gid = np.zeros(n, dtype=np.int64)
+    cats = []
+    for k in keys:
+        s = df[k] if isinstance(df[k].dtype, pd.CategoricalDtype) else df[k].astype("category")
+        c = s.cat.codes.to_numpy().astype(np.int64)
+        labels = [str(x) for x in s.cat.categories] + [""]
+        gid = gid * len(labels) + np.where(c < 0, len(labels) - 1, c)
+        cats.append(labels)
+    uniq, inv = np.unique(gid, return_inverse=True)
+    names = []
+    for u in uniq:
+        parts = []
+        for labels in reversed(cats):
+            parts.append(labels[u % len(labels)])
+            u //= len(labels)
+        names.append(tuple(reversed(parts)))
+    return inv.reshape(-1), names
 
 
-def _slip_stats(g: Any) -> dict[str, pd.DataFrame]:
-    stats: dict[str, pd.DataFrame] = {}
-    for m in SLIP_MEASURES:
-        col = f"slip_{m}_bps"
-        s = g[col].agg(["count", "mean", "median", "max"])
-        s["p90"] = g[col].quantile(0.9)
-        nsum = g[f"_n_{m}"].sum()
-        s["wmean"] = (g[f"_w_{m}"].sum() / nsum.where(nsum > 0)).astype(float)
-        stats[m] = s
-    return stats
+def _quantiles(v: np.ndarray, gid: np.ndarray, ng: int) -> dict[str, np.ndarray]:
+    """Per group: count, mean, median, p90, max of the finite values (linear interpolation)."""
+    ok = np.isfinite(v)
+    g, x = gid[ok], v[ok]
+    order = np.lexsort((x, g))
+    g, x = g[order], x[order]
+    count = np.bincount(g, minlength=ng)
+    start = np.concatenate(([0], np.cumsum(count)[:-1]))
+    out = {"count": count, "mean": np.bincount(g, x, minlength=ng) / np.where(count, count, 1)}
+    for name, q in (("median", 0.5), ("p90", 0.9)):
+        pos = q * np.maximum(count - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        a = x[np.minimum(start + lo, len(x) - 1)] if len(x) else np.zeros(ng)
+        b = x[np.minimum(start + hi, len(x) - 1)] if len(x) else np.zeros(ng)
+        out[name] = a + (pos - lo) * (b - a)
+    out["max"] = x[np.maximum(start + count - 1, 0)] if len(x) else np.zeros(ng)
+    return out
 
 
-def _slip_dict(s: pd.DataFrame, key: Any) -> dict[str, Any] | None:
-    if key not in s.index or s.loc[key, "count"] <= 0:
+def _slip_dict(st: dict[str, np.ndarray], i: int, wmean: float) -> dict[str, Any] | None:
+    if st["count"][i] <= 0:
         return None
-    r = s.loc[key]
-    return {"n": int(r["count"]), "mean": _none(r["mean"]), "median": _none(r["median"]),
-            "p90": _none(r["p90"]), "worst": _none(r["max"]), "weighted": _none(r["wmean"])}
+    return {"n": int(st["count"][i]), "mean": _none(st["mean"][i]),
+            "median": _none(st["median"][i]), "p90": _none(st["p90"][i]),
+            "worst": _none(st["max"][i]), "weighted": _none(wmean)}
 
 
 def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[str, Any]]:
-    """One summary dict per group of ``keys`` (sorted), from a frame after :func:`add_costs`.
-
-    An empty ``keys`` gives the single all-orders total.
-    """
+    """One summary dict per group of ``keys`` (in the keys' category order), from a frame
+    after :func:`add_costs`; an empty ``keys`` gives the single all-orders total.  Sums by
+    ``bincount`` and order statistics by one sort per measure (no grouped copies)."""
     if df.empty:
         return []
     keys = list(keys)
-    g = _work(df, keys).groupby(keys or ["_all"], observed=True, sort=True)
-    base = g.agg(
-        orders=("notional", "size"), filled=("_filled", "sum"),
-        cancelled=("_cancelled", "sum"), open=("_open", "sum"),
-        filled_notional=("notional", "sum"), fees=("_fees_known", "sum"),
-        fees_n=("_fees_known", "count"), fees_estimated=("fee_estimated", "sum"),
-        maker_notional=("_maker_notional", "sum"),
-        known_liq_notional=("_known_liq_notional", "sum"), funding_paid=("_paid", "sum"),
-        funding_received=("_received", "sum"), breaches=("_breach", "sum"),
-        spread_w=("_w_spread", "sum"), spread_n=("_n_spread", "sum"))
-    stats = _slip_stats(g)
+    gid, names = _groups(df, keys)
+    ng = len(names)
+
+    def total(w: np.ndarray) -> np.ndarray:
+        return np.bincount(gid, w.astype(float), minlength=ng)
+
+    notional = df["notional"].to_numpy(dtype=float)
+    has = notional > 0
+    fee = df["fee"].to_numpy(dtype=float)
+    fee_ok = has & np.isfinite(fee)
+    liq = df["liquidity"]
+    maker = cat_in(liq, ("maker",))
+    known = maker | cat_in(liq, ("taker",))
+    funding = np.nan_to_num(df["funding"].to_numpy(dtype=float))
+    sp = df["spread_cost_bps"].to_numpy(dtype=float)
+    sp_ok = has & np.isfinite(sp)
+    sums = {
+        "orders": np.bincount(gid, minlength=ng), "filled": total(has),
+        "cancelled": total(cat_in(df["status"], ("cancelled", "partial"))),
+        "open": total(cat_in(df["status"], ("open",))), "notional": total(notional),
+        "fees": total(np.where(fee_ok, fee, 0.0)), "fees_n": total(fee_ok),
+        "fees_estimated": total(has & df["fee_estimated"].to_numpy(dtype=bool)),
+        "maker": total(np.where(maker, notional, 0.0)),
+        "known": total(np.where(known, notional, 0.0)),
+        "paid": total(np.clip(-funding, 0.0, None)),
+        "received": total(np.clip(funding, 0.0, None)),
+        "breaches": total(df["over_budget"].to_numpy(dtype=float) == 1.0),
+        "spread_w": total(np.where(sp_ok, sp * notional, 0.0)),
+        "spread_n": total(np.where(sp_ok, notional, 0.0)),
+    }
+    stats, wmean = {}, {}
+    for m in SLIP_MEASURES:
+        v = df[f"slip_{m}_bps"].to_numpy(dtype=float)
+        ok = np.isfinite(v)
+        stats[m] = _quantiles(v, gid, ng)
+        nsum = total(np.where(ok, notional, 0.0))
+        wmean[m] = np.where(nsum > 0, total(np.where(ok, v * notional, 0.0))
+                            / np.where(nsum > 0, nsum, 1.0), np.nan)
     rows = []
-    for key, b in base.iterrows():
-        key_t = key if isinstance(key, tuple) else (key,)
-        row: dict[str, Any] = {k: str(v) for k, v in zip(keys, key_t, strict=False)}
-        notional = float(b["filled_notional"])
-        row.update({"orders": int(b["orders"]), "filled": int(b["filled"]),
-                    "cancelled": int(b["cancelled"]), "open": int(b["open"]),
-                    "filled_notional": notional})
+    for i, key in enumerate(names):
+        n_ = float(sums["notional"][i])
+        row: dict[str, Any] = dict(zip(keys, key, strict=True))
+        row.update({"orders": int(sums["orders"][i]), "filled": int(sums["filled"][i]),
+                    "cancelled": int(sums["cancelled"][i]), "open": int(sums["open"][i]),
+                    "filled_notional": n_})
         for m in SLIP_MEASURES:
-            row[f"slip_{m}"] = _slip_dict(stats[m], key)
-        row["spread_cost_bps"] = _none(b["spread_w"] / b["spread_n"]) \
-            if b["spread_n"] > 0 else None
-        fees = float(b["fees"]) if int(b["fees_n"]) else None
+            row[f"slip_{m}"] = _slip_dict(stats[m], i, float(wmean[m][i]))
+        row["spread_cost_bps"] = _none(sums["spread_w"][i] / sums["spread_n"][i]) \
+            if sums["spread_n"][i] > 0 else None
+        fees = float(sums["fees"][i]) if sums["fees_n"][i] else None
         row["fees"] = fees
-        row["fees_bps"] = (fees / notional * BPS) if fees is not None and notional > 0 else None
-        row["fees_estimated"] = int(b["fees_estimated"])
-        kln = float(b["known_liq_notional"])
-        row["maker_share"] = float(b["maker_notional"]) / kln if kln > 0 else None
-        row["funding_paid"] = float(b["funding_paid"])
-        row["funding_received"] = float(b["funding_received"])
-        row["breaches"] = int(b["breaches"])
+        row["fees_bps"] = fees / n_ * BPS if fees is not None and n_ > 0 else None
+        row["fees_estimated"] = int(sums["fees_estimated"][i])
+        kln = float(sums["known"][i])
+        row["maker_share"] = float(sums["maker"][i]) / kln if kln > 0 else None
+        row["funding_paid"] = float(sums["paid"][i])
+        row["funding_received"] = float(sums["received"][i])
+        row["breaches"] = int(sums["breaches"][i])
         rows.append(row)
     return rows
 
