@@ -145,11 +145,16 @@ def coded(expr: str, vocab: Sequence[str] | None) -> str:
     return f"(CASE {expr} {whens} ELSE -1 END)" if whens else "-1"
 
 
-def sqlite_vocab_sql() -> tuple[str, str]:
-    """The distinct short texts of orders and of trades (read once, coded per row in SQL)."""
-    order = (f"SELECT DISTINCT {', '.join(ORDER_TEXT)} FROM {T.orders}")  # noqa: S608
-    trade = (f"SELECT DISTINCT {', '.join(TRADE_TEXT)} FROM {T.trades}")  # noqa: S608
-    return order, trade
+def sqlite_vocab_sql(*, by_range: bool) -> tuple[str, str]:
+    """The distinct short texts of one id range of orders and of their trades (read per
+    chunk, then coded per row in SQL)."""
+    order = (f"SELECT DISTINCT {', '.join(ORDER_TEXT)} FROM {T.orders} "  # noqa: S608
+             "WHERE id > :lo AND id <= :hi")
+    trade = f"SELECT DISTINCT {', '.join(TRADE_TEXT)} FROM {T.trades} t WHERE "  # noqa: S608
+    if by_range:
+        return order, trade + "t.id >= :tlo AND t.id <= :thi"
+    return order, trade + (f"t.id IN (SELECT DISTINCT {OC['ft_trade_id']} "  # noqa: S608
+                           f"FROM {T.orders} o WHERE {OC['id']} > :lo AND {OC['id']} <= :hi)")
 
 
 def sqlite_orders_sql(pairs: Sequence[str], strategies: Sequence[str],

@@ -57,13 +57,9 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
     problems = Problems()
     if lo is None or hi is None:
         return [], problems
-    vocab, markouts = _vocabulary(path, use_ledger)
-    sql, params = sqlite_orders_sql(pairs, strategies, vocab)
-    job = {"path": path, "sql": sql, "params": params, "use_ledger": use_ledger,
-           "url": url, "stage": stage, "bot": bot, "vocab": vocab,
-           "trades_sql": sqlite_trades_sql(vocab),
-           "trades_range_sql": sqlite_trades_sql(vocab, by_range=True),
-           "ledger_fields": ledger_fields(markouts)}
+    job = {"path": path, "pairs": pairs, "strategies": strategies, "use_ledger": use_ledger,
+           "url": url, "stage": stage, "bot": bot,
+           "ledger_fields": ledger_fields(_has_markouts(path, use_ledger))}
     ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
     workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows \
         else 1
@@ -80,23 +76,27 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
     return [f for f in frames if len(f)], problems
 
 
-def _vocabulary(path: Path, use_ledger: bool) -> tuple[dict[str, list[str] | None], bool]:
-    """The distinct short texts (coded per row in SQL: no Python string per value) and
-    whether the ledger carries markouts."""
+def _has_markouts(path: Path, use_ledger: bool) -> bool:
+    """Whether the newest ledger records carry markouts (their JSON paths cost time)."""
+    if not use_ledger:
+        return False
     con = connect(path)
     try:
-        vocab: dict[str, list[str] | None] = {}
-        order_sql, trade_sql = sqlite_vocab_sql()
-        for names, sql in ((ORDER_TEXT, order_sql), (TRADE_TEXT, trade_sql)):
-            rows = con.execute(sql).fetchall()
-            for k, name in enumerate(names):
-                values = sorted({str(r[k]) for r in rows if r[k] is not None})
-                vocab[name] = values if len(values) <= MAX_VOCAB else None
-        markouts = bool(use_ledger and con.execute(
-            sqlite_has_markouts_sql(), {"like": LEDGER_KEY_PREFIX + "%"}).fetchone()[0])
+        return bool(con.execute(sqlite_has_markouts_sql(),
+                                {"like": LEDGER_KEY_PREFIX + "%"}).fetchone()[0])
     finally:
         con.close()
-    return vocab, markouts
+
+
+def _vocabulary(con: sqlite3.Connection, sql: str, names: Sequence[str],
+                args: dict[str, Any]) -> dict[str, list[str] | None]:
+    """The distinct values of short text columns (None: too many to code in SQL)."""
+    rows = con.execute(sql, args).fetchall()
+    vocab: dict[str, list[str] | None] = {}
+    for k, name in enumerate(names):
+        values = sorted({str(r[k]) for r in rows if r[k] is not None})
+        vocab[name] = values if len(values) <= MAX_VOCAB else None
+    return vocab
 
 
 def _run(job: dict[str, Any], ranges: list[tuple[int, int]], workers: int) -> Any:
@@ -119,12 +119,15 @@ def chunk(job: dict[str, Any], bounds: tuple[int, int]) -> tuple[pd.DataFrame, P
     lo, hi = bounds
     con = connect(job["path"])
     try:
-        rows = con.execute(job["sql"], {**job["params"], "lo": lo, "hi": hi}).fetchall()
+        vocab = _vocabulary(con, sqlite_vocab_sql(by_range=True)[0], ORDER_TEXT,
+                            {"lo": lo, "hi": hi})
+        sql, params = sqlite_orders_sql(job["pairs"], job["strategies"], vocab)
+        rows = con.execute(sql, {**params, "lo": lo, "hi": hi}).fetchall()
         if not rows:
             return pd.DataFrame(), problems
-        raw = _orders(rows, job["vocab"], problems)
+        raw = _orders(rows, vocab, problems)
         del rows
-        _join_trades(con, job, raw, lo, hi, problems)
+        _join_trades(con, raw, lo, hi, problems)
         if job["use_ledger"] and len(raw):
             _join_ledger(con, job, raw, lo, hi, problems)
     finally:
@@ -184,15 +187,14 @@ def _orders(rows: list[tuple[Any, ...]], vocab: dict[str, list[str] | None],
 TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
 
 
-def _join_trades(con: sqlite3.Connection, job: dict[str, Any], raw: pd.DataFrame, lo: int,
-                 hi: int, problems: Problems) -> None:
-    vocab = job["vocab"]
+def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
+                 problems: Problems) -> None:
     tids = raw["ft_trade_id"].to_numpy()
     tlo, thi = (float(np.nanmin(tids)), float(np.nanmax(tids))) if len(tids) else (0.0, -1.0)
-    if thi - tlo < 4 * len(tids):  # dense (the usual case): a range scan of trades
-        rows = con.execute(job["trades_range_sql"], {"tlo": tlo, "thi": thi}).fetchall()
-    else:
-        rows = con.execute(job["trades_sql"], {"lo": lo, "hi": hi}).fetchall()
+    dense = thi - tlo < 4 * len(tids)  # the usual case: a range scan of trades
+    args = {"tlo": tlo, "thi": thi, "lo": lo, "hi": hi}
+    vocab = _vocabulary(con, sqlite_vocab_sql(by_range=dense)[1], TRADE_TEXT, args)
+    rows = con.execute(sqlite_trades_sql(vocab, by_range=dense), args).fetchall()
     text = {c for c in TRADE_TEXT if vocab.get(c) is None}
     if rows:
         data, _ = _matrix(rows, TRADE_NAMES, text, 0, problems, "trades.id")
