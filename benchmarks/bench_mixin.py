@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATADIR = REPO / "user_data" / "data" / "binance"
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
 TIMERANGE = "20251001-20251230"  # 90 days
-TARGET = 1.10
+TARGET = 1.05
 REPEATS = 3
 
 # The same strategy without the mixin: STR001's own methods and attributes, plus the
@@ -33,12 +33,14 @@ import importlib.util
 from freqtrade.strategy import IStrategy
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.execution.ft_settings import strategy_settings
+from freqtrade_exec_ext.plugins.protection_config import build_protections
 
 _spec = importlib.util.spec_from_file_location("_str001_source", {source!r})
 _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 _S = _mod.STR001
-_SETTINGS = strategy_settings(load_contract({contract!r}))
+_CONTRACT = load_contract({contract!r})
+_SETTINGS = strategy_settings(_CONTRACT)
 
 
 class STR001Plain(IStrategy):
@@ -50,10 +52,12 @@ class STR001Plain(IStrategy):
     use_exit_signal = _S.use_exit_signal
     exit_profit_only = _S.exit_profit_only
     minimal_roi = dict(_S.minimal_roi)
+    buy_rsi = _S.buy_rsi
     populate_indicators = _S.populate_indicators
     populate_entry_trend = _S.populate_entry_trend
     populate_exit_trend = _S.populate_exit_trend
     locals().update({{k: (dict(v) if isinstance(v, dict) else v) for k, v in _SETTINGS.items()}})
+    protections = build_protections(_CONTRACT)  # the same limits the mixin applies
 '''
 
 
@@ -78,6 +82,7 @@ def _config(base_url: str, tmp: Path, strategy_path: Path) -> Path:
         "exit_pricing": {"price_side": "same"},
         "dataformat_ohlcv": "feather",
         "fee": 0.001,
+        "enable_protections": True,  # both run the contract's limits
     }
     path = tmp / "config.json"
     path.write_text(json.dumps(cfg))

@@ -27,23 +27,23 @@ import functools
 import inspect
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ccxt import TICK_SIZE
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
-from freqtrade.strategy import IStrategy
 
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.compat import exchange_of
-from freqtrade_exec_ext.contract import ContractError, RiskContract, find_contract, load_contract
-from freqtrade_exec_ext.execution import checks, pricing, sizing, timeouts
+from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
+from freqtrade_exec_ext.contract import RiskContract
+from freqtrade_exec_ext.execution import checks, ladder, pricing, sizing, stops, timeouts
 from freqtrade_exec_ext.execution.fees import fees_from_trades
-from freqtrade_exec_ext.execution.ft_settings import strategy_settings, wallet_settings
 from freqtrade_exec_ext.execution.ledger import (
     LEDGER_KEY_PREFIX,
     FillRecord,
@@ -51,6 +51,7 @@ from freqtrade_exec_ext.execution.ledger import (
     signed_bps,
 )
 from freqtrade_exec_ext.execution.orderbook import BookError, top_of_book
+from freqtrade_exec_ext.strategy import binding, startup
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ GUARDED_CALLBACKS = (
     "check_entry_timeout",
     "check_exit_timeout",
     "order_filled",
+    "adjust_trade_position",
 )
 
 
@@ -106,53 +108,30 @@ def _num(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+class BoundUnknown(Exception):
+    """An order's budget bound cannot be computed; ``str()`` is ``CODE: detail``."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+
 def load_strategy_contract(config: dict[str, Any], strategy_id: str) -> RiskContract:
     """Find and load the strategy's contract, or raise OperationalException (one line)."""
-    if not strategy_id:
-        raise OperationalException(
-            "ExecutionMixin: the strategy must set strategy_id (e.g. strategy_id = \"STR-001\")"
-        )
-    override = (config.get("exec_ext") or {}).get("risk_contract")
     try:
-        path = find_contract(
-            strategy_id,
-            user_data_dir=config.get("user_data_dir"),
-            cwd=Path.cwd(),
-            override=override,
-        )
-        return load_contract(path)
-    except ContractError as exc:
-        raise OperationalException(exc.one_line()) from None
+        return startup.load_strategy_contract(config, strategy_id)[0]
+    except startup.StartupError as exc:
+        raise OperationalException(str(exc)) from None
 
 
-def check_config_against_contract(config: dict[str, Any], contract: RiskContract) -> list[str]:
-    """Config values that contradict the contract, one line each (empty: consistent)."""
-    problems = []
-    settings = strategy_settings(contract)
-    live = config.get("runmode") in LIVE_MODES
-    for key, want in settings.items():
-        if key not in config:
-            continue
-        have = config[key]
-        if key == "order_types" and isinstance(have, dict) and not live:
-            # Backtesting switches stoploss_on_exchange off in the shared dict.
-            have = {**have, "stoploss_on_exchange": want["stoploss_on_exchange"]}
-        if key == "max_open_trades" and _num(have) == _num(want):
-            continue
-        if have != want:
-            problems.append(
-                f"config {key}={have!r} contradicts the risk contract of {contract.strategy_id} "
-                f"({want!r}); remove {key} from the config"
-            )
-    wallet = wallet_settings(contract)
-    for key in ("stake_currency", "trading_mode"):
-        have = config.get(key)
-        if have is not None and str(have) != str(wallet[key]):
-            problems.append(
-                f"config {key}={have!r} contradicts the risk contract of {contract.strategy_id} "
-                f"({wallet[key]!r})"
-            )
-    return problems
+def _overrides(cls: type, name: str) -> bool:
+    """Whether a class below the mixin defines ``name`` itself."""
+    for klass in cls.__mro__:
+        if klass is ExecutionMixin:
+            return False
+        if name in klass.__dict__:
+            return True
+    return False
 
 
 class _Attempt:
@@ -184,7 +163,7 @@ class _Attempt:
         )
 
 
-class ExecutionMixin(IStrategy):
+class ExecutionMixin(SettingsHook):
     """Base class enforcing the strategy's risk contract and recording every fill."""
 
     strategy_id: str = ""
@@ -192,12 +171,23 @@ class ExecutionMixin(IStrategy):
     # ------------------------------------------------------------------ setup
     def __init__(self, config: dict[str, Any]) -> None:
         compat.on_strategy_init(config)
-        contract = load_strategy_contract(config, type(self).strategy_id)
-        problems = check_config_against_contract(config, contract)
-        if problems:
-            raise OperationalException(problems[0])
+        try:
+            contract, path = startup.load_strategy_contract(config, type(self).strategy_id)
+        except startup.StartupError as exc:
+            raise OperationalException(str(exc)) from None
+        want = binding.expected_settings(
+            contract, custom_stoploss=_overrides(type(self), "custom_stoploss")
+        )
+        problems = startup.config_conflicts(
+            config, want, env=os.environ, argv=sys.argv, read_file=read_config_file
+        )
         super().__init__(config)
+        file, params = param_file(self)
+        problems += binding.param_file_conflicts(params, want, file)
+        if problems:
+            raise OperationalException(startup.refusal(contract, path, problems, config))
         self._xc = contract
+        self._xm_want = want
         self._xm_mode = config.get("runmode")
         self._xm_ctx: dict[str, dict[str, Any]] = {}  # pair -> entry decision context
         self._xm_bt_ctx: dict[tuple, dict[str, Any]] = {}  # backtests: trade -> context
@@ -209,34 +199,99 @@ class ExecutionMixin(IStrategy):
         self._xm_ledger_fh: Any = None
         self._xm_guard: Any = None  # OrderGuard, live trading only
         self._xm_leverage: dict[str, float] = {}
+        self._xm_adds: dict[Any, datetime] = {}  # trade id -> time of an accepted add
+        self._xm_said: set[str] = set()
+        self._xm_last_decision: dict[str, float] = {}
+        self._xm_ladders: dict[str, ladder.EntryLadder] = {}  # live: pair -> entry ladder
         self._xm_guard_error: str | None = None
+        self._xm_session: Any = None  # SessionRecorder, live and dry-run
         self._apply_contract_settings(config)
         if self._xm_mode in LIVE_MODES:
             self._xm_install_live_hooks()
 
     def _apply_contract_settings(self, config: dict[str, Any]) -> None:
-        c = self._xc
-        for key, value in strategy_settings(c).items():
+        """The contract's values become the strategy's (class attributes are replaced, with
+        a warning naming them); config keys were checked in ``__init__``."""
+        for key, value in self._xm_want.items():
+            if key in binding.CONFIG_ONLY:
+                continue
             declared = getattr(type(self), key, None)
-            if key in type(self).__dict__ and declared != value:
+            if _overrides(type(self), key) and not binding.same(key, declared, value):
                 logger.warning(
                     "%s: %s=%r in the strategy class is replaced by the risk contract (%r)",
                     type(self).__name__, key, declared, value,
                 )
             setattr(self, key, dict(value) if isinstance(value, dict) else value)
-        if not c.stop_loss.trailing.enabled:
+        if not self._xc.stop_loss.trailing.enabled or self._xc.is_futures:
             self.trailing_stop_positive = None
             self.trailing_stop_positive_offset = 0.0
             self.trailing_only_offset_is_reached = False
-        wallet = wallet_settings(c)
-        have = config.get("dry_run_wallet")
-        if have is not None and _num(have) != float(wallet["dry_run_wallet"]):
-            logger.warning(
-                "dry_run_wallet %s replaced by the risk contract's initial_capital %s",
-                have, wallet["dry_run_wallet"],
+        mode = startup.runmode_of(config)
+        if mode in startup.ANALYSIS_MODES:
+            return  # lookahead/recursive analysis set their own wallet; no order goes out
+        if mode in ("backtest", "hyperopt") and not config.get("enable_protections"):
+            # the contract's limits (drawdown, daily loss, stop-loss streak, slippage) act in
+            # every backtest, as they do live; Freqtrade applies protections only with this
+            config["enable_protections"] = True
+            logger.info(
+                "exec_ext: the risk contract's limits act in this %s as protections "
+                "(--enable-protections implied)", mode,
             )
-        config["dry_run_wallet"] = wallet["dry_run_wallet"]
-        config.setdefault("stake_currency", wallet["stake_currency"])
+        for key in startup.freqtrade_defaults(config, env=os.environ, argv=sys.argv):
+            config[key] = self._xm_want[key]  # Freqtrade's default, nobody's setting
+        config.setdefault("dry_run_wallet", self._xm_want["dry_run_wallet"])
+        config.setdefault("stake_currency", self._xm_want["stake_currency"])
+
+    def exec_ext_settings_applied(self) -> None:
+        """After Freqtrade applied every settings source: what is in effect must be the
+        contract's, else stop (a source ``__init__`` could not see)."""
+        have = {k: getattr(self, k, None) for k in self._xm_want if k not in binding.CONFIG_ONLY}
+        have |= {k: self.config[k] for k in binding.CONFIG_ONLY if k in self.config}
+        problems = startup.in_effect_problems(
+            have, self._xm_want, startup.runmode_of(self.config)
+        )
+        if problems:
+            raise OperationalException(
+                f"ExecutionMixin: the settings in effect contradict the risk contract of "
+                f"{self._xc.strategy_id}: " + "; ".join(problems)
+            )
+        if startup.runmode_of(self.config) in startup.LIVE_MODES:
+            from freqtrade_exec_ext.deploy.stamp import stamp_problem
+
+            stale = stamp_problem(self.config, self._xc)
+            if stale:
+                raise OperationalException(f"ExecutionMixin: {stale}")
+        problem = self._xm_ladder_problem()
+        if problem and startup.runmode_of(self.config) in startup.LIVE_MODES:
+            raise OperationalException(
+                f"ExecutionMixin: the reprice ladder of the risk contract of "
+                f"{self._xc.strategy_id} cannot be kept by {type(self).__name__}: {problem}"
+            )
+        if problem:
+            logger.warning("exec_ext: in live trading this would stop the bot: %s", problem)
+
+    def _xm_ladder_problem(self) -> str | None:
+        """Why the contract's reprice ladder cannot happen on schedule in live trading."""
+        from freqtrade.exchange import timeframe_to_seconds
+
+        o = self._xc.orders
+        if o.max_reprices <= 0:
+            return None
+        problem = ladder.entry_schedule_problem(
+            o.entry_timeout_s, o.max_reprices, timeframe_to_seconds(self.timeframe)
+        )
+        if problem:
+            return (
+                f"orders.entry_timeout_s {o.entry_timeout_s} with max_reprices "
+                f"{o.max_reprices} on {self.timeframe} candles: {problem}"
+            )
+        if not self.use_exit_signal:
+            return (
+                f"orders.max_reprices {o.max_reprices}: a repriced exit is placed again "
+                "through custom_exit, which Freqtrade consults only with use_exit_signal = "
+                "True; set it in the strategy, or max_reprices: 0"
+            )
+        return None
 
     @property
     def protections(self) -> list[dict[str, Any]]:  # type: ignore[override]
@@ -256,6 +311,9 @@ class ExecutionMixin(IStrategy):
             if fn is None or getattr(fn, "_xm_guarded", False) or not callable(fn):
                 continue
             setattr(cls, name, _guard(name, fn))
+        fn = cls.__dict__.get("custom_stoploss")
+        if callable(fn) and not getattr(fn, "_xm_guarded", False):
+            cls.custom_stoploss = _guard_stoploss(fn)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ runmode helpers
     @property
@@ -271,14 +329,36 @@ class ExecutionMixin(IStrategy):
             return float(self._xc.slippage.backtest_bps)
         return 0.0
 
-    def _xm_decision_price(self, pair: str) -> float | None:
+    def _xm_decision_price(self, pair: str) -> float:
+        """The signal candle's close, the price every decision is measured against.
+
+        Raises :class:`BoundUnknown` when it cannot be read: no order may go out without
+        its budget bound (an entry is then skipped; an exit keeps the last known bound).
+        """
         try:
             df, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
-            if df is None or len(df) == 0:
-                return None
-            return _num(df["close"].iat[-1])
-        except Exception:  # noqa: BLE001 - a missing frame is "unknown", never fatal
-            return None
+            price = _num(df["close"].iat[-1]) if df is not None and len(df) else None
+        except Exception as exc:  # noqa: BLE001 - reported as a reason code, never swallowed
+            raise BoundUnknown(
+                checks.DECISION_PRICE_UNKNOWN, f"{type(exc).__name__}: {exc}"
+            ) from None
+        if price is None or price <= 0:
+            raise BoundUnknown(checks.DECISION_PRICE_UNKNOWN, "no analyzed candle")
+        self._xm_last_decision[pair] = price
+        return price
+
+    def _xm_exit_decision_price(self, pair: str) -> float | None:
+        """An exit's decision price, or the last one known for the pair (an exit is never
+        held back for want of a bound); None only when none was ever known."""
+        try:
+            return self._xm_decision_price(pair)
+        except BoundUnknown as exc:
+            last = self._xm_last_decision.get(pair)
+            logger.warning(
+                "exec_ext: %s exit: %s; using the last known decision price %s",
+                pair, exc, last,
+            )
+            return last
 
     def _xm_book(self, pair: str, *, reuse: bool = False) -> dict | None:
         """A fresh L2 book (live/dry-run only).
@@ -300,21 +380,31 @@ class ExecutionMixin(IStrategy):
         self._xm_books[pair] = (now, book)
         return book
 
-    def _xm_tick(self, pair: str) -> float | None:
-        """The market's price tick (cached per pair); None when unknown."""
-        if pair in self._xm_ticks:
-            return self._xm_ticks[pair]
-        tick = None
+    def _xm_tick(self, pair: str) -> float:
+        """The market's price tick (cached per pair); raises BoundUnknown when unknown
+        (a price off the tick grid could be rounded past its budget bound)."""
+        tick = self._xm_ticks.get(pair)
+        if tick:
+            return tick
         try:
-            market = self.dp.market(pair) or {}
-            prec = _num((market.get("precision") or {}).get("price"))
-            ex = exchange_of(self.dp)
-            if prec is not None:
-                tick = prec if getattr(ex, "precisionMode", TICK_SIZE) == TICK_SIZE else 10**-prec
-        except Exception:  # noqa: BLE001 - unknown tick: prices stay unrounded
-            tick = None
+            tick = compat.price_tick(self.dp, pair)
+        except Exception as exc:  # noqa: BLE001 - reported as a reason code
+            raise BoundUnknown(checks.TICK_SIZE_UNKNOWN, f"{type(exc).__name__}: {exc}") from None
+        if not tick:
+            raise BoundUnknown(checks.TICK_SIZE_UNKNOWN, "the market states no price precision")
         self._xm_ticks[pair] = tick
         return tick
+
+    def _xm_round(self, side: pricing.Side, price: float, pair: str, *, entry: bool) -> float:
+        """``price`` on the tick grid, toward the safe side.  Unknown tick: an entry fails
+        (BoundUnknown); an exit goes out unrounded (Freqtrade rounds it to nearest)."""
+        try:
+            return pricing.round_inside(side, price, self._xm_tick(pair))
+        except BoundUnknown as exc:
+            if entry:
+                raise
+            logger.warning("exec_ext: %s exit price not rounded: %s", pair, exc)
+            return price
 
     def _xm_notify(self, msg: str) -> None:
         logger.warning(msg)
@@ -355,9 +445,11 @@ class ExecutionMixin(IStrategy):
                 self._xm_set_trade_ctx(trade, CTX_ENTRY_KEY, ctx)
         return ctx
 
-    def _xm_capture(self, pair: str, proposed: float, price: float, side: str) -> dict[str, Any]:
+    def _xm_capture(
+        self, pair: str, proposed: float, price: float, side: str, decision: float | None
+    ) -> dict[str, Any]:
         ctx: dict[str, Any] = {
-            "decision_price": self._xm_decision_price(pair),
+            "decision_price": decision,
             "decision_time": _iso(datetime.now(UTC)) if self._xm_live() else None,
             "proposed": proposed,
             "price": price,
@@ -416,6 +508,43 @@ class ExecutionMixin(IStrategy):
         self._xm_seen.clear()
         if mode == RunMode.LIVE:
             self._xm_start_guard()
+        if mode in LIVE_MODES:
+            self._xm_start_session()
+
+    def _xm_start_session(self) -> None:
+        """Record this run in the bot's own database (the stage gates' evidence)."""
+        from freqtrade_exec_ext.compat.strategy import config_files_sha256
+        from freqtrade_exec_ext.store.sessions import SessionInfo, SessionRecorder, endpoint_of
+
+        try:
+            exchange = exchange_of(self.dp)
+            hosts, simulated = endpoint_of(compat.ccxt_clients(exchange)[0])
+            recorder = SessionRecorder(compat.db_engine())
+            recorder.start(
+                SessionInfo(
+                    strategy_id=self._xc.strategy_id,
+                    stage=str((self.config.get("exec_ext") or {}).get("stage") or ""),
+                    exchange=str(getattr(exchange, "id", "") or self._xc.market.exchange),
+                    api_host=hosts,
+                    simulated=simulated,
+                    dry_run=bool(self.config.get("dry_run")),
+                    contract_sha256=self._xc.fingerprint(),
+                    config_sha256=config_files_sha256(self.config),
+                    bot_name=str(self.config.get("bot_name") or ""),
+                    strategy=type(self).__name__,
+                ),
+                datetime.now(UTC),
+            )
+            self._xm_session = recorder
+        except Exception:  # evidence missing only means the stage gates refuse it later
+            logger.exception("exec_ext: could not record the run session")
+
+    def exec_ext_bot_stopping(self) -> None:
+        if self._xm_session is not None:
+            try:
+                self._xm_session.stop(datetime.now(UTC))
+            except Exception:
+                logger.exception("exec_ext: could not close the run session")
 
     def _xm_start_guard(self) -> None:
         """Live trading: client order ids, the order journal, Retry-After (order_guard.py).
@@ -443,6 +572,11 @@ class ExecutionMixin(IStrategy):
             logger.exception("exec_ext: order guard could not start; entries are blocked")
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        if self._xm_session is not None:
+            try:
+                self._xm_session.heartbeat(_utc(current_time) or datetime.now(UTC))
+            except Exception:
+                logger.exception("exec_ext: run session heartbeat failed")
         guard = self._xm_guard
         if guard is None:
             return
@@ -452,6 +586,92 @@ class ExecutionMixin(IStrategy):
                 logger.warning("exec_ext: order journal: %s", done)
         except Exception:
             logger.exception("exec_ext: order journal reconciliation failed")
+
+    # ------------------------------------------------------------------ stop-loss
+    def _xm_contract_stop(self, trade: Any, current_rate: float) -> float:
+        """The contract's stop price for ``trade``: a price move of ``stoploss`` from its
+        (average) entry, tightened by the contract's trailing stop on futures (spot trails
+        with Freqtrade's own trailing stop, which means the same there)."""
+        c = self._xc
+        is_short = bool(trade.is_short)
+        entry = float(trade.open_rate)
+        price = stops.stop_price(entry, c.stop_loss.stoploss, is_short)
+        t = c.stop_loss.trailing
+        if t.enabled and c.is_futures:
+            seen = _num(trade.min_rate if is_short else trade.max_rate) or entry
+            best = min(seen, current_rate) if is_short else max(seen, current_rate)
+            trail = stops.trailing_stop_price(
+                entry=entry, best=best, stoploss=c.stop_loss.stoploss, positive=t.positive,
+                offset=t.offset, only_offset_is_reached=t.only_offset_is_reached,
+                is_short=is_short,
+            )
+            price = stops.tighter(price, trail, is_short) or price
+        return price
+
+    def custom_stoploss(
+        self,
+        pair: str,
+        trade: Any,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        after_fill: bool,
+        **kwargs: Any,
+    ) -> float | None:
+        """The contract's stop in Freqtrade's margin-relative terms for this trade.
+
+        Freqtrade calls it when ``use_custom_stoploss`` is on: always on futures (each
+        trade's stop from its own leverage; at the first fill, ``after_fill``, it moves the
+        initial stop to the exact price), and on spot when the strategy has its own
+        ``custom_stoploss``, which is then combined with this one (the tighter wins).
+        """
+        try:
+            price = self._xm_contract_stop(trade, current_rate)
+            return stops.ft_stop_ratio(
+                price, current_rate, bool(trade.is_short), float(trade.leverage or 1.0)
+            )
+        except Exception:  # Freqtrade keeps the stop it has: it never loosens on its own
+            logger.exception("exec_ext: custom_stoploss failed for %s", pair)
+            return None
+
+    def _xm_note_stop_clamp(self, pair: str, ratio: float, theirs: float, ours: float) -> None:
+        key = f"stop:{pair}"
+        if key not in self._xm_said:
+            self._xm_said.add(key)
+            logger.warning(
+                "exec_ext: %s: the strategy's custom_stoploss %.4g (stop %.8g) is looser than "
+                "the contract's stop %.8g (stop_loss.stoploss %s); the contract's applies",
+                pair, ratio, theirs, ours, self._xc.stop_loss.stoploss,
+            )
+
+    def _xm_position_add(
+        self, trade: Any, add: float, tag: Any, min_stake: Any, current_time: datetime
+    ) -> Any:
+        equity = float(self.wallets.get_total_stake_amount()) if self.wallets else 0.0
+        room, why = sizing.add_room(
+            self._xc, equity=equity, current_stake=float(trade.stake_amount or 0.0),
+            leverage=float(trade.leverage or 1.0),
+        )
+        low = max(_num(min_stake) or 0.0, 0.0)
+        if room <= 0 or room < low:
+            logger.info(
+                "exec_ext: %s position add of %.2f skipped: %s: %s", trade.pair, add,
+                checks.POSITION_ADD_OVER_SIZING, why,
+            )
+            return None
+        if add > room:
+            logger.info(
+                "exec_ext: %s position add cut from %.2f to %.2f: %s", trade.pair, add, room, why
+            )
+            add = room
+        try:  # no order without its bound
+            self._xm_decision_price(trade.pair)
+            self._xm_tick(trade.pair)
+        except BoundUnknown as exc:
+            logger.info("exec_ext: %s position add skipped: %s", trade.pair, exc)
+            return None
+        self._xm_adds[trade.id] = current_time
+        return (add, tag) if tag is not None else add
 
     # ------------------------------------------------------------------ sizing
     def custom_stake_amount(
@@ -478,6 +698,7 @@ class ExecutionMixin(IStrategy):
                 available=available,
                 ft_min_stake=min_stake,
                 ft_max_stake=max_stake,
+                leverage=_num(leverage) or 1.0,
             )
             if d.skip:
                 logger.info("exec_ext: %s entry skipped: %s", pair, d.reason)
@@ -515,43 +736,103 @@ class ExecutionMixin(IStrategy):
         side: str,
         **kwargs: Any,
     ) -> float:
-        c = self._xc
         oside = pricing.entry_side(side == "short")
         try:
-            if trade is not None:  # replacement (backtests) or DCA: keep the first decision
-                ctx = self._xm_entry_ctx(trade)
-                decision = ctx.get("decision_price")
-                if decision:
-                    bound = pricing.budget_bound(oside, decision, c.slippage.max_entry_bps)
-                    return pricing.within_bound(oside, proposed_rate, bound)
-                return proposed_rate
-            bt_bps = self._xm_backtest_slippage()
-            book = self._xm_book(pair)
-            ctx = self._xm_capture(pair, proposed_rate, proposed_rate, oside)
-            self._xm_add_arrival(ctx, book)
-            if entry_tag in MANUAL_ENTRY_TAGS:
-                _decided_now(ctx, proposed_rate)
-            price = pricing.limit_price(
-                oside,
-                proposed_rate,
-                decision_price=ctx["decision_price"],
-                budget_bps=c.slippage.max_entry_bps,
-                best_bid=ctx.get("best_bid"),
-                best_ask=ctx.get("best_ask"),
-                backtest_bps=bt_bps,
-            )
-            price = pricing.round_inside(oside, price, self._xm_tick(pair))
-            ctx["price"] = price
-            ctx["bt_bps"] = bt_bps
-            self._xm_ctx[pair] = ctx
-            return price
-        except Exception:  # fail closed: a price inside the budget
+            if trade is not None and self._xm_adds.pop(trade.id, None) is None:
+                return self._xm_replacement_price(trade, oside, proposed_rate)
+            if trade is None and self._xm_live():
+                placed = self._xm_ladder_entry(pair, entry_tag, side == "short", current_time)
+                if placed is not None:
+                    return placed or proposed_rate  # 0: refused, denied in confirm
+            ctx = self._xm_price_entry(pair, proposed_rate, entry_tag, oside)
+            if trade is None:
+                self._xm_ctx[pair] = ctx
+                if self._xm_live():
+                    self._xm_ladders[pair] = ladder.EntryLadder(
+                        start=_utc(current_time) or datetime.now(UTC),
+                        signal_candle=self._xm_signal_candle(pair), ctx=dict(ctx),
+                    )
+            else:  # a position add: its own decision (the candle that triggered it)
+                self._xm_set_trade_ctx(trade, CTX_ENTRY_KEY, ctx)
+            return float(ctx["price"])
+        except BoundUnknown as exc:
+            self._xm_ctx[pair] = {"refused": str(exc)}
+        except Exception as exc:  # fail closed: confirm_trade_entry denies this entry
             logger.exception("exec_ext: custom_entry_price failed for %s", pair)
-            decision = self._xm_decision_price(pair)
-            if decision:
-                bound = pricing.budget_bound(oside, decision, c.slippage.max_entry_bps)
-                return pricing.within_bound(oside, proposed_rate, bound)
-            return proposed_rate
+            self._xm_ctx[pair] = {"refused": f"{checks.CHECK_FAILED}: {type(exc).__name__}"}
+        return proposed_rate
+
+    def _xm_signal_candle(self, pair: str) -> datetime | None:
+        try:
+            df, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
+            return _utc(df["date"].iat[-1].to_pydatetime()) if len(df) else None
+        except Exception:  # noqa: BLE001 - unknown: the ladder just does not carry over
+            return None
+
+    def _xm_ladder_entry(
+        self, pair: str, entry_tag: str | None, is_short: bool, now: datetime
+    ) -> float | None:
+        """Live: the entry of a ladder step (its order was cancelled at the step) at the
+        step's price, or None for a new decision.  A decision that timed out does not
+        enter again on its own signal candle."""
+        lad = self._xm_ladders.get(pair)
+        if lad is None or lad.signal_candle != self._xm_signal_candle(pair):
+            self._xm_ladders.pop(pair, None)
+            return None
+        if lad.pending is None:
+            if lad.expired:
+                self._xm_ctx[pair] = {
+                    "refused": f"{checks.ENTRY_DECISION_EXPIRED}: the entry timed out on "
+                    "this signal candle"
+                }
+                return 0.0
+            return None
+        step, lad.pending = lad.pending, None
+        ctx = dict(lad.ctx)
+        price = self._xm_step_price(pair, ctx, is_short, True, step, fallback=None, first=None)
+        if price is None:
+            return None
+        lad.steps = step
+        ctx["order_price"] = price
+        self._xm_ctx[pair] = ctx
+        logger.info("exec_ext: %s entry step %d placed again at %s", pair, step, price)
+        return price
+
+    def _xm_replacement_price(self, trade: Any, oside: pricing.Side, proposed: float) -> float:
+        """Backtests re-price a replaced entry order through custom_entry_price (and then
+        discard the result): the order keeps its original decision and bound."""
+        decision = _num(self._xm_entry_ctx(trade).get("decision_price"))
+        if decision:
+            bound = pricing.budget_bound(oside, decision, self._xc.slippage.max_entry_bps)
+            return pricing.within_bound(oside, proposed, bound)
+        return proposed
+
+    def _xm_price_entry(
+        self, pair: str, proposed: float, entry_tag: str | None, oside: pricing.Side
+    ) -> dict[str, Any]:
+        """A new entry decision: maker-first (or backtest-slipped) price inside the budget,
+        on the tick grid.  Raises BoundUnknown when the bound cannot be computed."""
+        c = self._xc
+        bt_bps = self._xm_backtest_slippage()
+        book = self._xm_book(pair)
+        manual = entry_tag in MANUAL_ENTRY_TAGS  # decided by a person now, not by a candle
+        decision = None if manual else self._xm_decision_price(pair)
+        ctx = self._xm_capture(pair, proposed, proposed, oside, decision)
+        self._xm_add_arrival(ctx, book)
+        if manual:
+            _decided_now(ctx, proposed)
+        price = pricing.limit_price(
+            oside,
+            proposed,
+            decision_price=ctx["decision_price"],
+            budget_bps=c.slippage.max_entry_bps,
+            best_bid=ctx.get("best_bid"),
+            best_ask=ctx.get("best_ask"),
+            backtest_bps=bt_bps,
+        )
+        ctx["price"] = self._xm_round(oside, price, pair, entry=True)
+        ctx["bt_bps"] = bt_bps
+        return ctx
 
     def custom_exit_price(
         self,
@@ -566,8 +847,12 @@ class ExecutionMixin(IStrategy):
         c = self._xc
         oside = pricing.exit_side(bool(trade.is_short))
         try:
+            pending = self._xm_get_trade_ctx(trade, CTX_EXIT_KEY) if self._xm_live() else None
+            if pending and pending.get("pending_step"):
+                return self._xm_exit_step(trade, pending, proposed_rate)
             bt_bps = self._xm_backtest_slippage()
-            ctx = self._xm_capture(pair, proposed_rate, proposed_rate, oside)
+            decision = self._xm_exit_decision_price(pair)
+            ctx = self._xm_capture(pair, proposed_rate, proposed_rate, oside, decision)
             self._xm_add_arrival(ctx, self._xm_book(pair))
             if exit_tag in MANUAL_EXIT_REASONS:
                 _decided_now(ctx, proposed_rate)
@@ -581,14 +866,28 @@ class ExecutionMixin(IStrategy):
                     budget_bps=c.slippage.max_exit_bps,
                     backtest_bps=bt_bps,
                 )
-                price = pricing.round_inside(oside, price, self._xm_tick(pair))
+                price = self._xm_round(oside, price, pair, entry=False)
             ctx["price"] = price
             ctx["bt_bps"] = bt_bps
             self._xm_set_trade_ctx(trade, CTX_EXIT_KEY, ctx)
             return price
-        except Exception:
+        except Exception:  # an exit is never held back: Freqtrade's price, the last bound
             logger.exception("exec_ext: custom_exit_price failed for %s", pair)
+            last = self._xm_last_decision.get(pair)
+            if last and exit_tag not in STOP_REASONS:
+                bound = pricing.budget_bound(oside, last, c.slippage.max_exit_bps)
+                return pricing.within_bound(oside, proposed_rate, bound)
             return proposed_rate
+
+    def _xm_exit_step(self, trade: Any, ctx: dict[str, Any], proposed: float) -> float:
+        """An exit placed again at a ladder step: the same decision, the step's price."""
+        step = int(ctx.pop("pending_step"))
+        price = self._xm_step_price(
+            trade.pair, ctx, bool(trade.is_short), False, step, fallback=proposed, first=proposed
+        )
+        self._xm_set_trade_ctx(trade, CTX_EXIT_KEY, ctx)
+        logger.info("exec_ext: %s exit step %d placed again at %s", trade.pair, step, price)
+        return price if price is not None else proposed
 
     # ------------------------------------------------------------------ pre-trade checks
     def confirm_trade_entry(
@@ -603,9 +902,11 @@ class ExecutionMixin(IStrategy):
         side: str,
         **kwargs: Any,
     ) -> bool:
+        c = self._xm_refused_entry(pair, side, amount, rate)
+        if c is None:
+            return False
         if not self._xm_live():
-            return True  # no historical order book: checks are live/dry-run only
-        c = self._xc
+            return True  # no historical order book: the book checks are live/dry-run only
         try:
             if self._xm_runmode == RunMode.LIVE and self._xm_guard is None:
                 raise RuntimeError(
@@ -642,13 +943,31 @@ class ExecutionMixin(IStrategy):
         )
         return False
 
+    def _xm_refused_entry(
+        self, pair: str, side: str, amount: float, rate: float
+    ) -> RiskContract | None:
+        """None when custom_entry_price could not bound this entry (the reason is logged and
+        sent as a strategy message); else the contract."""
+        ctx = self._xm_ctx.get(pair) or {}
+        reason = ctx.get("refused")
+        if not reason:
+            return self._xc
+        self._xm_ctx.pop(pair, None)
+        self._xm_notify(
+            f"{self._xc.strategy_id} entry skipped {pair} {side} amount={amount:g} "
+            f"rate={rate:g}: {reason}"
+        )
+        return None
+
     def _xm_exit_decision(self, trade: Any, exit_reason: str | None, rate: float) -> None:
         """Record the decision behind an exit (live/dry-run: every exit but liquidations)."""
         try:
             ctx = self._xm_get_trade_ctx(trade, CTX_EXIT_KEY)
             if ctx is None or ctx.get("reason") is None:
                 oside = pricing.exit_side(bool(trade.is_short))
-                ctx = ctx or self._xm_capture(trade.pair, rate, rate, oside)
+                ctx = ctx or self._xm_capture(
+                    trade.pair, rate, rate, oside, self._xm_exit_decision_price(trade.pair)
+                )
                 if exit_reason in STOP_REASONS and trade.stop_loss:
                     ctx["decision_price"] = float(trade.stop_loss)
                 elif exit_reason in MANUAL_EXIT_REASONS and not ctx.get("manual"):
@@ -677,7 +996,9 @@ class ExecutionMixin(IStrategy):
 
         def custom_exit(*args: Any, **kwargs: Any) -> str | bool | None:
             trade = kwargs.get("trade", args[1] if len(args) > 1 else None)
-            reason = self._xm_discard_exit(trade) if trade is not None else None
+            reason = None
+            if trade is not None:
+                reason = self._xm_discard_exit(trade) or self._xm_pending_exit(trade)
             return reason or exit_inner(*args, **kwargs)
 
         def confirm_trade_exit(*args: Any, **kwargs: Any) -> bool:
@@ -699,55 +1020,88 @@ class ExecutionMixin(IStrategy):
         entry: bool,
         current_time: datetime,
     ) -> float | None:
+        """Freqtrade's replacement path (``adjust_*_price``).  Backtests: one step per
+        candle.  Live/dry-run: entries only (exits are placed again by the mixin, see
+        ``check_exit_timeout``), counting steps across the decision's placements."""
         c = self._xc
         if order is None:
             return current_order_rate
+        if not entry and self._xm_live():
+            return current_order_rate
         attempt = _Attempt(trade, entry, upto=order)
+        lad = self._xm_ladders.get(trade.pair) if entry and self._xm_live() else None
+        start_at = lad.start if lad is not None else attempt.first_date
+        done = lad.steps if lad is not None else attempt.reprices
         current_time = _utc(current_time)
-        if attempt.first_date is None or current_time is None:
+        if start_at is None or current_time is None:
             return current_order_rate
         timeout = c.orders.entry_timeout_s if entry else c.orders.exit_timeout_s
-        elapsed = (current_time - attempt.first_date).total_seconds()
-        due = pricing.reprice_step_due(elapsed, timeout, c.orders.max_reprices)
-        if due <= attempt.reprices:
+        elapsed = (current_time - start_at).total_seconds()
+        due = ladder.steps_due(elapsed, timeout, c.orders.max_reprices)
+        if due <= done:
             return current_order_rate
-        oside = (
-            pricing.entry_side(bool(trade.is_short))
-            if entry
-            else pricing.exit_side(bool(trade.is_short))
-        )
         ctx = (
             self._xm_entry_ctx(trade) if entry else self._xm_get_trade_ctx(trade, CTX_EXIT_KEY)
         ) or {}
-        decision = ctx.get("decision_price") or attempt.first_price or current_order_rate
+        new = self._xm_step_price(
+            trade.pair, ctx, bool(trade.is_short), entry, done + 1,
+            fallback=proposed_rate, first=attempt.first_price or current_order_rate,
+        )
+        if lad is not None:
+            lad.steps = done + 1
+        if new is None or math.isclose(new, current_order_rate, rel_tol=1e-9) or not (
+            pricing.is_worse(pricing.entry_side(bool(trade.is_short)) if entry
+                             else pricing.exit_side(bool(trade.is_short)), new,
+                             current_order_rate)
+        ):
+            return current_order_rate
+        logger.info(
+            "exec_ext: reprice %s %s %s -> %s (step %d/%d, replace)",
+            trade.pair, "entry" if entry else "exit", current_order_rate, new,
+            done + 1, c.orders.max_reprices,
+        )
+        return new
+
+    def _xm_step_price(
+        self,
+        pair: str,
+        ctx: dict[str, Any],
+        is_short: bool,
+        entry: bool,
+        step: int,
+        *,
+        fallback: float | None,
+        first: float | None,
+    ) -> float | None:
+        """The price of ladder step ``step``: from the decision's first price toward the
+        far side of a fresh book (else ``fallback``), never past the budget bound (a stop
+        is never held back), on the tick grid."""
+        c = self._xc
+        oside = pricing.entry_side(is_short) if entry else pricing.exit_side(is_short)
+        start = _num(ctx.get("price")) or first
+        decision = _num(ctx.get("decision_price")) or start
+        if start is None or decision is None:
+            return None
         budget = c.slippage.max_entry_bps if entry else c.slippage.max_exit_bps
         if not entry and ctx.get("reason") in STOP_REASONS:
-            budget = 10_000.0  # a stop is never held back by the budget
+            budget = 10_000.0
         bound = pricing.budget_bound(oside, decision, budget)
-        target = proposed_rate
-        book = self._xm_book(trade.pair)
+        target = fallback
+        book = self._xm_book(pair)
         if book:
             try:
                 q = top_of_book(book)
                 target = q.best_ask if oside == "buy" else q.best_bid
             except BookError:
                 pass
+        if target is None:
+            return None
         target = pricing.apply_slippage(oside, target, self._xm_backtest_slippage())
-        start = ctx.get("price") or attempt.first_price or current_order_rate
-        new = pricing.ladder_price(
-            oside, start, target, bound, attempt.reprices + 1, c.orders.max_reprices
-        )
-        new = pricing.round_inside(oside, new, self._xm_tick(trade.pair))
-        if math.isclose(new, current_order_rate, rel_tol=1e-9) or not pricing.is_worse(
-            oside, new, current_order_rate
-        ):
-            return current_order_rate
-        logger.info(
-            "exec_ext: reprice %s %s %s -> %s (step %d/%d, bound %s)",
-            trade.pair, "entry" if entry else "exit", current_order_rate, new,
-            attempt.reprices + 1, c.orders.max_reprices, bound,
-        )
-        return new
+        new = pricing.ladder_price(oside, start, target, bound, step, c.orders.max_reprices)
+        last = _num(ctx.get("last_order_price"))
+        if last is not None and pricing.is_worse(oside, last, new):
+            new = last  # a ladder never steps back from the market
+        return self._xm_round(oside, new, pair, entry=entry)
 
     def adjust_entry_price(
         self,
@@ -796,8 +1150,11 @@ class ExecutionMixin(IStrategy):
         try:
             self._xm_entry_ctx(trade)  # persist the decision context while the order works
             attempt = _Attempt(trade, True, upto=order)
-            first = attempt.first_date or _utc(order.order_date)
+            lad = self._xm_ladders.get(pair) if self._xm_live() else None
+            first = (lad.start if lad else None) or attempt.first_date or _utc(order.order_date)
             elapsed = (_utc(current_time) - first).total_seconds()
+            if lad is not None and self._xm_entry_step_cancel(pair, trade, order, lad, elapsed):
+                return True
             action, ratio = timeouts.entry_timeout_action(
                 filled=float(order.filled or 0.0),
                 amount=float(order.amount or 0.0),
@@ -807,6 +1164,8 @@ class ExecutionMixin(IStrategy):
             )
             if action is timeouts.TimeoutAction.WAIT:
                 return False
+            if lad is not None:
+                lad.expired = True  # no new entry on the same signal candle
             if action is timeouts.TimeoutAction.CANCEL and (order.filled or 0) > 0:
                 self._xm_discard.add(trade.id)
                 if self._xm_live():
@@ -827,6 +1186,10 @@ class ExecutionMixin(IStrategy):
             attempt = _Attempt(trade, False, upto=order)
             first = attempt.first_date or _utc(order.order_date)
             elapsed = (_utc(current_time) - first).total_seconds()
+            if self._xm_live() and self._xm_exit_step_cancel(
+                pair, trade, attempt, elapsed, _num(order.safe_placement_price)
+            ):
+                return True
             if timeouts.exit_timed_out(elapsed_s=elapsed, timeout_s=self._xc.orders.exit_timeout_s):
                 logger.warning(
                     "exec_ext: exit order for %s unfilled after %.0fs: cancelling; Freqtrade "
@@ -837,6 +1200,73 @@ class ExecutionMixin(IStrategy):
         except Exception:
             logger.exception("exec_ext: check_exit_timeout failed for %s", pair)
             return False
+
+    def _xm_entry_step_cancel(
+        self, pair: str, trade: Any, order: Any, lad: ladder.EntryLadder, elapsed: float
+    ) -> bool:
+        """Live: cancel an unfilled entry at a due ladder step when Freqtrade will not replace
+        it now (it replaces only orders older than the last closed candle); Freqtrade enters
+        again in the same bot loop, at the step's price (``custom_entry_price``)."""
+        o = self._xc.orders
+        due = ladder.steps_due(elapsed, o.entry_timeout_s, o.max_reprices)
+        if due <= lad.steps or (order.filled or 0) > 0 or elapsed >= o.entry_timeout_s:
+            return False
+        if compat.replace_allowed(self.dp, self.timeframe, pair, order.order_date_utc):
+            return False  # Freqtrade's replacement does this step (adjust_entry_price)
+        ctx = {**lad.ctx, "last_order_price": _num(order.safe_placement_price)}
+        price = self._xm_step_price(
+            pair, ctx, bool(trade.is_short), True, due, fallback=None, first=None
+        )
+        if price is None or math.isclose(price, float(order.safe_placement_price), rel_tol=1e-12):
+            lad.steps = due  # the market came to us: nothing to gain by moving
+            return False
+        lad.pending = due
+        lad.ctx = {
+            **(self._xm_entry_ctx(trade) or lad.ctx),
+            "last_order_price": _num(order.safe_placement_price),
+        }
+        logger.info(
+            "exec_ext: reprice %s entry: step %d/%d at %.0fs, cancel and place again",
+            pair, due, o.max_reprices, elapsed,
+        )
+        return True
+
+    def _xm_exit_step_cancel(
+        self, pair: str, trade: Any, attempt: _Attempt, elapsed: float, price: float | None
+    ) -> bool:
+        """Live: cancel an exit at a due ladder step; the mixin's ``custom_exit`` asks
+        Freqtrade for the exit again in the same bot loop, priced at the step.
+
+        At the timeout Freqtrade escalates to a market exit on the cancel that reaches
+        ``exit_timeout_count`` (max_reprices + 1); steps the bot loop missed (a restart, a
+        slow loop) are caught up first, one per loop, so the escalation still comes."""
+        o = self._xc.orders
+        due = ladder.steps_due(elapsed, o.exit_timeout_s, o.max_reprices)
+        if elapsed >= o.exit_timeout_s:
+            escalates = compat.canceled_exit_orders(trade) + 1 >= o.max_reprices + 1
+            if escalates or attempt.reprices >= o.max_reprices:
+                return False  # the timeout itself: Freqtrade's emergency exit follows
+            due = attempt.reprices + 1
+        if due <= attempt.reprices:
+            return False
+        ctx = self._xm_get_trade_ctx(trade, CTX_EXIT_KEY) or {}
+        ctx["pending_step"] = attempt.reprices + 1
+        ctx["last_order_price"] = price
+        self._xm_set_trade_ctx(trade, CTX_EXIT_KEY, ctx)
+        logger.info(
+            "exec_ext: reprice %s exit: step %d/%d at %.0fs, cancel and place again",
+            pair, attempt.reprices + 1, o.max_reprices, elapsed,
+        )
+        return True
+
+    def _xm_pending_exit(self, trade: Any) -> str | None:
+        """The reason of an exit cancelled at a ladder step and not yet placed again."""
+        if any(o.ft_order_side == trade.exit_side for o in trade.open_orders):
+            return None
+        ctx = self._xm_get_trade_ctx(trade, CTX_EXIT_KEY) or {}
+        if not ctx.get("pending_step"):
+            return None
+        return str(ctx.get("reason") or "exit_reprice")[:60]
 
     def _xm_discard_exit(self, trade: Any) -> str | None:
         """Exit reason for a partial entry fill below min_fill_ratio (live/dry-run)."""
@@ -918,7 +1348,7 @@ class ExecutionMixin(IStrategy):
             if reason in STOP_REASONS:
                 decision = _num(order.stop_price) or _num(trade.stop_loss) or requested
             else:
-                decision = self._xm_decision_price(trade.pair) or requested
+                decision = self._xm_exit_decision_price(trade.pair) or requested
         arrival = _num(ctx.get("arrival_mid"))
         spread = _num(ctx.get("arrival_spread_bps"))
         notional = filled * fill_price
@@ -1081,21 +1511,22 @@ def _c_leverage(self: Any, mixin_fn: Callable, user_fn: Callable, kw: dict) -> f
 
 def _c_entry_price(self: Any, mixin_fn: Callable, user_fn: Callable, kw: dict) -> float:
     ours = mixin_fn(self, **kw)
+    pair, trade = kw["pair"], kw.get("trade")
+    ctx = self._xm_ctx.get(pair) if trade is None else self._xm_entry_ctx(trade)
+    decision = _num((ctx or {}).get("decision_price"))
+    if not ctx or ctx.get("refused") or not decision:
+        return ours  # the mixin's own price; an entry it could not bound is denied
     try:
         theirs = _num(user_fn(self, **{**kw, "proposed_rate": ours})) or ours
     except Exception:
         logger.exception("exec_ext: the strategy's custom_entry_price failed")
         return ours
     oside = pricing.entry_side(kw.get("side") == "short")
-    ctx = self._xm_ctx.get(kw["pair"]) if kw.get("trade") is None else None
-    decision = (ctx or {}).get("decision_price") or self._xm_decision_price(kw["pair"])
-    if decision:
-        theirs = pricing.within_bound(
-            oside, theirs, pricing.budget_bound(oside, decision, self._xc.slippage.max_entry_bps)
-        )
-        theirs = pricing.round_inside(oside, theirs, self._xm_tick(kw["pair"]))
-    if ctx is not None:
-        ctx["price"] = theirs
+    bound = pricing.budget_bound(oside, decision, self._xc.slippage.max_entry_bps)
+    theirs = self._xm_round(oside, pricing.within_bound(oside, theirs, bound), pair, entry=True)
+    ctx["price"] = theirs
+    if trade is not None:
+        self._xm_set_trade_ctx(trade, CTX_ENTRY_KEY, ctx)
     return theirs
 
 
@@ -1116,7 +1547,7 @@ def _c_exit_price(self: Any, mixin_fn: Callable, user_fn: Callable, kw: dict) ->
         theirs = pricing.within_bound(
             oside, theirs, pricing.budget_bound(oside, decision, self._xc.slippage.max_exit_bps)
         )
-        theirs = pricing.round_inside(oside, theirs, self._xm_tick(kw["pair"]))
+        theirs = self._xm_round(oside, theirs, kw["pair"], entry=False)
     return theirs
 
 
@@ -1153,7 +1584,10 @@ def _c_adjust(
     if decision and not (not entry and ctx.get("reason") in STOP_REASONS):
         budget = self._xc.slippage.max_entry_bps if entry else self._xc.slippage.max_exit_bps
         price = pricing.within_bound(oside, price, pricing.budget_bound(oside, decision, budget))
-        price = pricing.round_inside(oside, price, self._xm_tick(trade.pair))
+        try:
+            price = self._xm_round(oside, price, trade.pair, entry=entry)
+        except BoundUnknown:  # the order stays as it is
+            return kw["current_order_rate"]
     return price
 
 
@@ -1176,6 +1610,75 @@ def _c_both(self: Any, mixin_fn: Callable, user_fn: Callable, kw: dict) -> Any:
     return user_fn(self, **kw)
 
 
+def _c_position(self: Any, mixin_fn: Callable, user_fn: Callable, kw: dict) -> Any:
+    """A strategy's position adjustment: partial exits (negative amounts) stay its own; an
+    extra entry is clamped so that the trade's total stake stays within the contract's
+    sizing for one trade (risk per trade, ``max_stake``), or skipped with a reason code."""
+    try:
+        result = user_fn(self, **kw)
+    except Exception:  # fail closed: no adjustment
+        logger.exception("exec_ext: the strategy's adjust_trade_position failed")
+        return None
+    amount, tag = result if isinstance(result, tuple) else (result, None)
+    add = _num(amount)
+    if add is None or add <= 0:
+        return result
+    trade = kw["trade"]
+    try:
+        return self._xm_position_add(trade, add, tag, kw.get("min_stake"), kw["current_time"])
+    except Exception:  # fail closed: no add
+        logger.exception("exec_ext: could not check a position add for %s", trade.pair)
+        return None
+
+
+def _guard_stoploss(user_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a strategy's ``custom_stoploss``: its stop may tighten the contract's, never
+    loosen it (``after_fill`` included, where Freqtrade lets a stop move down).
+
+    The wrapper has explicit parameters, ``after_fill`` among them: Freqtrade decides from
+    the signature whether to call it right after fills, which futures need.  A strategy
+    whose own function lacks ``after_fill`` is not asked then (as Freqtrade would not)."""
+    takes_after_fill = "after_fill" in inspect.signature(user_fn).parameters
+
+    def custom_stoploss(
+        self: Any,
+        pair: str,
+        trade: Any,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        after_fill: bool = False,
+        **kwargs: Any,
+    ) -> float | None:
+        is_short, lev = bool(trade.is_short), float(trade.leverage or 1.0)
+        try:
+            ours = self._xm_contract_stop(trade, current_rate)
+        except Exception:  # no contract stop computable: keep Freqtrade's (never loosens)
+            logger.exception("exec_ext: contract stop unknown for %s; stop unchanged", pair)
+            return None
+        theirs = None
+        if takes_after_fill or not after_fill:
+            extra = {"after_fill": after_fill} if takes_after_fill else {}
+            try:
+                ratio = _num(user_fn(
+                    self, pair=pair, trade=trade, current_time=current_time,
+                    current_rate=current_rate, current_profit=current_profit, **extra, **kwargs,
+                ))
+            except Exception:
+                logger.exception("exec_ext: the strategy's custom_stoploss failed for %s", pair)
+                ratio = None
+            if ratio:
+                theirs = stops.price_of_ft_ratio(ratio, current_rate, is_short, lev)
+                if stops.is_looser(theirs, ours, is_short):
+                    self._xm_note_stop_clamp(pair, ratio, theirs, ours)
+        price = stops.tighter(ours, theirs, is_short) or ours
+        return stops.ft_stop_ratio(price, current_rate, is_short, lev)
+
+    custom_stoploss.__doc__ = user_fn.__doc__
+    custom_stoploss._xm_guarded = True  # type: ignore[attr-defined]
+    return custom_stoploss
+
+
 _COMBINERS: dict[str, Callable[..., Any]] = {
     "bot_start": _c_both,
     "bot_loop_start": _c_both,
@@ -1189,4 +1692,5 @@ _COMBINERS: dict[str, Callable[..., Any]] = {
     "check_entry_timeout": _c_any_true,
     "check_exit_timeout": _c_any_true,
     "order_filled": _c_both,
+    "adjust_trade_position": _c_position,
 }

@@ -17,9 +17,9 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 def mask_url(url: str) -> str:
     """``url`` with the userinfo password and credential-like query values masked.
 
-    ``postgresql://bot:hunter2@db/x`` -> ``postgresql://bot:***@db/x``;
-    ``http://h/?token=abc`` -> ``http://h/?token=***``.  Text that is not a URL is returned
-    unchanged.
+    A password in the userinfo becomes ``***``, and so does the value of a query
+    parameter named like a credential (token, key, secret, password, ...).  Text that is
+    not a URL is returned unchanged.
     """
     try:
         parts = urlsplit(url)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from freqtrade_exec_ext.deploy.secrets import scan_text
 
 SHIPPED = ("freqtrade_exec_ext", "user_data", ".crypto", "docs", "scripts", "benchmarks", ".ci")
@@ -19,6 +17,8 @@ SHIPPED_FILES = ("README.md", "setup.cfg", "pyproject.toml", "Makefile")
 # In settings files every "secret-named" key must be empty; in code and prose those names
 # appear as identifiers and examples, so only secret-shaped values count there.
 SETTINGS_SUFFIXES = (".json", ".yaml", ".yml", ".env", ".cfg", ".toml", ".example")
+# Documented examples that look like credentials on purpose: (file, kind, why).
+EXAMPLES: dict[tuple[str, str], str] = {}
 
 
 def shipped_files(root: Path) -> list[Path]:
@@ -45,7 +45,7 @@ def test_shipped_files_hold_no_secrets(repo_root: Path) -> None:
         found = scan_text(raw.decode("utf-8", "replace"), str(path.relative_to(repo_root)))
         if not path.name.endswith(SETTINGS_SUFFIXES):
             found = [f for f in found if not f.kind.startswith("value for")]
-        findings += found
+        findings += [f for f in found if (f.path, f.kind) not in EXAMPLES]
     assert findings == [], "\n".join(map(str, findings))
 
 
@@ -54,6 +54,20 @@ def test_the_scan_would_catch_a_planted_key(repo_root: Path, tmp_path: Path) -> 
     planted = tmp_path / "config.json"
     planted.write_text(f'{{"exchange": {{"name": "binance", "key": "{key}"}}}}\n')
     kinds = {f.kind for f in scan_text(planted.read_text(), "config.json")}
-    assert "64-character API key" in kinds
-    with pytest.raises(AssertionError):
-        assert scan_text(planted.read_text(), "config.json") == []
+    assert kinds == {"exchange credential (exchange.key)"}
+    import random
+    import string
+
+    rng = random.Random(7)
+    token = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(30))
+    readme = f"Log in with\n\n    {token}\n"
+    assert [f.kind for f in scan_text(readme, "README.md")] == [
+        "high-entropy token (30 characters)"
+    ]
+
+
+def test_every_documented_example_is_still_there(repo_root: Path) -> None:
+    """An allowance for an example that no longer exists would hide a real finding."""
+    for path, kind in EXAMPLES:
+        text = (repo_root / path).read_text(encoding="utf-8")
+        assert any(f.kind == kind for f in scan_text(text, path)), (path, kind)

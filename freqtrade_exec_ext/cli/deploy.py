@@ -2,9 +2,10 @@
 
 * ``deploy STR-001 --stage {testnet,paper,live}`` writes
   ``.crypto/knowledge/strategies/STR-001/deployment/`` from the risk contract;
-* ``approve STR-001 --by NAME --capital AMOUNT`` records the human approval live needs;
+* ``approve STR-001 --by NAME --capital AMOUNT [--accept-breaches REASON]`` records the
+  human approval live needs, after showing the paper evidence and report;
 * ``validate DIR`` re-checks a deployment folder (exit 2, one finding per line);
-* ``kill STR-001`` is the kill switch (REST API of the running bot).
+* ``kill STR-001 [--stage S]`` is the kill switch (REST API of that stage's bot only).
 
 See docs/stages.md.
 """
@@ -63,9 +64,9 @@ def register(sub: Any) -> None:
     app = sub.add_parser(
         "approve",
         help="record the human approval the live stage needs",
-        description="A human who reviewed the paper results approves live trading with a "
-        "capital. Needs an interactive terminal; the approval covers the current contract "
-        "only (a changed contract invalidates it).",
+        description="A human who reviewed the paper results (evidence and report, shown "
+        "here) approves live trading with a capital. Needs an interactive terminal; the "
+        "approval covers the current contract and this paper evidence only.",
     )
     app.add_argument("strategy_id")
     app.add_argument("--by", required=True, help="name of the approver")
@@ -77,6 +78,13 @@ def register(sub: Any) -> None:
     )
     app.add_argument("--root", default=".", help="project root (default: current directory)")
     app.add_argument("--paper-db", default=None, help="database URL of the paper stage")
+    app.add_argument(
+        "--accept-breaches",
+        default=None,
+        metavar="REASON",
+        help="approve although paper had breaches (rejected orders, fills over budget, "
+        "drawdown over limits.max_drawdown); the reason is recorded",
+    )
     app.set_defaults(func=run_approve)
 
     val = sub.add_parser(
@@ -91,14 +99,22 @@ def register(sub: Any) -> None:
     kil = sub.add_parser(
         "kill",
         help="kill switch: stop entries, cancel open orders (--flatten: exit all positions)",
-        description="Talks to the running bot's REST API. Credentials from "
+        description="Talks to the running bot's REST API and acts only if the bot there is "
+        "the stage's bot of this strategy (bot_name, strategy, dry_run). Credentials from "
         "FREQTRADE__API_SERVER__USERNAME / FREQTRADE__API_SERVER__PASSWORD.",
     )
     kil.add_argument("strategy_id")
     kil.add_argument(
+        "--stage",
+        choices=STAGES,
+        default=None,
+        help="the stage whose bot to stop (default: the deployment's); a bot of another "
+        "stage or strategy is left alone",
+    )
+    kil.add_argument(
         "--url",
         default=None,
-        help="bot API (default http://127.0.0.1:<api port of the deployment, else 8080>)",
+        help="bot API (default http://127.0.0.1:<api port of the deployment>)",
     )
     kil.add_argument("--flatten", action="store_true", help="also exit every position (market)")
     kil.add_argument("--root", default=".", help="project root (default: current directory)")
@@ -120,7 +136,12 @@ def _build_errors(exc: Exception) -> CliError:
 def run_deploy(args: argparse.Namespace) -> int:
     from freqtrade_exec_ext.deploy import stages as st
     from freqtrade_exec_ext.deploy.config_builder import BuildError, DeployOptions, parse_pairs
-    from freqtrade_exec_ext.deploy.generate import generate, load_strategy_contract, tree
+    from freqtrade_exec_ext.deploy.generate import (
+        Interrupted,
+        generate,
+        load_strategy_contract,
+        tree,
+    )
 
     root = _root(args.root)
     try:
@@ -148,15 +169,21 @@ def run_deploy(args: argparse.Namespace) -> int:
         result = generate(root, args.strategy_id, opts, evidence_urls=urls)
     except BuildError as exc:
         raise _build_errors(exc) from None
+    except Interrupted as exc:
+        print(f"freqtrade-exec deploy: interrupted by {exc}; temporary files removed",
+              file=sys.stderr)  # fmt: skip
+        return 128 + exc.signum
     rel = result.folder.relative_to(root)
     print(f"{args.strategy_id}: {args.stage} deployment written to {rel}/")
     print("\n".join(tree(result.folder)))
     for stage, ev in result.gates.evidence.items():
-        print(f"{stage} evidence: {ev.summary()}, {ev.days:.1f} days ({ev.source})")
+        days = f", {ev.days:.1f} days of heartbeats" if stage == "paper" else ""
+        print(f"{stage} evidence: {ev.summary()}{days} ({ev.source})")
     if result.gates.approval:
         print(f"approval: {result.gates.approval.describe()}")
     print(
-        f"next: cp {rel}/.env.example {rel}/.env && chmod 600 {rel}/.env, fill it in, then "
+        f"next: cp {rel}/.env.example {rel}/.env && chmod 600 {rel}/.env, fill it in (this "
+        f"stage's secrets only), then "
         f"docker compose -f {rel}/docker-compose.yml up -d --build "
         f"(checklist: {rel}/deployment-checklist.md)"
     )
@@ -172,16 +199,12 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def run_approve(args: argparse.Namespace, *, confirm: Any = None) -> int:
+    from datetime import UTC, datetime
+
     from freqtrade_exec_ext.deploy import stages as st
-    from freqtrade_exec_ext.deploy.approval import (
-        ApprovalError,
-        check_capital,
-        check_name,
-        new_approval,
-        write_approval,
-    )
-    from freqtrade_exec_ext.deploy.evidence import EvidenceError, read_evidence
-    from freqtrade_exec_ext.deploy.gates import default_evidence_urls, paper_problems
+    from freqtrade_exec_ext.deploy.approval import ApprovalError
+    from freqtrade_exec_ext.deploy.approve import prepare, record
+    from freqtrade_exec_ext.deploy.gates import default_evidence_urls
     from freqtrade_exec_ext.deploy.generate import load_strategy_contract
 
     root = _root(args.root)
@@ -190,33 +213,32 @@ def run_approve(args: argparse.Namespace, *, confirm: Any = None) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     contract = load_strategy_contract(root, args.strategy_id)
-    try:
-        name = check_name(args.by)
-        capital = check_capital(args.capital, contract)
-    except ApprovalError as exc:
-        raise CliError(str(exc)) from None
     url = args.paper_db or default_evidence_urls(args.strategy_id, "sqlite")["paper"]
     try:
-        paper = read_evidence(url, root)
-    except EvidenceError as exc:
-        raise CliError(f"approve refused: no paper results to review: {exc}") from None
-    problems = paper_problems(paper)
-    if problems:
-        raise CliError([f"approve refused: {p}" for p in problems])
+        draft = prepare(root, contract, by=args.by, capital=args.capital, paper_url=url,
+                        accept_reason=args.accept_breaches, now=datetime.now(UTC))  # fmt: skip
+    except ApprovalError as exc:
+        raise _build_errors(exc) from None
+    ev, a = draft.evidence, draft.approval
     cur = contract.market.stake_currency
-    print(f"{args.strategy_id} paper results: {paper.summary()}, {paper.days:.1f} days")
-    print(f"  ({paper.first_activity} to {paper.last_activity}, {paper.source})")
+    print(f"{args.strategy_id} paper results: {ev.summary()}, {ev.days:.1f} days")
+    print(f"  ({ev.stretch_start} to {ev.stretch_end}, {ev.source}, as of {ev.as_of})")
+    dd = "n/a" if ev.drawdown is None else f"{ev.drawdown:.1%}"
+    print(f"  drawdown {dd} (limits.max_drawdown {contract.limits.max_drawdown:.1%})")
+    print(f"  {draft.report.summary()}")
+    for line in draft.breaches:
+        print(f"  BREACH: {line}")
+    if draft.breaches:
+        print(f"  accepted because: {a.accept_reason}")
     print(
-        f"Approving LIVE trading of {args.strategy_id} with {capital:g} {cur} "
-        f"(contract {contract.fingerprint()[:12]}) as {name!r}."
+        f"Approving LIVE trading of {args.strategy_id} with {a.capital:g} {cur} "
+        f"(contract {a.contract_sha256[:12]}) as {a.approved_by!r}."
     )
     ask = confirm or _ask_human
     if not ask(args.strategy_id):
         raise CliError("approve: not confirmed; nothing was recorded")
-    approval = new_approval(contract, by=name, capital=capital, paper_evidence=paper.to_dict())
-    path = root / st.approval_relpath(args.strategy_id)
-    write_approval(path, approval)
-    print(f"recorded {path.relative_to(root)}: {approval.describe()}")
+    path = record(root, draft)
+    print(f"recorded {path.relative_to(root)}: {a.describe()}")
     print(f"next: freqtrade-exec deploy {args.strategy_id} --stage live")
     return 0
 
@@ -251,33 +273,20 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_kill(args: argparse.Namespace) -> int:
-    import json
-
-    from freqtrade_exec_ext.deploy import stages as st
     from freqtrade_exec_ext.deploy.kill import PASSWORD_VAR, USER_VAR, KillError, kill
 
-    try:
-        cls = st.strategy_class(args.strategy_id)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
     user, password = os.environ.get(USER_VAR, ""), os.environ.get(PASSWORD_VAR, "")
     if not user or not password:
         raise CliError(
             f"kill: set {USER_VAR} and {PASSWORD_VAR} (the bot's API credentials, as in "
             "deployment/.env) in the environment"
         )
-    url = args.url
-    if url is None:
-        port = 8080
-        cfg_path = _root(args.root) / st.deployment_relpath(args.strategy_id) / st.CONFIG_FILE
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            port = int(json.loads(cfg_path.read_text())["api_server"]["listen_port"])
-        url = f"http://127.0.0.1:{port}"
+    url, expected = _kill_target(args)
     try:
-        report = kill(url, user, password, expected_strategy=cls, flatten=args.flatten)
+        report = kill(url, user, password, expected=expected, flatten=args.flatten)
     except KillError as exc:
         raise CliError(str(exc)) from None
-    print(f"kill switch for {args.strategy_id} at {report.url}:")
+    print(f"kill switch for {args.strategy_id} ({expected.bot_name}) at {report.url}:")
     for line in report.steps:
         print(f"  {line}")
     for line in report.failures:
@@ -289,3 +298,49 @@ def run_kill(args: argparse.Namespace) -> int:
             "orders; entries stay paused until the bot restarts"
         )
     return 0 if report.ok else 1
+
+
+def _kill_target(args: argparse.Namespace) -> tuple[str, Any]:
+    """(URL, the bot expected there): the stage's bot as deploy wrote its config."""
+    import json
+
+    from freqtrade_exec_ext.deploy import stages as st
+    from freqtrade_exec_ext.deploy.kill import Expected, KillError, check_url
+
+    try:
+        cls = st.strategy_class(args.strategy_id)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    rel = st.deployment_relpath(args.strategy_id) / st.CONFIG_FILE
+    config: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError, CliError):
+        loaded = json.loads((_root(args.root) / rel).read_text(encoding="utf-8"))
+        config = loaded if isinstance(loaded, dict) else {}
+    ext: dict[str, Any] = _dict(config.get("exec_ext"))
+    deployed = ext.get("stage") if ext.get("strategy_id") == args.strategy_id else None
+    stage = args.stage or deployed
+    if stage is None:
+        raise CliError(
+            f"kill: no deployment of {args.strategy_id} in {rel.parent}: pass --stage "
+            "testnet|paper|live (and --url if the bot is not on 127.0.0.1:8080)"
+        )
+    url = args.url
+    if url is None:
+        if deployed != stage:
+            raise CliError(
+                f"kill --stage {stage}: {rel.parent} holds the {deployed or 'no'} stage, so "
+                f"the {stage} bot's address is unknown: pass --url"
+            )
+        port = st.API_PORT_DEFAULT
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            port = int(config["api_server"]["listen_port"])
+        url = f"http://127.0.0.1:{port}"
+    try:
+        check_url(url)
+    except KillError as exc:
+        raise CliError(str(exc)) from None
+    return url, Expected(cls, st.bot_name(args.strategy_id, stage), stage == "paper")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

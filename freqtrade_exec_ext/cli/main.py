@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (CliError, ContractError) as exc:
-        lines = exc.lines if isinstance(exc, CliError) else [str(p) for p in exc.problems]
+        lines = exc.lines if isinstance(exc, CliError) else exc.lines()
         for line in lines:
             print(line, file=sys.stderr)
         return 2

@@ -28,9 +28,11 @@ from freqtrade_exec_ext.compat.exchange import (
     exchange_of,
     fetch_order_book,
     is_spot,
+    price_tick,
 )
 from freqtrade_exec_ext.compat.persistence import (
     adopt_order,
+    canceled_exit_orders,
     closed_trades_since,
     db_engine,
     order_is_tracked,
@@ -53,6 +55,7 @@ from freqtrade_exec_ext.compat.registry import (
     run_freqtrade_main,
     uninstall,
 )
+from freqtrade_exec_ext.compat.strategy import replace_allowed
 from freqtrade_exec_ext.compat.version import (
     DISTRIBUTION,
     REQUIRED_INTERNALS,
@@ -73,6 +76,7 @@ __all__ = [
     "ExecExtConfigError",
     "FreqtradeCompatError",
     "adopt_order",
+    "canceled_exit_orders",
     "ccxt_clients",
     "check_internals",
     "closed_trades_since",
@@ -94,6 +98,8 @@ __all__ = [
     "order_is_tracked",
     "plugin_bases",
     "plugin_class",
+    "price_tick",
+    "replace_allowed",
     "run_freqtrade_main",
     "runmode_value",
     "supported_freqtrade_version",

@@ -39,3 +39,55 @@ def ccxt_clients(exchange: Any) -> tuple[Any, Any]:
 def is_spot(exchange: Any) -> bool:
     mode = getattr(exchange, "trading_mode", "spot")
     return str(getattr(mode, "value", mode)) == "spot"
+
+
+def price_tick(dp: Any, pair: str) -> float | None:
+    """The market's price tick from ccxt's market precision and the exchange's precision
+    mode (tick size, or a number of decimals); None when the market states none."""
+    from ccxt import TICK_SIZE
+
+    market = dp.market(pair) or {}
+    raw = (market.get("precision") or {}).get("price")
+    if raw is None:
+        return None
+    prec = float(raw)
+    mode = getattr(exchange_of(dp), "precisionMode", TICK_SIZE)
+    tick = prec if mode == TICK_SIZE else 10.0**-prec
+    return tick if tick > 0 else None
+
+
+MMR_QUANTILE = 0.9
+MMR_FALLBACK = 0.05
+
+
+def maintenance_margin_estimate(exchange: str, leverage: float) -> tuple[float, str]:
+    """A conservative maintenance-margin rate for USDT-margined positions at ``leverage``,
+    and how it was estimated (for messages and ``risk check``).
+
+    The contract names no pairs, so the rate is the first-tier (smallest position) rate
+    that 9 in 10 of the exchange's USDT-M markets allowing ``leverage`` stay under, from the
+    leverage tiers Freqtrade ships (Binance); for other exchanges a flat 5 %.
+    """
+    import json
+    from importlib.resources import files
+
+    try:
+        raw = files("freqtrade.exchange").joinpath(f"{exchange}_leverage_tiers.json")
+        tiers = json.loads(raw.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError):
+        return MMR_FALLBACK, f"a flat {MMR_FALLBACK:.0%} (no leverage tiers for {exchange})"
+    rates = sorted(
+        float(t[0]["maintenanceMarginRate"])
+        for symbol, t in tiers.items()
+        if symbol.endswith(":USDT") and t and float(t[0]["maxLeverage"]) >= leverage
+    )
+    if not rates:
+        return (
+            MMR_FALLBACK,
+            f"a flat {MMR_FALLBACK:.0%} (no {exchange} market allows {leverage:g}x)",
+        )
+    rate = rates[min(int(MMR_QUANTILE * len(rates)), len(rates) - 1)]
+    return rate, (
+        f"{rate:.2%}, the first-tier rate 9 in 10 of {len(rates)} {exchange} USDT-M markets "
+        f"allowing {leverage:g}x stay under (Freqtrade's bundled leverage tiers)"
+    )

@@ -138,3 +138,9 @@ def adopt_order(
     if intent.intent == "entry":
         where = f"new trade {trade.id}"
     return f"{where}; Freqtrade accounts for its fills on its next loop"
+
+
+def canceled_exit_orders(trade: Any) -> int:
+    """Freqtrade's count of a trade's cancelled exit orders, which ``exit_timeout_count``
+    is compared with (every cancelled exit order of the trade, replacements included)."""
+    return int(trade.get_canceled_exit_order_count())

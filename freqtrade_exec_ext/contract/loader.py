@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,27 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from freqtrade_exec_ext.contract.model import STRATEGY_ID_PATTERN, RiskContract
+from freqtrade_exec_ext.contract.model import STRATEGY_ID_PATTERN, RiskContract, allowed_text
 
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 20
 CONTRACT_FILENAME = "risk-assessment.yaml"
+
+
+MAX_LINES = 50
+
+
+def safe_text(text: str) -> str:
+    """``text`` with control and format characters (ANSI escapes, bidi overrides, NUL...)
+    shown as escapes, so that a message never drives the terminal it is printed on."""
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
-        return f"{self.file}: {where}{self.message}"
+        return safe_text(f"{self.file}: {where}{self.message}")
 
 
 class ContractError(Exception):
@@ -41,7 +58,15 @@ class ContractError(Exception):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """One line per problem, at most ``MAX_LINES``, then how many more there are."""
+        shown = [str(p) for p in self.problems[:MAX_LINES]]
+        more = len(self.problems) - MAX_LINES
+        if more > 0:
+            shown.append(f"... and {more} more problem{'s' * (more > 1)}")
+        return shown
 
     def one_line(self) -> str:
         first = str(self.problems[0]) if self.problems else "invalid risk contract"
@@ -94,15 +119,46 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# YAML 1.2 floats: PyYAML (YAML 1.1) reads "1e3" as text; a contract author means a number
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
+# Scalars: PyYAML implements YAML 1.1, where 0x10, 0o17, 1_000, 10:00 (sexagesimal, 600)
+# and yes/no/on/off are numbers and booleans.  A contract number is written in plain
+# decimal or exponent form only (YAML 1.2's core schema); true/false are the booleans.
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^[-+]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$")
+_BOOL = re.compile(r"^(true|True|TRUE|false|False|FALSE)$")
+# what YAML 1.1 would have read as a number: refused with a clear message
+_YAML11_NUMBER = re.compile(
+    r"^[-+]?(0b[0-1_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?"
+    r"|[0-9][0-9_]*_[0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?|\.[0-9_]*_[0-9_]*"
+    r"|\.(inf|Inf|INF|nan|NaN|NAN))$"
 )
+_STRICT_RESOLVERS = {
+    ch: [(tag, rx) for tag, rx in resolvers if not tag.endswith((":int", ":float", ":bool"))]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.yaml_implicit_resolvers = _STRICT_RESOLVERS
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+.0123456789"))
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
 )
+
+
+def _construct_plain(loader: _StrictLoader, node: Any) -> Any:
+    value = loader.construct_scalar(node)
+    if node.style is None and _YAML11_NUMBER.match(str(value)):
+        raise yaml.MarkedYAMLError(
+            None,
+            None,
+            f"'{value}' is not a plain number: write numbers in decimal or exponent form "
+            "(e.g. 1000, 0.5, 1e-3); hex, octal, underscores, sexagesimal (10:00) and "
+            ".inf/.nan are not accepted",
+            node.start_mark,
+        )
+    return value
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:str", _construct_plain)
 
 
 def parse_yaml_text(raw: bytes, file: str) -> Any:
@@ -154,8 +210,7 @@ def _allowed(loc: tuple[Any, ...]) -> str:
         return ""
     parent = _model_at(loc[:-1])
     info = parent.model_fields.get(str(loc[-1])) if parent else None
-    extra = info.json_schema_extra if info and isinstance(info.json_schema_extra, dict) else {}
-    return str(extra.get("allowed", ""))
+    return allowed_text(info) if info is not None else ""
 
 
 def _show(value: Any) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,14 +24,65 @@ SCHEMA_VERSION = 1
 def spec(
     default: Any,
     *,
-    allowed: str,
     desc: str,
     unit: str = "",
+    note: str = "",
     **constraints: Any,
 ) -> Any:
-    """Declare a contract field with its default, constraints and documentation."""
-    extra = {"allowed": allowed, "unit": unit}
+    """Declare a contract field with its default, constraints and documentation.
+
+    What a field allows is stated once, by its type and constraints (``ge``/``gt``/``le``/
+    ``lt``, ``Literal`` choices); :func:`allowed_text` derives the words people read from
+    them.  ``note`` adds what no constraint expresses (a cross-field rule, an example).
+    """
+    extra = {"note": note, "unit": unit}
     return Field(default, description=desc, json_schema_extra=extra, **constraints)
+
+
+def _fmt_bound(x: Any) -> str:
+    return f"{x:g}".replace("e+0", "e").replace("e+", "e") if isinstance(x, float) else str(x)
+
+
+def allowed_text(info: Any) -> str:
+    """What a field allows, in words, derived from its type and constraints."""
+    import annotated_types as at
+
+    ann = info.annotation
+    args = [a for a in get_args(ann)] if get_origin(ann) is Literal else []
+    if args:
+        text = " | ".join(str(a) for a in args)
+    elif ann is bool:
+        text = "true | false"
+    elif ann in (int, float):
+        kind = "integer" if ann is int else "number"
+        lo = hi = None
+        lo_open = hi_open = False
+        for m in info.metadata:
+            if isinstance(m, at.Ge):
+                lo = m.ge
+            elif isinstance(m, at.Gt):
+                lo, lo_open = m.gt, True
+            elif isinstance(m, at.Le):
+                hi = m.le
+            elif isinstance(m, at.Lt):
+                hi, hi_open = m.lt, True
+        if lo is not None and hi is not None:
+            text = (
+                f"{kind} in {'(' if lo_open else '['}{_fmt_bound(lo)}, "
+                f"{_fmt_bound(hi)}{')' if hi_open else ']'}"
+            )
+        elif lo is not None:
+            text = f"{kind} {'>' if lo_open else '>='} {_fmt_bound(lo)}"
+        elif hi is not None:
+            text = f"{kind} {'<' if hi_open else '<='} {_fmt_bound(hi)}"
+        else:
+            text = kind
+    else:
+        text = ""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    note = str(extra.get("note", ""))
+    text = "; ".join(t for t in (text, note) if t)
+    return f"{text} (required)" if info.is_required() else text
 
 
 class _Section(BaseModel):
@@ -44,21 +95,21 @@ class _Section(BaseModel):
 class Market(_Section):
     exchange: str = spec(
         "binance",
-        allowed="a Freqtrade-supported exchange id (lower case, e.g. binance, bybit, kraken)",
+        note="a Freqtrade-supported exchange id (lower case, e.g. binance, bybit, kraken)",
         desc="Exchange the strategy trades on.",
         min_length=1,
     )
     trading_mode: Literal["spot", "futures"] = spec(
-        "spot", allowed="spot | futures", desc="Spot, or USDT-margined perpetual futures."
+        "spot", desc="Spot, or USDT-margined perpetual futures."
     )
     margin_mode: Literal["isolated", "cross"] = spec(
         "isolated",
-        allowed="isolated | cross (futures only)",
+        note="futures only",
         desc="Futures margin mode; must not be set on spot.",
     )
     stake_currency: str = spec(
         "USDT",
-        allowed="an upper-case currency code, e.g. USDT",
+        note="an upper-case currency code, e.g. USDT",
         desc="Quote currency every stake and balance is counted in.",
         pattern=r"^[A-Z0-9]{2,10}$",
     )
@@ -74,6 +125,12 @@ class Market(_Section):
         return value
 
 
+def _maintenance_margin(exchange: str, leverage: float) -> tuple[float, str]:
+    from freqtrade_exec_ext.compat.exchange import maintenance_margin_estimate
+
+    return maintenance_margin_estimate(exchange, leverage)
+
+
 def _exchange_ids() -> tuple[frozenset[str], dict[str, str]]:
     from freqtrade_exec_ext.compat.exchange import exchange_ids
 
@@ -83,13 +140,17 @@ def _exchange_ids() -> tuple[frozenset[str], dict[str, str]]:
 class Capital(_Section):
     initial_capital: float = spec(
         ...,
-        allowed="number > 0 (required)",
         desc="Capital allocated to the strategy: the paper wallet and the sizing base.",
         unit="stake currency",
         gt=0,
+        le=1e9,
     )
     max_open_trades: int = spec(
-        3, allowed="integer >= 1", desc="Most trades open at once.", unit="trades", ge=1
+        3,
+        desc="Most trades open at once.",
+        unit="trades",
+        ge=1,
+        le=100,
     )
 
 
@@ -99,19 +160,19 @@ SizingMethod = Literal["fixed_stake", "fraction_of_equity", "risk_per_trade"]
 class Sizing(_Section):
     method: SizingMethod = spec(
         ...,
-        allowed="fixed_stake | fraction_of_equity | risk_per_trade (required)",
         desc="How the stake of a new trade is computed.",
     )
     fixed_stake: float = spec(
         100,
-        allowed="number > 0; required when method is fixed_stake",
+        note="required when method is fixed_stake",
         desc="Stake of every trade with method fixed_stake.",
         unit="stake currency",
         gt=0,
+        le=1e9,
     )
     fraction_of_equity: float = spec(
         0.2,
-        allowed="number in (0, 1]; required when method is fraction_of_equity",
+        note="required when method is fraction_of_equity",
         desc="Share of current equity staked per trade with method fraction_of_equity.",
         unit="fraction",
         gt=0,
@@ -119,7 +180,7 @@ class Sizing(_Section):
     )
     risk_per_trade: float = spec(
         0.01,
-        allowed="number in (0, 0.1]; required when method is risk_per_trade",
+        note="required when method is risk_per_trade",
         desc=(
             "Share of equity lost if the stop-loss is hit, with method risk_per_trade: "
             "stake = equity x risk_per_trade / stop distance."
@@ -130,17 +191,18 @@ class Sizing(_Section):
     )
     min_stake: float = spec(
         10,
-        allowed="number > 0",
         desc="Smallest stake; a computed stake below it is raised to it.",
         unit="stake currency",
         gt=0,
+        le=1e9,
     )
     max_stake: float = spec(
         300,
-        allowed="number >= min_stake",
+        note=">= min_stake",
         desc="Largest stake; a computed stake above it is cut to it.",
         unit="stake currency",
         gt=0,
+        le=1e9,
     )
 
     @model_validator(mode="after")
@@ -156,10 +218,9 @@ class Sizing(_Section):
 
 
 class Trailing(_Section):
-    enabled: bool = spec(False, allowed="true | false", desc="Use a trailing stop.")
+    enabled: bool = spec(False, desc="Use a trailing stop.")
     positive: float = spec(
         0.01,
-        allowed="number in (0, 1)",
         desc="Trailing distance once the offset is reached.",
         unit="fraction",
         gt=0,
@@ -167,15 +228,13 @@ class Trailing(_Section):
     )
     offset: float = spec(
         0.02,
-        allowed="number in (0, 1), >= positive",
+        note=">= positive",
         desc="Profit at which the positive trailing distance takes over.",
         unit="fraction",
         gt=0,
         lt=1,
     )
-    only_offset_is_reached: bool = spec(
-        True, allowed="true | false", desc="Trail only once the offset profit is reached."
-    )
+    only_offset_is_reached: bool = spec(True, desc="Trail only once the offset profit is reached.")
 
     @model_validator(mode="after")
     def _offset_ge_positive(self) -> Trailing:
@@ -189,7 +248,6 @@ class Trailing(_Section):
 class StopLoss(_Section):
     stoploss: float = spec(
         ...,
-        allowed="number in (-1, 0) (required)",
         desc="Stop-loss as a (negative) ratio of the entry price.",
         unit="fraction",
         gt=-1,
@@ -198,17 +256,14 @@ class StopLoss(_Section):
     trailing: Trailing = Field(default_factory=Trailing)
     on_exchange: bool = spec(
         True,
-        allowed="true | false",
         desc="Place the stop-loss on the exchange where the exchange supports it.",
     )
     order_type: Literal["stop_limit", "stop_market"] = spec(
         "stop_limit",
-        allowed="stop_limit | stop_market",
         desc="Order type of the stop on the exchange.",
     )
     limit_ratio: float = spec(
         0.99,
-        allowed="number in (0, 1]",
         desc="Limit price of a stop_limit as a ratio of its stop price (longs).",
         unit="ratio",
         gt=0,
@@ -219,7 +274,6 @@ class StopLoss(_Section):
 class Slippage(_Section):
     max_entry_bps: float = spec(
         ...,
-        allowed="number in [0, 500] (required)",
         desc="Most adverse entry fill vs the decision price.",
         unit="bps",
         ge=0,
@@ -227,7 +281,6 @@ class Slippage(_Section):
     )
     max_exit_bps: float = spec(
         ...,
-        allowed="number in [0, 500] (required)",
         desc="Most adverse exit fill vs the decision price.",
         unit="bps",
         ge=0,
@@ -235,7 +288,6 @@ class Slippage(_Section):
     )
     max_spread_bps: float = spec(
         10,
-        allowed="number in [0, 500]",
         desc="No entry while the quoted spread is wider than this.",
         unit="bps",
         ge=0,
@@ -243,7 +295,6 @@ class Slippage(_Section):
     )
     backtest_bps: float = spec(
         5,
-        allowed="number in [0, 500]",
         desc="Adverse slippage charged on every fill the callbacks can reach in backtests.",
         unit="bps",
         ge=0,
@@ -252,41 +303,35 @@ class Slippage(_Section):
 
 
 class Orders(_Section):
-    entry_type: Literal["limit", "market"] = spec(
-        "limit", allowed="limit | market", desc="Order type of entries."
-    )
-    exit_type: Literal["limit", "market"] = spec(
-        "limit", allowed="limit | market", desc="Order type of exits."
-    )
+    entry_type: Literal["limit", "market"] = spec("limit", desc="Order type of entries.")
+    exit_type: Literal["limit", "market"] = spec("limit", desc="Order type of exits.")
     time_in_force: Literal["GTC", "IOC", "FOK", "PO"] = spec(
         "GTC",
-        allowed="GTC | IOC | FOK | PO",
         desc="Time in force of entry and exit orders (PO = post-only, maker only).",
     )
     entry_timeout_s: int = spec(
-        600,
-        allowed="integer > 0",
+        240,
         desc="An unfilled entry is cancelled (or a partial fill kept) after this long.",
         unit="seconds",
         gt=0,
+        le=86_400,
     )
     exit_timeout_s: int = spec(
         300,
-        allowed="integer > 0",
         desc="An unfilled exit is escalated after this long.",
         unit="seconds",
         gt=0,
+        le=86_400,
     )
     max_reprices: int = spec(
         3,
-        allowed="integer >= 0",
         desc="Most times an unfilled order is repriced toward the market.",
         unit="reprices",
         ge=0,
+        le=10,
     )
     min_fill_ratio: float = spec(
         0.5,
-        allowed="number in [0, 1]",
         desc="At the entry timeout a partial fill at least this large is kept.",
         unit="fraction",
         ge=0,
@@ -294,7 +339,6 @@ class Orders(_Section):
     )
     max_retries: int = spec(
         2,
-        allowed="integer >= 0",
         desc=(
             "Live: further attempts of an order request the exchange did not process (rate "
             "limit, network). A refused order is never retried; an unanswered one is looked "
@@ -302,29 +346,27 @@ class Orders(_Section):
         ),
         unit="retries",
         ge=0,
+        le=10,
     )
 
 
 class Leverage(_Section):
-    max: float = spec(
-        1, allowed="number >= 1; must be 1 on spot", desc="Highest leverage.", unit="x", ge=1
-    )
+    max: float = spec(1, note="must be 1 on spot", desc="Highest leverage.", unit="x", ge=1, le=125)
 
 
 class Funding(_Section):
     max_rate_bps: float = spec(
         5,
-        allowed="number >= 0",
         desc="No futures entry that would pay a funding rate above this per interval.",
         unit="bps per funding interval",
         ge=0,
+        le=500,
     )
 
 
 class Limits(_Section):
     max_drawdown: float = spec(
         0.15,
-        allowed="number in (0, 1)",
         desc="Trading stops while the drawdown exceeds this.",
         unit="fraction",
         gt=0,
@@ -332,7 +374,6 @@ class Limits(_Section):
     )
     daily_loss_limit: float = spec(
         0.05,
-        allowed="number in (0, 1)",
         desc="Trading stops for the day once realized loss exceeds this share of capital.",
         unit="fraction",
         gt=0,
@@ -340,20 +381,20 @@ class Limits(_Section):
     )
     max_consecutive_stoplosses: int = spec(
         3,
-        allowed="integer >= 1",
         desc="Trading pauses after this many stop-losses in a row.",
         unit="stop-losses",
         ge=1,
+        le=100,
     )
 
 
 class RiskContract(_Section):
     """Version 1 of ``risk-assessment.yaml``."""
 
-    schema_version: int = spec(..., allowed="1 (required)", desc="Contract format version.")
+    schema_version: int = spec(..., note="must be 1", desc="Contract format version.")
     strategy_id: str = spec(
         ...,
-        allowed="STR- and 3 or more digits, e.g. STR-001; must match its folder (required)",
+        note="STR- and 3 or more digits, e.g. STR-001; must match its folder",
         desc="Strategy the contract belongs to.",
         pattern=STRATEGY_ID_PATTERN,
     )
@@ -373,6 +414,8 @@ class RiskContract(_Section):
             raise ValueError(f"schema_version: must be {SCHEMA_VERSION}, was {self.schema_version}")
         if self.market.trading_mode == "spot" and self.leverage.max != 1:
             raise ValueError(f"leverage.max: must be 1 on spot, was {self.leverage.max:g}")
+        if self.is_futures:
+            self._stop_inside_liquidation()
         if not self.is_futures and "margin_mode" in self.market.model_fields_set:
             raise ValueError("market.margin_mode: applies only when trading_mode is futures")
         if self.orders.time_in_force == "PO" and "market" in (
@@ -383,6 +426,27 @@ class RiskContract(_Section):
                 "orders.time_in_force: PO (post-only) needs limit entry_type and exit_type"
             )
         return self
+
+    def _stop_inside_liquidation(self) -> None:
+        lev = self.leverage.max
+        move = self.liquidation_move()
+        stop = abs(self.stop_loss.stoploss)
+        if stop >= move:
+            _, how = _maintenance_margin(self.market.exchange, lev)
+            raise ValueError(
+                f"stop_loss.stoploss: {self.stop_loss.stoploss:g} (a {stop:.2%} "
+                f"price move) lies at or beyond the liquidation price at leverage.max {lev:g}x, "
+                f"a {move:.2%} move (1/{lev:g} of the price is the margin, less the "
+                f"maintenance margin: {how}); tighten the stop or lower leverage.max"
+            )
+
+    def liquidation_move(self) -> float:
+        """Estimated price move from entry that liquidates an isolated position at
+        ``leverage.max`` (futures)."""
+        from freqtrade_exec_ext.execution.stops import liquidation_move
+
+        rate, _ = _maintenance_margin(self.market.exchange, self.leverage.max)
+        return liquidation_move(self.leverage.max, rate)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -420,7 +484,7 @@ def field_docs() -> list[tuple[str, str, str, str, str, str]]:
                     path,
                     type_name,
                     default,
-                    str(extra.get("allowed", "")),
+                    allowed_text(info),
                     str(extra.get("unit", "")),
                     info.description or "",
                 )

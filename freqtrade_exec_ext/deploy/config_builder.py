@@ -20,6 +20,7 @@ from typing import Any
 
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.deploy import stages as st
+from freqtrade_exec_ext.deploy.stamp import stamp, stamp_problem
 from freqtrade_exec_ext.deploy.testnets import find_testnet, known_testnets
 from freqtrade_exec_ext.execution import ft_settings
 
@@ -317,7 +318,7 @@ def build_config(
     """The complete config.json of a stage (a plain JSON-able dict, no secrets)."""
     check_options(contract, opts)
     sid = contract.strategy_id
-    label = f"{sid} {opts.stage}"
+    label = st.bot_name(sid, opts.stage)
     entry_pricing, exit_pricing = _pricing(contract)
     risk = risk_settings(contract, opts.stage, live_capital)
     config: dict[str, Any] = {
@@ -334,10 +335,8 @@ def build_config(
         "exchange": _exchange_section(contract, opts),
         "pairlists": _pairlists(opts),
         "exec_ext": {
-            "strategy_id": sid,
-            "stage": opts.stage,
+            **stamp(contract, opts.stage),
             "risk_contract": st.contract_posix(sid),
-            "contract_fingerprint": contract.fingerprint(),
             "pairlists": [dict(p) for p in EXEC_EXT_PAIRLISTS],
         },
         "db_url": st.db_url(sid, opts.stage, opts.db),
@@ -367,13 +366,12 @@ def risk_mismatches(
             out.append(f"{key}: missing, the contract gives {_short(want)}")
         elif config[key] != want:
             out.append(f"{key}: is {_short(config[key])}, the contract gives {_short(want)}")
-    ext = config.get("exec_ext") if isinstance(config.get("exec_ext"), dict) else {}
-    if ext.get("contract_fingerprint") != contract.fingerprint():
-        out.append(
-            "exec_ext.contract_fingerprint: generated from another version of the contract "
-            f"({str(ext.get('contract_fingerprint'))[:12]} vs {contract.fingerprint()[:12]}): "
-            "run freqtrade-exec deploy again"
-        )
+    ext: dict[str, Any] = _dict(config.get("exec_ext"))
+    if "contract_sha256" not in ext:
+        out.append("exec_ext.contract_sha256: missing (the contract stamp): run deploy again")
+    problem = stamp_problem(config, contract)
+    if problem:
+        out.append(f"exec_ext.contract_sha256: {problem}")
     if ext.get("risk_contract") != st.contract_posix(contract.strategy_id):
         out.append(
             f"exec_ext.risk_contract: is {ext.get('risk_contract')!r}, expected "
@@ -398,5 +396,9 @@ def risk_summary(contract: RiskContract, config: dict[str, Any]) -> str:
         f"stoploss {config.get('stoploss')}, max_open_trades {config.get('max_open_trades')}, "
         f"orders {ot.get('entry')}/{ot.get('exit')} {tif.get('entry')}, unfilled timeouts "
         f"{uto.get('entry')}/{uto.get('exit')} {uto.get('unit')}; equal to "
-        f"risk-assessment.yaml (fingerprint {contract.fingerprint()[:12]})"
+        f"risk-assessment.yaml (sha256 {contract.fingerprint()[:12]})"
     )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

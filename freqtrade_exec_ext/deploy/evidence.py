@@ -1,46 +1,27 @@
-"""What a stage's Freqtrade database proves (read with SQLAlchemy, read-only).
+"""Read a stage's Freqtrade database as plain facts (SQLAlchemy Core, read-only).
 
-The tables are Freqtrade's own: ``orders``, ``trades``, ``trade_custom_data`` (the
-execution ledger, keys ``exec_ext.fill.<order id>``), ``KeyValueStore`` and
-``wallet_history``.  Nothing of Freqtrade is imported; the tables are reflected.
+What is read, and from where:
 
-**Failed checks** (the one definition; the gates and the checklist use it):
+* Freqtrade's ``orders``, ``trades`` and ``trade_custom_data`` (the execution ledger,
+  keys ``exec_ext.fill.<order id>``): names only from
+  :mod:`freqtrade_exec_ext.compat.schema`;
+* this package's run sessions (:mod:`freqtrade_exec_ext.store.sessions`), written by the
+  bot itself: stage, exchange host, dry-run, contract sha256, heartbeats;
+* the order guard's journal (table ``exec_ext_order_intents``, see
+  :mod:`freqtrade_exec_ext.execution.journal`): every order a live bot sent.
 
-1. an order the exchange rejected (``orders.status = 'rejected'``);
-2. a fill whose slippage exceeded the contract's budget (ledger record with
-   ``over_budget: true``, see :class:`~freqtrade_exec_ext.execution.ledger.FillRecord`);
-3. a ledger record that cannot be read (not JSON, or not a fill record): it cannot be
-   checked, so it counts as failed.
-
-**Filled order**: an order row with ``filled > 0`` (entries, exits, stop-losses).
-**Closed trade**: a trade row with ``is_open = false`` and a ``close_date`` (its entry and
-exit filled).
-
-**Running time** of a stage: from the earliest to the latest time recorded in the
-database: the bot's first start (``KeyValueStore.bot_start_time``), order and trade
-times, ledger writes and Freqtrade's daily wallet snapshot (``wallet_history``, written
-at 00:07 every day while the bot runs).  A bot that stopped stops adding times, so the
-span measures how long it really ran, to within a day.
+What the facts prove is decided by :mod:`freqtrade_exec_ext.deploy.evidence_rules` (pure).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
-
-FAILED_CHECKS_DOC = (
-    "failed checks = orders the exchange rejected + fills over the contract's slippage "
-    "budget (ledger over_budget) + unreadable ledger records"
-)
-
-
-_TABLES = ("orders", "trades", "trade_custom_data", "KeyValueStore", "wallet_history")
+from freqtrade_exec_ext.store.sessions import RunSession
 
 
 class EvidenceError(Exception):
@@ -48,58 +29,89 @@ class EvidenceError(Exception):
 
 
 @dataclass(frozen=True)
-class StageEvidence:
-    source: str  # where it was read (no password)
-    filled_orders: int
-    rejected_orders: int
-    ledger_records: int
-    over_budget_fills: int
-    unreadable_records: int
-    trades: int
-    closed_trades: int
-    first_activity: str | None  # ISO-8601 UTC
-    last_activity: str | None
+class OrderFact:
+    order_id: str
+    trade_id: int
+    pair: str
+    ft_side: str  # buy | sell | stoploss (Freqtrade's ft_order_side)
+    status: str
+    filled: float
+    placed_at: datetime | None
+    filled_at: datetime | None
 
     @property
-    def failed_checks(self) -> int:
-        return self.rejected_orders + self.over_budget_fills + self.unreadable_records
-
-    @property
-    def days(self) -> float:
-        if not self.first_activity or not self.last_activity:
-            return 0.0
-        first = datetime.fromisoformat(self.first_activity)
-        last = datetime.fromisoformat(self.last_activity)
-        return max(0.0, (last - first).total_seconds() / 86400.0)
-
-    def failed_detail(self) -> str:
-        parts = [
-            plural(self.rejected_orders, "rejected order"),
-            plural(self.over_budget_fills, "fill") + " over the slippage budget",
-        ]
-        if self.unreadable_records:
-            parts.append(plural(self.unreadable_records, "unreadable ledger record"))
-        return ", ".join(parts)
-
-    def summary(self) -> str:
-        return (
-            f"{plural(self.filled_orders, 'filled order')}, "
-            f"{plural(self.closed_trades, 'closed trade')}, "
-            f"{plural(self.failed_checks, 'failed check')} ({self.failed_detail()})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["failed_checks"] = self.failed_checks
-        out["days"] = round(self.days, 2)
-        return out
+    def simulated(self) -> bool:
+        """Freqtrade's dry-run orders carry ids it makes up (``dry_run_<side>_...``)."""
+        return self.order_id.startswith("dry_run_")
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' * (count != 1)}"
+@dataclass(frozen=True)
+class TradeFact:
+    id: int
+    pair: str
+    exchange: str
+    is_open: bool
+    open_date: datetime | None
+    close_date: datetime | None
+    profit_abs: float | None
 
 
-def _utc(value: Any) -> datetime | None:
+@dataclass(frozen=True)
+class JournalFact:
+    order_id: str | None
+    pair: str
+    intent: str  # entry | exit | stoploss
+    status: str
+
+
+@dataclass(frozen=True)
+class LedgerFact:
+    key: str
+    value: Any
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StageDb:
+    """Everything the gates read from one database."""
+
+    source: str  # how the database is named in messages (never a password)
+    sessions: tuple[RunSession, ...] | None  # None: no sessions table
+    orders: tuple[OrderFact, ...]
+    trades: tuple[TradeFact, ...]
+    journal: tuple[JournalFact, ...] | None  # None: no journal table
+    ledger: tuple[LedgerFact, ...]
+
+    def as_of(self, cutoff: datetime) -> StageDb:
+        """The database as it was at ``cutoff``, as far as its time stamps tell."""
+
+        def before(when: datetime | None) -> bool:
+            return when is not None and when <= cutoff
+
+        sessions = None
+        if self.sessions is not None:
+            sessions = tuple(
+                replace(s, last_heartbeat_at=min(s.last_heartbeat_at, cutoff))
+                for s in self.sessions
+                if s.started_at <= cutoff
+            )
+        orders = tuple(
+            replace(o, filled_at=o.filled_at if before(o.filled_at) else None,
+                    filled=o.filled if before(o.filled_at) else 0.0)
+            for o in self.orders
+            if before(o.placed_at)
+        )  # fmt: skip
+        trades = tuple(
+            replace(t, is_open=not before(t.close_date),
+                    close_date=t.close_date if before(t.close_date) else None)
+            for t in self.trades
+            if before(t.open_date)
+        )  # fmt: skip
+        ledger = tuple(r for r in self.ledger if before(r.created_at))
+        return replace(self, sessions=sessions, orders=orders, trades=trades, ledger=ledger)
+
+
+def utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -118,17 +130,19 @@ def sqlalchemy_url(url: str, root: Path) -> tuple[str, str]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    from freqtrade_exec_ext.redact import mask_url
+
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise EvidenceError(f"database URL {url!r}: not a database URL ({exc})") from None
+    except ArgumentError:
+        raise EvidenceError(f"database URL {mask_url(url)!r}: not a database URL") from None
     if parsed.password:
         raise EvidenceError(
             "database URL: contains a password; pass it in the PGPASSWORD environment "
             "variable instead"
         )
     if parsed.get_backend_name() != "sqlite":
-        return url, url
+        return url, mask_url(url)
     db = parsed.database or ""
     if not db or db == ":memory:":
         raise EvidenceError(f"database URL {url!r}: needs a file")
@@ -142,60 +156,73 @@ def sqlalchemy_url(url: str, root: Path) -> tuple[str, str]:
     return f"sqlite:///file:{path.as_posix()}?mode=ro&uri=true", db
 
 
-def read_evidence(url: str, root: Path) -> StageEvidence:
-    """Summarise a stage database.  Raises EvidenceError with one clear line."""
-    from sqlalchemy import MetaData, create_engine, inspect, select
+def _schema() -> tuple[Any, Any, Any, Any]:
+    """Core tables naming only the columns read (names from compat.schema)."""
+    from sqlalchemy import column, table
+
+    from freqtrade_exec_ext.compat import schema
+    from freqtrade_exec_ext.execution.journal import TABLE as JOURNAL_TABLE
+
+    t = schema.tables()
+
+    def cols(names: tuple[str, ...], known: tuple[str, ...]) -> list[Any]:
+        missing = [n for n in names if n not in known]
+        if missing:  # a programming error: compat.schema must list every column read
+            raise AssertionError(f"columns not in compat.schema: {missing}")
+        return [column(n) for n in names]
+
+    orders = table(t.orders, *cols(
+        ("order_id", "ft_trade_id", "ft_pair", "ft_order_side", "status", "filled",
+         "order_date", "order_filled_date"), schema.ORDER_COLUMNS))  # fmt: skip
+    trades = table(t.trades, *cols(
+        ("id", "pair", "exchange", "is_open", "open_date", "close_date", "close_profit_abs"),
+        schema.TRADE_COLUMNS))  # fmt: skip
+    custom = table(t.custom_data, *cols(
+        ("cd_key", "cd_value", "created_at"), schema.CUSTOM_DATA_COLUMNS))  # fmt: skip
+    journal = table(JOURNAL_TABLE, column("order_id"), column("pair"), column("intent"),
+                    column("status"))  # fmt: skip
+    return orders, trades, custom, journal
+
+
+def read_stage_db(url: str, root: Path) -> StageDb:
+    """Read a stage database.  Raises EvidenceError with one clear line."""
+    from sqlalchemy import create_engine, inspect, select
     from sqlalchemy.exc import SQLAlchemyError
+
+    from freqtrade_exec_ext.compat import schema
+    from freqtrade_exec_ext.execution.journal import TABLE as JOURNAL_TABLE
+    from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
+    from freqtrade_exec_ext.store.sessions import read_sessions
 
     open_url, shown = sqlalchemy_url(url, root)
     try:
         engine = create_engine(open_url)
     except (ImportError, SQLAlchemyError) as exc:  # e.g. no psycopg for postgres
-        raise EvidenceError(f"{shown}: cannot open ({exc.__class__.__name__}: {exc})") from None
+        raise EvidenceError(f"{shown}: cannot open ({exc.__class__.__name__})") from None
+    orders_t, trades_t, custom_t, journal_t = _schema()
+    names = schema.tables()
     try:
         with engine.connect() as conn:
-            names = set(inspect(conn).get_table_names())
-            if not {"orders", "trades"} <= names:
-                raise EvidenceError(f"{shown}: not a Freqtrade database (no orders/trades table)")
-            meta = MetaData()
-            wanted = [n for n in _TABLES if n in names]
-            meta.reflect(conn, only=wanted)
-            t = meta.tables
-            orders = conn.execute(
-                select(
-                    t["orders"].c.status,
-                    t["orders"].c.filled,
-                    t["orders"].c.order_date,
-                    t["orders"].c.order_update_date,
-                    t["orders"].c.order_filled_date,
+            present = set(inspect(conn).get_table_names())
+            if not {names.orders, names.trades} <= present:
+                raise EvidenceError(
+                    f"{shown}: not a Freqtrade database (no {names.orders}/{names.trades} table)"
                 )
-            ).all()
-            trades = conn.execute(
-                select(t["trades"].c.is_open, t["trades"].c.open_date, t["trades"].c.close_date)
-            ).all()
-            ledger: list[tuple[Any, ...]] = []
-            if "trade_custom_data" in t:
-                cd = t["trade_custom_data"]
+            sessions = read_sessions(conn)
+            if sessions is None:  # nothing here can count: do not read what may not exist
+                return StageDb(shown, None, (), (), None, ())
+            orders = conn.execute(select(orders_t)).mappings().all()
+            trades = conn.execute(select(trades_t)).mappings().all()
+            ledger: list[Any] = []
+            if names.custom_data in present:
                 ledger = list(
                     conn.execute(
-                        select(cd.c.cd_value, cd.c.created_at, cd.c.updated_at).where(
-                            cd.c.cd_key.like(LEDGER_KEY_PREFIX + "%")
-                        )
-                    ).all()
+                        select(custom_t).where(custom_t.c.cd_key.like(LEDGER_KEY_PREFIX + "%"))
+                    ).mappings()
                 )
-            times: list[Any] = []
-            if "KeyValueStore" in t:
-                kv = t["KeyValueStore"]
-                times += [
-                    r[0]
-                    for r in conn.execute(
-                        select(kv.c.datetime_value).where(
-                            kv.c.key.in_(("bot_start_time", "startup_time"))
-                        )
-                    )
-                ]
-            if "wallet_history" in t:
-                times += [r[0] for r in conn.execute(select(t["wallet_history"].c.timestamp))]
+            journal = None
+            if JOURNAL_TABLE in present:
+                journal = conn.execute(select(journal_t)).mappings().all()
     except EvidenceError:
         raise
     except SQLAlchemyError as exc:
@@ -203,42 +230,66 @@ def read_evidence(url: str, root: Path) -> StageEvidence:
         raise EvidenceError(f"{shown}: cannot read ({first})") from None
     finally:
         engine.dispose()
-
-    for row in orders:
-        times += [row.order_date, row.order_update_date, row.order_filled_date]
-    for row in trades:
-        times += [row.open_date, row.close_date]
-    over, unreadable = _ledger_counts(value for value, *_ in ledger)
-    for _, created, updated in ledger:
-        times += [created, updated]
-    stamps = sorted(s for s in (_utc(v) for v in times) if s is not None)
-    return StageEvidence(
+    return StageDb(
         source=shown,
-        filled_orders=sum(1 for r in orders if (r.filled or 0) > 0),
-        rejected_orders=sum(1 for r in orders if (r.status or "").lower() == "rejected"),
-        ledger_records=len(ledger),
-        over_budget_fills=over,
-        unreadable_records=unreadable,
-        trades=len(trades),
-        closed_trades=sum(1 for r in trades if not r.is_open and r.close_date is not None),
-        first_activity=stamps[0].isoformat() if stamps else None,
-        last_activity=stamps[-1].isoformat() if stamps else None,
+        sessions=None if sessions is None else tuple(sessions),
+        orders=tuple(_order(r) for r in orders),
+        trades=tuple(_trade(r) for r in trades),
+        journal=None if journal is None else tuple(_journal(r) for r in journal),
+        ledger=tuple(
+            LedgerFact(str(r["cd_key"]), r["cd_value"], utc(r["created_at"])) for r in ledger
+        ),
     )
 
 
-def _ledger_counts(values: Iterable[Any]) -> tuple[int, int]:
-    over = unreadable = 0
-    for value in values:
+def _float(value: Any) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _order(r: Any) -> OrderFact:
+    return OrderFact(
+        order_id=str(r["order_id"] or ""),
+        trade_id=int(r["ft_trade_id"] or 0),
+        pair=str(r["ft_pair"] or ""),
+        ft_side=str(r["ft_order_side"] or ""),
+        status=str(r["status"] or "").lower(),
+        filled=_float(r["filled"]),
+        placed_at=utc(r["order_date"]),
+        filled_at=utc(r["order_filled_date"]),
+    )
+
+
+def _trade(r: Any) -> TradeFact:
+    profit = r["close_profit_abs"]
+    return TradeFact(
+        id=int(r["id"]),
+        pair=str(r["pair"] or ""),
+        exchange=str(r["exchange"] or ""),
+        is_open=bool(r["is_open"]),
+        open_date=utc(r["open_date"]),
+        close_date=utc(r["close_date"]),
+        profit_abs=None if profit is None else _float(profit),
+    )
+
+
+def _journal(r: Any) -> JournalFact:
+    oid = r["order_id"]
+    return JournalFact(
+        order_id=None if oid is None else str(oid),
+        pair=str(r["pair"] or ""),
+        intent=str(r["intent"] or ""),
+        status=str(r["status"] or ""),
+    )
+
+
+def ledger_value(value: Any) -> Any:
+    """A ledger cell as stored (JSON text) -> Python data; unparsable -> the raw value."""
+    if isinstance(value, str):
         try:
-            data = json.loads(value) if isinstance(value, str) else value
-            if not isinstance(data, dict):
-                raise TypeError("not an object")
-            record = FillRecord.from_dict(data)
-        except (ValueError, TypeError):
-            unreadable += 1
-            continue
-        if record.over_budget is True:
-            over += 1
-        elif record.over_budget is not False:
-            unreadable += 1
-    return over, unreadable
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

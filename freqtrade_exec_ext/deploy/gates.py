@@ -1,11 +1,11 @@
 """Stage order: what each stage needs from the stages before it.
 
 * ``testnet``: nothing.
-* ``paper``: the testnet database shows at least one closed trade (its entry and exit
-  filled) and no failed checks (:data:`~freqtrade_exec_ext.deploy.evidence.FAILED_CHECKS_DOC`).
-* ``live``: the testnet condition still holds, paper trading ran at least
-  :data:`~freqtrade_exec_ext.deploy.stages.PAPER_MIN_DAYS` days (read from the paper
-  database), and a human approval covers the current contract.
+* ``paper``: testnet evidence (:func:`~.evidence_rules.testnet_verdict`).
+* ``live``: the testnet evidence still holds; paper evidence
+  (:func:`~.evidence_rules.paper_verdict`) read *as of the approval*, whose digest must be
+  the approved one; the report the human reviewed, unchanged; a human approval that
+  covers the current contract and accepted every breach; and no new breach since.
 
 ``deploy`` refuses a stage whose conditions fail; ``validate`` re-checks them.
 """
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from freqtrade_exec_ext.contract import RiskContract
@@ -23,7 +24,14 @@ from freqtrade_exec_ext.deploy.approval import (
     approval_problems,
     read_approval,
 )
-from freqtrade_exec_ext.deploy.evidence import EvidenceError, StageEvidence, read_evidence
+from freqtrade_exec_ext.deploy.evidence import EvidenceError, StageDb, read_stage_db
+from freqtrade_exec_ext.deploy.evidence_rules import (
+    SandboxHosts,
+    StageEvidence,
+    Verdict,
+    paper_verdict,
+    testnet_verdict,
+)
 
 
 @dataclass
@@ -38,39 +46,33 @@ class GateResult:
         return not self.problems
 
 
-def testnet_problems(ev: StageEvidence) -> list[str]:
-    out = []
-    if ev.closed_trades < st.TESTNET_MIN_CLOSED_TRADES:
-        out.append(
-            f"testnet evidence: {ev.source} shows {ev.filled_orders} filled orders and "
-            f"{ev.closed_trades} closed trades; the testnet stage must open and close at "
-            f"least {st.TESTNET_MIN_CLOSED_TRADES} trade (entry and exit filled). Keep the "
-            "testnet bot running (or force an entry and exit through its API) and retry"
-        )
-    if ev.failed_checks:
-        out.append(
-            f"testnet evidence: {ev.source} has {ev.failed_checks} failed checks "
-            f"({ev.failed_detail()}). Find the cause (freqtrade-exec report, the bot's log), "
-            "fix it, move that database aside and run the testnet stage again"
-        )
-    return out
+def testnet_hosts(contract: RiskContract) -> SandboxHosts:
+    """Where the contract's testnet sessions may have traded (ccxt's own test hosts)."""
+    from freqtrade_exec_ext.deploy.testnets import find_testnet, reference_hosts, required_headers
+
+    testnet = find_testnet(contract.market.exchange, contract.market.trading_mode)
+    if testnet is None:
+        return SandboxHosts("the local exchange", frozenset(), False)
+    return SandboxHosts(
+        testnet.name, reference_hosts(testnet), bool(required_headers(testnet))
+    )
 
 
-def paper_problems(ev: StageEvidence) -> list[str]:
-    if ev.days >= st.PAPER_MIN_DAYS:
-        return []
-    span = f"from {ev.first_activity} to {ev.last_activity}" if ev.first_activity else "no activity"
-    return [
-        (
-            f"paper evidence: paper trading ran {ev.days:.1f} days ({span} in {ev.source}); "
-            f"live needs at least {st.PAPER_MIN_DAYS:g} days. Keep the paper bot running"
-        )
-    ]
+def paper_check(
+    db: StageDb, contract: RiskContract, as_of: datetime | None = None
+) -> Verdict:
+    return paper_verdict(
+        db,
+        contract=contract.fingerprint(),
+        capital=contract.capital.initial_capital,
+        max_drawdown=contract.limits.max_drawdown,
+        as_of=as_of,
+    )
 
 
-def _read(stage: st.Stage, url: str, root: Path, result: GateResult) -> StageEvidence | None:
+def _read(stage: st.Stage, url: str, root: Path, result: GateResult) -> StageDb | None:
     try:
-        ev = read_evidence(url, root)
+        return read_stage_db(url, root)
     except EvidenceError as exc:
         how = (
             f"run the {stage} stage first (freqtrade-exec deploy ... --stage {stage}, then "
@@ -78,8 +80,72 @@ def _read(stage: st.Stage, url: str, root: Path, result: GateResult) -> StageEvi
         )
         result.problems.append(f"{stage} evidence: {exc}. {how.capitalize()}")
         return None
-    result.evidence[stage] = ev
-    return ev
+
+
+def _approval(contract: RiskContract, root: Path, path: Path | None,
+              result: GateResult) -> Approval | None:  # fmt: skip
+    rel = st.approval_relpath(contract.strategy_id)
+    try:
+        approval = read_approval(path or root / rel, None if path else rel.as_posix())
+    except ApprovalError as exc:
+        result.problems.append(
+            f"human approval: {exc}. After reviewing the paper results, a human runs: "
+            f"freqtrade-exec approve {contract.strategy_id} --by NAME --capital AMOUNT"
+        )
+        return None
+    problems = approval_problems(approval, contract)
+    result.problems += [f"human approval: {p}" for p in problems]
+    return None if problems else approval
+
+
+def _report_problem(approval: Approval, folder: Path) -> str | None:
+    from freqtrade_exec_ext.deploy.paper_report import sha256_file
+
+    path = folder / approval.report_file
+    if path.is_symlink() or not path.is_file() or "/" in approval.report_file:
+        return f"human approval: the paper report it approved ({approval.report_file}) is missing"
+    if sha256_file(path) != approval.report_sha256:
+        return (
+            f"human approval: the paper report it approved ({approval.report_file}) changed "
+            "after the approval: review the paper results and approve again"
+        )
+    return None
+
+
+def _live(contract: RiskContract, db: StageDb, root: Path, approval_path: Path | None,
+          result: GateResult) -> None:  # fmt: skip
+    approval = _approval(contract, root, approval_path, result)
+    now = paper_check(db, contract)
+    if approval is None:
+        result.problems += now.problems + [f"paper breach: {b}" for b in now.breaches]
+        if now.evidence is not None:
+            result.evidence["paper"] = now.evidence
+        return
+    as_of = datetime.fromisoformat(approval.paper_evidence_as_of)
+    then = paper_check(db, contract, as_of)
+    result.problems += then.problems
+    if then.evidence is not None:
+        result.evidence["paper"] = then.evidence
+        if then.evidence.digest != approval.paper_evidence_digest:
+            result.problems.append(
+                f"human approval: the paper database no longer holds the evidence that was "
+                f"approved (digest {approval.paper_evidence_digest[:12]} as of "
+                f"{approval.paper_evidence_as_of}, now {then.evidence.digest[:12]}): review "
+                "the paper results and approve again"
+            )
+    unaccepted = [b for b in then.breaches if b not in approval.accepted_breaches]
+    result.problems += [f"paper breach not accepted in the approval: {b}" for b in unaccepted]
+    new = [b for b in now.breaches if b not in then.breaches]
+    if new:
+        result.problems.append(
+            f"paper evidence: new since the approval at {approval.approved_at}: "
+            f"{'; '.join(new)}: review the paper results and approve again"
+        )
+    report = _report_problem(approval, (approval_path or root / st.approval_relpath(
+        contract.strategy_id)).parent)  # fmt: skip
+    if report:
+        result.problems.append(report)
+    result.approval = approval
 
 
 def evaluate(
@@ -94,26 +160,21 @@ def evaluate(
     result = GateResult(stage)
     if stage == "testnet":
         return result
-    testnet = _read("testnet", evidence_urls["testnet"], root, result)
-    if testnet is not None:
-        result.problems += testnet_problems(testnet)
+    testnet_db = _read("testnet", evidence_urls["testnet"], root, result)
+    if testnet_db is not None:
+        verdict = testnet_verdict(
+            testnet_db, contract=contract.fingerprint(), env=testnet_hosts(contract)
+        )
+        result.problems += verdict.problems
+        if verdict.evidence is not None:
+            result.evidence["testnet"] = verdict.evidence
     if stage == "paper":
         return result
-    paper = _read("paper", evidence_urls["paper"], root, result)
-    if paper is not None:
-        result.problems += paper_problems(paper)
-    rel = st.approval_relpath(contract.strategy_id)
-    path = approval_path or root / rel
-    try:
-        approval = read_approval(path, None if approval_path else rel.as_posix())
-    except ApprovalError as exc:
-        result.problems.append(
-            f"human approval: {exc}. After reviewing the paper results, a human runs: "
-            f"freqtrade-exec approve {contract.strategy_id} --by NAME --capital AMOUNT"
-        )
+    paper_db = _read("paper", evidence_urls["paper"], root, result)
+    if paper_db is not None:
+        _live(contract, paper_db, root, approval_path, result)
     else:
-        result.approval = approval
-        result.problems += [f"human approval: {p}" for p in approval_problems(approval, contract)]
+        result.approval = _approval(contract, root, approval_path, result)
     return result
 
 

@@ -4,10 +4,14 @@
 2. check the stage order (:mod:`~freqtrade_exec_ext.deploy.gates`): refused stages write
    nothing;
 3. render every file in memory (deterministic: no timestamps, sorted where order is free);
-4. write them to a temporary folder beside ``deployment/`` (carrying over the user's
+4. under a lock on the strategy folder: remove what a killed earlier run left
+   (``.deployment.tmp-*``; a ``.deployment.old-*`` whose replacement never arrived is put
+   back), refuse a deployment folder holding a symbolic link or another stage's ``.env``
+   (secrets are never carried between stages);
+5. write the files to a temporary folder beside ``deployment/`` (linking the same stage's
    ``.env``), run the full :func:`~freqtrade_exec_ext.deploy.validate.validate_folder` on
-   it, and only then swap it in by renaming.  A failure at any step removes the temporary
-   folder and leaves the previous deployment untouched.
+   it, and only then swap it in by renaming.  A failure at any step, or SIGTERM, SIGINT or
+   SIGHUP, removes the temporary folder and leaves the previous deployment untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +57,10 @@ LOCAL_KEY_NOTE = (
     "a throwaway pair for the local exchange (e.g. openssl rand -hex 32 for\n"
     "# each): the bot signs with it, the venue accepts only it. Never a real exchange key."
 )
+
+
+TMP_PREFIX = ".deployment.tmp-"
+OLD_PREFIX = ".deployment.old-"
 
 
 class Refused(BuildError):
@@ -150,7 +160,7 @@ def render_files(
         "db": opts.db,
         "pairs": list(opts.pairs),
         "api_port": opts.api_port,
-        "contract": {"path": st.contract_posix(sid), "fingerprint": contract.fingerprint()},
+        "contract": {"path": st.contract_posix(sid), "sha256": contract.fingerprint()},
         "evidence_urls": {s: evidence_urls[s] for s in st.stages_before(opts.stage)},
         "evidence": {s: ev.to_dict() for s, ev in sorted(gates.evidence.items())},
         "approval": (
@@ -158,7 +168,11 @@ def render_files(
                 "approved_by": gates.approval.approved_by,
                 "approved_at": gates.approval.approved_at,
                 "capital": gates.approval.capital,
-                "contract_fingerprint": gates.approval.contract_fingerprint,
+                "contract_sha256": gates.approval.contract_sha256,
+                "paper_evidence_digest": gates.approval.paper_evidence_digest,
+                "report_sha256": gates.approval.report_sha256,
+                "accepted_breaches": gates.approval.accepted_breaches,
+                "digest": gates.approval.digest,
             }
             if gates.approval and opts.stage == "live"
             else None
@@ -186,13 +200,112 @@ def _lock(strategy_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+class Interrupted(BaseException):
+    """A signal stopped the deploy; raised so that every cleanup (``finally``) runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP raise :class:`Interrupted` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        with _signals_blocked():
+            for sig, previous in old.items():
+                signal.signal(sig, previous)
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold the signals back while cleaning up; they are delivered afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+def _remove_stale(target: Path) -> None:
+    """Folders an earlier, killed run left beside ``target``: temporary ones are removed;
+    a previous deployment moved aside and never replaced is put back."""
+    for old in sorted(target.parent.glob(OLD_PREFIX + "*")):
+        if old.is_dir() and not old.is_symlink() and not target.exists():
+            old.rename(target)
+    for path in sorted(target.parent.glob(".deployment.*")):
+        if path.name.startswith((TMP_PREFIX, OLD_PREFIX)) and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def symlinks_in(folder: Path) -> list[Path]:
+    if folder.is_symlink():
+        return [folder]
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.rglob("*")) if p.is_symlink()]
+
+
+def check_folder(target: Path, stage: st.Stage, root: Path) -> None:
+    """Refuse a deployment folder holding symbolic links or another stage's ``.env``."""
+    links = symlinks_in(target)
+    if links:
+        rel = links[0].relative_to(root) if links[0].is_relative_to(root) else links[0]
+        raise Refused(
+            f"{rel}: a symbolic link; the deployment folder holds plain files only (a link "
+            "could make the generator write, or the bot read, outside it): replace it by a "
+            "file and run deploy again"
+        )
+    env = target / st.ENV_FILE
+    if not env.exists():
+        return
+    previous = _previous_stage(target)
+    if previous != stage:
+        rel = env.relative_to(root)
+        raise Refused(
+            f"{rel}: holds the {previous or 'unknown'} stage's secrets and is never carried to "
+            f"another stage: move it out of .crypto/ (or delete it), then run deploy again "
+            f"and fill a new .env from the {stage} stage's .env.example"
+        )
+
+
+def _previous_stage(target: Path) -> str | None:
+    try:
+        manifest = json.loads((target / st.MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    stage = manifest.get("stage") if isinstance(manifest, dict) else None
+    return stage if isinstance(stage, str) else None
+
+
 def write_atomically(target: Path, files: dict[str, str], root: Path) -> None:
-    """Write ``files`` into a fresh folder, validate it, then swap it in for ``target``."""
+    """Write ``files`` into a fresh folder, validate it, then swap it in for ``target``.
+
+    The same stage's ``.env`` is linked into the new folder (a hard link: no second copy
+    of the secrets); nothing is left behind by a failure or a signal.
+    """
     from freqtrade_exec_ext.deploy.validate import validate_folder
 
-    tmp = Path(tempfile.mkdtemp(prefix=".deployment.tmp-", dir=target.parent))
+    tmp: Path | None = None
     old: Path | None = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=target.parent))
         tmp.chmod(0o755)
         for name, text in files.items():
             path = tmp / name
@@ -200,14 +313,17 @@ def write_atomically(target: Path, files: dict[str, str], root: Path) -> None:
             path.chmod(0o644)
         env = target / st.ENV_FILE
         if env.is_file() and not env.is_symlink():
-            shutil.copy2(env, tmp / st.ENV_FILE)  # the user's secrets stay where they were
+            try:
+                os.link(env, tmp / st.ENV_FILE)
+            except OSError:
+                shutil.copy2(env, tmp / st.ENV_FILE)
         result = validate_folder(tmp, root=root)
         if result.findings:
             raise BuildError(
                 ["generated files failed validation (nothing was changed):", *result.findings]
             )
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=".deployment.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=OLD_PREFIX, dir=target.parent))
             old.rmdir()
             target.rename(old)
         try:
@@ -218,10 +334,14 @@ def write_atomically(target: Path, files: dict[str, str], root: Path) -> None:
                 old = None
             raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists():
-            shutil.rmtree(old, ignore_errors=True)
+        with _signals_blocked():
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None and old.exists():
+                if target.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.rename(target)
 
 
 def generate(
@@ -258,7 +378,9 @@ def generate(
     files = render_files(contract, opts, gates, urls)
     strategy_dir = root / st.strategy_relpath(strategy_id)
     target = root / st.deployment_relpath(strategy_id)
-    with _lock(strategy_dir):
+    with signals_raise(), _lock(strategy_dir):
+        _remove_stale(target)
+        check_folder(target, opts.stage, root)
         write_atomically(target, files, root)
     config = json.loads(files[st.CONFIG_FILE])
     return Generated(target, tuple(sorted(files)), gates, config)

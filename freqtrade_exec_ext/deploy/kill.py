@@ -1,6 +1,8 @@
 """The kill switch: through Freqtrade's REST API (stdlib HTTP, no Freqtrade import).
 
-1. ``GET  /api/v1/show_config``: the bot must run the expected strategy (wrong URL guard);
+1. ``GET  /api/v1/show_config``: the bot must be the expected stage's bot of the expected
+   strategy (``bot_name`` as deploy wrote it, e.g. ``STR-001 paper``; ``strategy``; and
+   ``dry_run`` true for paper only), else nothing is done (wrong URL or port guard);
 2. ``POST /api/v1/stopentry``: no new entries (state ``paused``; exits still run);
 3. ``GET  /api/v1/status`` then ``DELETE /api/v1/trades/<id>/open-order`` for every trade
    with an open entry/exit order (stop-loss orders on the exchange are kept: they protect
@@ -9,8 +11,9 @@
 5. ``GET /api/v1/status`` again: what is still open.
 
 Credentials come only from ``FREQTRADE__API_SERVER__USERNAME`` / ``__PASSWORD`` (the
-same variables the bot reads).  Every step is attempted even if an earlier one failed,
-and each failure is reported.  Note: ``paused`` lasts until the bot restarts.
+same variables the bot reads); a URL carrying credentials is refused, and every URL shown
+is masked (:mod:`freqtrade_exec_ext.redact`).  Every step is attempted even if an earlier
+one failed, and each failure is reported.  Note: ``paused`` lasts until the bot restarts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
+
+from freqtrade_exec_ext.redact import mask_url
 
 USER_VAR = "FREQTRADE__API_SERVER__USERNAME"
 PASSWORD_VAR = "FREQTRADE__API_SERVER__PASSWORD"  # noqa: S105 - a variable name
@@ -47,15 +52,45 @@ class KillReport:
 
 
 def check_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise KillError(f"--url {url!r}: expected http://127.0.0.1:<port>")
-    if parsed.scheme == "http" and parsed.hostname not in LOOPBACK:
+    shown = mask_url(url)
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError:
+        raise KillError(f"--url {shown!r}: not a URL; expected http://127.0.0.1:<port>") from None
+    if parsed.scheme not in ("http", "https") or not host:
+        raise KillError(f"--url {shown!r}: expected http://127.0.0.1:<port>")
+    if "@" in parsed.netloc:
         raise KillError(
-            f"--url {url!r}: plain http to a non-loopback host would send the API password "
+            f"--url {shown!r}: credentials in the URL are not used (they would end up in "
+            "shell history and process lists); set FREQTRADE__API_SERVER__USERNAME and "
+            "FREQTRADE__API_SERVER__PASSWORD instead"
+        )
+    if parsed.scheme == "http" and host not in LOOPBACK:
+        raise KillError(
+            f"--url {shown!r}: plain http to a non-loopback host would send the API password "
             "unencrypted; use https or an SSH tunnel to 127.0.0.1"
         )
     return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The bot the kill switch may act on."""
+
+    strategy: str  # the strategy class, e.g. STR001
+    bot_name: str | None = None  # e.g. "STR-001 paper" (config.json bot_name)
+    dry_run: bool | None = None  # paper: True; testnet and live: False
+
+    def mismatch(self, cfg: Any) -> str | None:
+        if not isinstance(cfg, dict):
+            return "its configuration could not be read"
+        got = (cfg.get("bot_name"), cfg.get("strategy"), cfg.get("dry_run"))
+        want = (self.bot_name, self.strategy, self.dry_run)
+        names = ("bot_name", "strategy", "dry_run")
+        wrong = [f"{n} {g!r}, not {w!r}" for n, g, w in zip(names, got, want, strict=True)
+                 if w is not None and g != w]  # fmt: skip
+        return "; ".join(wrong) or None
 
 
 class _Api:
@@ -92,11 +127,11 @@ def kill(
     username: str,
     password: str,
     *,
-    expected_strategy: str,
+    expected: Expected,
     flatten: bool = False,
 ) -> KillReport:
     api = _Api(check_url(url), username, password)
-    report = KillReport(api.base)
+    report = KillReport(mask_url(api.base))
 
     def step(label: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
@@ -108,16 +143,19 @@ def kill(
         report.steps.append(f"{label}: ok" + (f" ({msg})" if msg else ""))
         return answer
 
-    cfg = step("bot identity", "GET", "show_config")
-    if cfg is None:
+    try:
+        cfg = api.call("GET", "show_config")
+    except RuntimeError as exc:
+        report.failures.append(f"bot identity: {exc}")
         return report  # unreachable or wrong credentials: nothing else will work
-    running = cfg.get("strategy") if isinstance(cfg, dict) else None
-    if running != expected_strategy:
+    wrong = expected.mismatch(cfg)
+    if wrong:
         report.failures.append(
-            f"bot identity: {api.base} runs strategy {running!r}, not {expected_strategy!r}; "
-            "nothing was done (pass the right --url)"
+            f"bot identity: {report.url} is not the expected bot ({wrong}); nothing was done "
+            "(pass the right --stage or --url)"
         )
         return report
+    report.steps.append(f"bot identity: ok ({cfg.get('bot_name')}, {cfg.get('strategy')})")
     step("stop new entries", "POST", "stopentry")
     trades = step("list open trades", "GET", "status")
     for trade in trades if isinstance(trades, list) else []:

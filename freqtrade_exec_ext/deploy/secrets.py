@@ -1,19 +1,19 @@
-"""Secrets scan of a deployment folder (pure).
+"""Secrets scan of a deployment folder (pure; the rules are in ``secret_rules.py``).
 
-Two kinds of detector run on every line of every file:
+Every file below the folder is scanned, dotfiles and dot-folders included, in two passes:
 
-* **named values**: a key whose name says "secret" (``key``, ``secret``, ``password``,
-  ``token``, ``jwt_secret_key``, ``webhook_url``, ``chat_id``, ``..._PASSWORD`` ...) with a
-  non-empty value, in JSON (``"secret": "..."``), YAML (``password: ...``) or env files
-  (``FREQTRADE__EXCHANGE__KEY=...``).  Empty values and references (``${VAR}``,
-  ``$VAR``) are fine: that is how the generator leaves secrets out.
-* **shapes**: private-key blocks, Telegram bot tokens, Discord/Slack webhook URLs, URLs
-  with a password or a token in the query, JWTs, AWS/GitHub tokens and 64-character
-  mixed-case API keys (Binance and others), wherever they appear.
+* **structure**: a JSON or YAML file is read as a tree (with line numbers), so that
+  Freqtrade's and ccxt's credential slots are known by their path (``webhook.url``,
+  ``exchange.secret``, ``ccxt_config.headers.X-MBX-APIKEY`` ...), whichever line the value
+  is on;
+* **lines**: every line of every text file: ``NAME=value`` / ``name: value`` /
+  ``"name": "value"`` (a value on the next line too), known shapes (URL credentials,
+  ``Bearer``, webhooks, prefixed tokens, private keys) and unlabelled high-entropy tokens
+  (hashes in context are not findings).
 
-A finding names the file, the line and the kind, never the value.  ``.env`` is the one
-file meant to hold secrets: its content is not scanned, but it must not be readable by
-group or others.
+A finding is ``file:line: kind``, one per line, and never shows the value.  ``.env`` is the
+one file meant to hold secrets: its content is not scanned, but it must not be readable by
+group or others.  A symbolic link is a finding (not followed).
 """
 
 from __future__ import annotations
@@ -23,89 +23,29 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from freqtrade_exec_ext.deploy import secret_rules as R
 
 MAX_BYTES = 2 * 1024 * 1024
 ENV_FILE_NAME = ".env"  # the one file meant to hold secrets
+STRUCTURED_SUFFIXES = (".json", ".yaml", ".yml")
+PROSE_SUFFIXES = (".md", ".txt", ".rst", ".html")
+_COMMENT = ("#", "//", ";", "--")
 
-_EXACT_NAMES = {
-    "key",
-    "apikey",
-    "api_key",
-    "secret",
-    "secret_key",
-    "secretkey",
-    "password",
-    "passwd",
-    "passphrase",
-    "token",
-    "ws_token",
-    "access_token",
-    "auth_token",
-    "bot_token",
-    "jwt_secret_key",
-    "private_key",
-    "privatekey",
-    "webhook_url",
-    "chat_id",
-    "uid",
-    "wallet_address",
-    "walletaddress",
-    "account_id",
-}
-_SUFFIXES = (
-    "_password",
-    "_passwd",
-    "_secret",
-    "_secret_key",
-    "_token",
-    "_api_key",
-    "_apikey",
-    "_private_key",
-    "_passphrase",
-    "_webhook_url",
-)
 # "name": "value" | name: value | NAME=value  (value: quoted, or up to space/comma/#)
 _NAMED = re.compile(
     r"""(?P<q>["']?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*(?P<op>[:=])[ \t]*"""
-    r"""(?:"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>[^']*)'|(?P<bare>\$\{[^}]*\}|[^\s,#}\]]*))"""
+    r"""(?:"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>[^']*)'|(?P<bare>\$\{[^}]*\}|[^\s,#{}\[\]"'`]*))"""
 )
-# ${VAR}, ${VAR:?message}, ${VAR:-} (an empty default); not ${VAR:-a-default-secret}
-_PLACEHOLDER = re.compile(
-    r"^(?:\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*|:?-)?\}|\$[A-Za-z_][A-Za-z0-9_]*"
-    r"|REDACTED|null|true|false)$"
-)
-
-_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("private key block", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
-    ("Telegram bot token", re.compile(r"(?<![\w])\d{6,12}:[A-Za-z0-9_-]{30,}(?![\w-])")),
-    (
-        "Discord webhook URL (carries its token)",
-        re.compile(r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]+"),
-    ),
-    (
-        "Slack webhook URL (carries its token)",
-        re.compile(r"https://hooks\.slack\.com/services/[\w/]+"),
-    ),
-    (
-        "URL with a password",
-        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@\"']+:(?!\$\{)[^/\s@\"']+@"),
-    ),
-    (
-        "URL with a token in its query",
-        re.compile(
-            r"[?&](?:token|key|apikey|api_key|secret|sig|signature|access_token|auth)"
-            r"=[^&\s\"'$]{6,}",
-            re.IGNORECASE,
-        ),
-    ),
-    ("JSON web token", re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
-    ("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-)
-_LONG_KEY = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
+_FIRST_VALUE = re.compile(r"""^\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s,#}\]]+))""")
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
+_SAFE_NAME = re.compile(r"^[\w.-]{1,60}$")
+# kinds by priority: a line shows its most specific finding
+SLOT, NAMED, SHAPE, ENTROPY = range(4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class SecretFinding:
     path: str
     line: int
@@ -113,42 +53,134 @@ class SecretFinding:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.kind} (value not shown)"
+        return f"{where}: {self.kind}"
 
 
 def sensitive_name(name: str) -> bool:
     """``FREQTRADE__EXCHANGE__SECRET`` / ``exchange.secret`` / ``"password"`` -> True."""
-    last = re.split(r"__|\.", name)[-1].lower().replace("-", "_")
-    return last in _EXACT_NAMES or last.endswith(_SUFFIXES)
+    return R.name_strength(name) is not None or R.slot_kind(R.name_path(name)) is not None
 
 
-def _looks_like_api_key(token: str) -> bool:
-    return (
-        any(c.isupper() for c in token)
-        and any(c.islower() for c in token)
-        and any(c.isdigit() for c in token)
-    )
+def _label(name: str) -> str:
+    if not _SAFE_NAME.match(name) or R.random_token(name):
+        return "value for a secret-named key"
+    return f"value for '{name}'"
+
+
+class _Lines:
+    """Findings by line, keeping the most specific kind of each line."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[int, tuple[int, str]] = {}
+
+    def add(self, line: int, priority: int, kind: str) -> None:
+        if line not in self.kinds or priority < self.kinds[line][0]:
+            self.kinds[line] = (priority, kind)
+
+    def named(self, line: int, name: str, value: str, *, prose: bool = False) -> None:
+        """``name`` has ``value``; in prose (comments, text files) only a token-like value
+        counts ("credentials: your exchange account" is a sentence)."""
+        value = value.strip()
+        if R.placeholder(value) or (prose and not R.token_like(value)):
+            return
+        slot = R.slot_kind(R.name_path(name))
+        if slot:
+            self.add(line, SLOT, slot)
+            return
+        strength = R.name_strength(name)
+        if strength == "strong" or (strength == "weak" and R.token_like(value)):
+            self.add(line, NAMED, _label(name))
+
+
+def _value(m: re.Match[str]) -> str:
+    return next((g for g in (m.group("dq"), m.group("sq"), m.group("bare")) if g), "")
+
+
+def _next_line_value(line: str) -> str | None:
+    """The value a key left for the next line, unless that line is a key itself."""
+    first = _FIRST_VALUE.match(line)
+    if not first:
+        return None
+    bare = first.group(3)
+    if bare is not None and (bare.endswith(":") or line[first.end() :].lstrip().startswith(":")):
+        return None
+    return next(g for g in first.groups() if g is not None)
+
+
+def _scan_lines(text: str, out: _Lines, *, prose_file: bool = False) -> None:
+    pending: str | None = None  # a key ("name":) whose value is on the next line
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        prose = prose_file or line.lstrip().startswith(_COMMENT)
+        hashed_here = False
+        if pending is not None and line.strip():
+            value = _next_line_value(line)
+            if value is not None:
+                out.named(lineno, pending, value, prose=prose)
+            hashed_here = R.hash_named(pending)
+            pending = None
+        for m in _NAMED.finditer(line):
+            value = _value(m)
+            rest = line[m.end() :].strip()
+            if not value and not rest and m.group("dq") is None and m.group("op") == ":":
+                pending = m.group("name")
+            else:
+                out.named(lineno, m.group("name"), value, prose=prose)
+        _shapes(line, lineno, out)
+        if not hashed_here:
+            _entropy(line, lineno, out)
+
+
+def _shapes(line: str, lineno: int, out: _Lines) -> None:
+    for kind, pattern in R.SHAPES:
+        if pattern.search(line):
+            out.add(lineno, SHAPE, kind)
+    for kind in R.url_findings(line):
+        out.add(lineno, SHAPE, kind)
+
+
+def _entropy(line: str, lineno: int, out: _Lines) -> None:
+    for m in _TOKEN.finditer(line):
+        for offset, part in R.random_parts(m.group(0)):
+            if not R.hash_context(line[: m.start() + offset], part):
+                out.add(lineno, ENTROPY, f"high-entropy token ({len(part)} characters)")
+
+
+def _scan_tree(text: str, out: _Lines) -> None:
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return
+
+    def walk(node: Any, path: tuple[str, ...], name: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    walk(value, (*path, R.normalize(str(key.value))), str(key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item, path, name)
+        elif isinstance(node, yaml.ScalarNode) and path and isinstance(node.value, str):
+            value = node.value.strip()
+            if R.placeholder(value):
+                return
+            line = node.start_mark.line + 1
+            slot = R.slot_kind(path, name if _SAFE_NAME.match(name) else None)
+            if slot:
+                out.add(line, SLOT, slot)
+            else:
+                out.named(line, name, value)
+
+    walk(root, (), "")
 
 
 def scan_text(text: str, path: str) -> list[SecretFinding]:
-    out: list[SecretFinding] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        kinds: list[str] = []
-        for m in _NAMED.finditer(line):
-            if not sensitive_name(m.group("name")):
-                continue
-            value = next((g for g in (m.group("dq"), m.group("sq"), m.group("bare")) if g), "")
-            value = value.strip()
-            if value and not _PLACEHOLDER.match(value):
-                kinds.append(f"value for '{m.group('name')}'")
-        for kind, pattern in _SHAPES:
-            if pattern.search(line):
-                kinds.append(kind)
-        if any(_looks_like_api_key(t) for t in _LONG_KEY.findall(line)):
-            kinds.append("64-character API key")
-        for kind in dict.fromkeys(kinds):
-            out.append(SecretFinding(path, lineno, kind))
-    return out
+    out = _Lines()
+    if path.lower().endswith(STRUCTURED_SUFFIXES) or text.lstrip().startswith("{"):
+        _scan_tree(text, out)
+    _scan_lines(text, out, prose_file=path.lower().endswith(PROSE_SUFFIXES))
+    return sorted(SecretFinding(path, line, kind) for line, (_, kind) in out.kinds.items())
 
 
 def _files(folder: Path) -> Iterator[Path]:
@@ -180,6 +212,9 @@ def scan_folder(folder: Path) -> tuple[list[SecretFinding], int]:
                 )
             continue
         scanned += 1
+        if not path.is_file():
+            findings.append(SecretFinding(rel, 0, "not a regular file (not scanned)"))
+            continue
         if path.stat().st_size > MAX_BYTES:
             findings.append(SecretFinding(rel, 0, f"larger than {MAX_BYTES} bytes (not scanned)"))
             continue

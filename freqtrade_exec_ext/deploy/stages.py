@@ -20,10 +20,14 @@ STAGES: tuple[Stage, ...] = ("testnet", "paper", "live")
 DbKind = Literal["sqlite", "postgres"]
 DB_KINDS: tuple[DbKind, ...] = ("sqlite", "postgres")
 
-#: paper trading must have run this long (read from the paper database) before live
+#: paper trading must have run this long (heartbeats of its run sessions) before live
 PAPER_MIN_DAYS = 14.0
+#: ... with at least this many closed trades (results with no trade cannot be reviewed)
+PAPER_MIN_CLOSED_TRADES = 1
 #: the testnet stage must have closed at least this many trades (entry and exit filled)
 TESTNET_MIN_CLOSED_TRADES = 1
+#: ... and filled at least this many orders on the exchange ("a handful")
+TESTNET_MIN_FILLED_ORDERS = 4
 
 DEPLOYMENT_DIRNAME = "deployment"
 APPROVALS_DIRNAME = "approvals"
@@ -61,6 +65,11 @@ def check_strategy_id(strategy_id: str) -> str:
 def strategy_class(strategy_id: str) -> str:
     """``STR-001`` -> ``STR001`` (the strategy class and its file name)."""
     return check_strategy_id(strategy_id).replace("-", "")
+
+
+def bot_name(strategy_id: str, stage: str) -> str:
+    """``bot_name`` of a stage's bot (config.json); the kill switch checks it."""
+    return f"{strategy_id} {stage}"
 
 
 def previous_stage(stage: Stage) -> Stage | None:

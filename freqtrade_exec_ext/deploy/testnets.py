@@ -2,13 +2,20 @@
 
 Freqtrade 2026.9 has no sandbox switch (``"sandbox": true`` is silently ignored).  What
 works is either ``exchange.demo_trading`` (only exchanges whose Freqtrade class sets
-``supports_demo_trading``: Bybit) or overriding ccxt's URLs in ``exchange.ccxt_config``.
-ccxt deep-merges ``urls``, so every URL group that is *not* overridden keeps its
-production host, and a testnet key would be sent to production.  The entries below
-therefore map the test groups to the test hosts and every other group of the exchange
-to :data:`BLOCKED_URL` (a closed port on 127.0.0.1), so that a stray call fails locally.
-:func:`production_endpoints` (used by ``freqtrade-exec validate`` and the tests) builds
-the ccxt client from a generated config and lists any URL still pointing at production.
+``supports_demo_trading``: Bybit) or doing in ``exchange.ccxt_config`` what ccxt's own
+switch does: overriding URLs (Binance), or setting a header (OKX demo trading is the
+production host plus ``x-simulated-trading: 1``).  ccxt deep-merges ``urls``, so every URL
+group that is *not* overridden keeps its production host, and a testnet key would be sent
+to production.  The entries below therefore map the test groups to the test hosts and
+every other group of the exchange to :data:`BLOCKED_URL` (a closed port on 127.0.0.1), so
+that a stray call fails locally.
+
+:func:`environment_problems` (used by ``freqtrade-exec validate`` and the tests)
+builds the ccxt client from a generated config the way Freqtrade does and compares it with
+ccxt's own client for the environment (``set_sandbox_mode(True)`` or
+``enable_demo_trading(True)``): every host must be one of that client's, every header it
+adds must be set.  :func:`reference_hosts` is also what the testnet evidence accepts as the
+host of a recorded run session.
 
 An exchange missing here has no known test environment: the testnet stage then runs
 against the project's local exchange (``--exchange local``).
@@ -87,6 +94,24 @@ def _bybit(_: str) -> dict[str, Any]:
     return {"enable_ws": False, "demo_trading": True}
 
 
+def _okx(_: str) -> dict[str, Any]:
+    # what ccxt's okx.set_sandbox_mode(True) does (Freqtrade has no switch that calls it):
+    # the same host, the demo header on every request, no private currency call, and the
+    # TEST instrument families skipped by fetch_markets
+    return {
+        "enable_ws": False,
+        "ccxt_config": {
+            "headers": dict(OKX_DEMO_HEADERS),
+            "options": {"sandboxMode": True},
+            "isSandboxModeEnabled": True,
+        },
+    }
+
+
+#: the header that makes OKX route a request to demo trading (ccxt okx.set_sandbox_mode)
+OKX_DEMO_HEADERS = {"x-simulated-trading": "1"}
+
+
 @dataclass(frozen=True)
 class Testnet:
     """One exchange's test environment for one trading mode."""
@@ -97,12 +122,24 @@ class Testnet:
     key_note: str  # where the user gets keys for it
     sources: tuple[str, ...]
     _fragment: Callable[[str], dict[str, Any]] = field(repr=False)
+    #: how ccxt itself switches to this environment: set_sandbox_mode or enable_demo_trading
+    ccxt_switch: str = "demo"
     caveat: str = ""
 
     def exchange_fragment(self) -> dict[str, Any]:
         """Keys merged into ``config["exchange"]`` (never credentials)."""
         return self._fragment(self.trading_mode)
 
+
+_BYBIT_SOURCES = (
+    "https://bybit-exchange.github.io/docs/v5/demo",
+    "freqtrade exchange/bybit.py: _ft_has supports_demo_trading = True",
+    "freqtrade exchange/exchange.py: demo_trading -> ccxt enable_demo_trading(True)",
+)
+_OKX_SOURCES = (
+    "https://www.okx.com/docs-v5/en/#overview-demo-trading-services",
+    "ccxt 4.5.90 okx.set_sandbox_mode: header x-simulated-trading: 1, options.sandboxMode",
+)
 
 TESTNETS: dict[tuple[str, str], Testnet] = {
     ("binance", "spot"): Testnet(
@@ -119,11 +156,12 @@ TESTNETS: dict[tuple[str, str], Testnet] = {
             "/work/shared/docs/freqtrade-integration.md section 5 (URL overrides, verified)",
         ),
         _binance_spot,
+        ccxt_switch="sandbox",
     ),
     ("binance", "futures"): Testnet(
         "binance",
         "futures",
-        "Binance Futures demo trading (demo-fapi.binance.com)",
+        "Binance USD-M Futures demo trading (demo-fapi.binance.com)",
         "keys from Binance demo trading (https://demo.binance.com/), not production keys",
         (
             "https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info",
@@ -135,29 +173,24 @@ TESTNETS: dict[tuple[str, str], Testnet] = {
         "mapping is verified offline only",
     ),
     ("bybit", "spot"): Testnet(
-        "bybit",
-        "spot",
-        "Bybit demo trading (api-demo.bybit.com)",
-        "demo-trading API keys created in Bybit's demo trading mode",
-        (
-            "https://bybit-exchange.github.io/docs/v5/demo",
-            "freqtrade exchange/bybit.py: _ft_has supports_demo_trading = True",
-            "freqtrade exchange/exchange.py: demo_trading -> ccxt enable_demo_trading(True)",
-        ),
-        _bybit,
+        "bybit", "spot", "Bybit demo trading (api-demo.bybit.com)",
+        "demo-trading API keys created in Bybit's demo trading mode", _BYBIT_SOURCES, _bybit,
     ),
     ("bybit", "futures"): Testnet(
-        "bybit",
-        "futures",
-        "Bybit demo trading (api-demo.bybit.com)",
-        "demo-trading API keys created in Bybit's demo trading mode",
-        (
-            "https://bybit-exchange.github.io/docs/v5/demo",
-            "freqtrade exchange/bybit.py: _ft_has supports_demo_trading = True",
-        ),
-        _bybit,
+        "bybit", "futures", "Bybit demo trading (api-demo.bybit.com)",
+        "demo-trading API keys created in Bybit's demo trading mode", _BYBIT_SOURCES, _bybit,
     ),
-}
+    ("okx", "spot"): Testnet(
+        "okx", "spot", "OKX demo trading (www.okx.com, header x-simulated-trading: 1)",
+        "demo-trading API key, secret and passphrase (OKX: Trade > Demo trading > API); "
+        "production keys do not work", _OKX_SOURCES, _okx, ccxt_switch="sandbox",
+    ),
+    ("okx", "futures"): Testnet(
+        "okx", "futures", "OKX demo trading (www.okx.com, header x-simulated-trading: 1)",
+        "demo-trading API key, secret and passphrase (OKX: Trade > Demo trading > API); "
+        "production keys do not work", _OKX_SOURCES, _okx, ccxt_switch="sandbox",
+    ),
+}  # fmt: skip
 
 
 def find_testnet(exchange: str, trading_mode: str) -> Testnet | None:
@@ -168,57 +201,97 @@ def known_testnets() -> list[str]:
     return [f"{ex} {mode}" for ex, mode in TESTNETS]
 
 
-def _hosts(urls: Any) -> set[str]:
-    out: set[str] = set()
-    if isinstance(urls, dict):
-        for value in urls.values():
-            out |= _hosts(value)
-    elif isinstance(urls, str) and "://" in urls:
-        host = urlparse(urls.replace("{hostname}", "HOSTNAME")).hostname
-        if host:
-            out.add(host)
-    return out
+def _walk_urls(node: Any, hostname: str, path: str = "") -> list[tuple[str, str]]:
+    """``(group path, url)`` of every URL in a ccxt ``urls['api']`` tree."""
+    if isinstance(node, dict):
+        out: list[tuple[str, str]] = []
+        for key, value in node.items():
+            out += _walk_urls(value, hostname, f"{path}.{key}" if path else str(key))
+        return out
+    if isinstance(node, str) and "://" in node:
+        return [(path, node.replace("{hostname}", hostname))]
+    return []
 
 
-def _expand(urls: Any, hostname: str) -> Any:
-    if isinstance(urls, dict):
-        return {k: _expand(v, hostname) for k, v in urls.items()}
-    if isinstance(urls, str):
-        return urls.replace("{hostname}", hostname)
-    return urls
+def _host(url: str) -> str | None:
+    return urlparse(url).hostname
 
 
-def production_endpoints(exchange_config: dict[str, Any]) -> list[str]:
-    """URLs of the ccxt client built from ``exchange_config`` that reach production.
-
-    Builds the client the way Freqtrade does (``ccxt_config`` merged into the constructor
-    arguments, then ``enable_demo_trading`` when ``demo_trading`` is set) and compares the
-    hosts of its REST URLs with those of an untouched client of the same exchange.
-    """
+def client_from_config(exchange_config: dict[str, Any]) -> Any:
+    """The ccxt client Freqtrade builds from ``exchange_config`` (no request is made):
+    ``ccxt_config`` merged into the constructor arguments, then ``enable_demo_trading``
+    when ``demo_trading`` is set."""
     import ccxt
 
     name = str(exchange_config.get("name", "")).lower()
     cls = getattr(ccxt, name, None)
     if cls is None:
-        return [f"exchange.name {name!r}: unknown to ccxt"]
-    production = cls()
-    prod_hosts = _hosts(_expand(production.urls.get("api", {}), production.hostname or ""))
+        raise ValueError(f"exchange.name {name!r}: unknown to ccxt")
     args = dict(exchange_config.get("ccxt_config") or {})
     args.update(exchange_config.get("ccxt_sync_config") or {})
     client = cls(args)
     if exchange_config.get("demo_trading"):
         client.enable_demo_trading(True)
-    api = _expand(client.urls.get("api", {}), client.hostname or "")
+    return client
+
+
+def reference_client(testnet: Testnet) -> Any:
+    """ccxt's own client for the test environment: ``set_sandbox_mode(True)`` or
+    ``enable_demo_trading(True)`` on an untouched client of the exchange."""
+    import ccxt
+
+    client = getattr(ccxt, testnet.exchange)()
+    if testnet.ccxt_switch == "sandbox":
+        client.set_sandbox_mode(True)
+    else:
+        client.enable_demo_trading(True)
+    return client
+
+
+def reference_hosts(testnet: Testnet) -> frozenset[str]:
+    """The REST hosts of ccxt's own client for the test environment."""
+    ref = reference_client(testnet)
+    hosts = (_host(u) for _, u in _walk_urls(ref.urls.get("api", {}), ref.hostname or ""))
+    return frozenset(h for h in hosts if h)
+
+
+def required_headers(testnet: Testnet) -> dict[str, str]:
+    """Headers ccxt's own test client sends that the production client does not."""
+    import ccxt
+
+    plain = getattr(ccxt, testnet.exchange)().headers or {}
+    ref = reference_client(testnet).headers or {}
+    return {k: str(v) for k, v in ref.items() if plain.get(k) != v}
+
+
+def environment_problems(exchange_config: dict[str, Any], testnet: Testnet) -> list[str]:
+    """Why the client built from ``exchange_config`` is not ccxt's test environment.
+
+    Every REST URL must point at a host of ccxt's own test client for it
+    (:func:`reference_client`) or at :data:`BLOCKED_URL`, and every header that client adds
+    (OKX's ``x-simulated-trading: 1``) must be set: without it the same host trades
+    production.
+    """
+    import ccxt
+
+    client = client_from_config(exchange_config)
+    production = getattr(ccxt, testnet.exchange)()
+    prod_hosts = {
+        _host(u) for _, u in _walk_urls(production.urls.get("api", {}), production.hostname or "")
+    }
+    allowed = reference_hosts(testnet) | {_host(BLOCKED_URL)}
     bad: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, str) and "://" in node:
-            host = urlparse(node).hostname
-            if host in prod_hosts:
-                bad.append(f"{path} = {node}")
-
-    walk(api, "")
+    for path, url in _walk_urls(client.urls.get("api", {}), client.hostname or ""):
+        host = _host(url)
+        if host in allowed:
+            continue
+        what = "production" if host in prod_hosts else f"{host}, not a {testnet.name} host"
+        bad.append(f"reaches {what}: {path} = {url}")
+    headers = {str(k).lower(): str(v) for k, v in (client.headers or {}).items()}
+    for key, value in required_headers(testnet).items():
+        if headers.get(key.lower()) != value:
+            bad.append(
+                f"reaches production: header {key}: {value} missing (ccxt_config.headers); "
+                "without it every request goes to the production account"
+            )
     return sorted(bad)

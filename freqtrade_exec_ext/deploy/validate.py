@@ -7,10 +7,12 @@ Checks, in order:
    ``validate_config_consistency`` (:mod:`~freqtrade_exec_ext.deploy.ft_check`);
 3. risk numbers: every contract-derived key is recomputed from risk-assessment.yaml and
    compared (:func:`~freqtrade_exec_ext.deploy.config_builder.risk_mismatches`);
-4. exchange safety: a testnet config reaches no production endpoint, a live config is not
-   pointed at a test or local exchange, the API server and published ports are loopback,
-   and a testnet on the local exchange hands the venue the bot's key pair;
-5. stage order: the stage's prerequisites (:mod:`~freqtrade_exec_ext.deploy.gates`) still hold.
+   and the config's contract stamp (:mod:`~freqtrade_exec_ext.deploy.stamp`);
+4. exchange safety: a testnet config reaches only ccxt's own test environment, a live config
+   is not pointed at a test or local exchange, the API server and published ports are
+   loopback, and a testnet on the local exchange hands the venue the bot's key pair;
+5. stage order: the stage's prerequisites (:mod:`~freqtrade_exec_ext.deploy.gates`) still
+   hold: evidence re-read, the approval's digest, paper evidence and report re-derived.
 """
 
 from __future__ import annotations
@@ -68,40 +70,52 @@ def _load_json(path: Path, v: Validation) -> dict[str, Any] | None:
     return data
 
 
-def _exchange_findings(config: dict[str, Any], stage: str, manifest: dict[str, Any]) -> list[str]:
+def _testnet_findings(config: dict[str, Any], ex: dict[str, Any]) -> list[str]:
+    """A testnet config reaches ccxt's own test environment only."""
     import ccxt
 
-    from freqtrade_exec_ext.deploy.testnets import production_endpoints
+    from freqtrade_exec_ext.deploy.testnets import environment_problems, find_testnet
 
     out: list[str] = []
+    if ex.get("enable_ws", True):
+        out.append(
+            "config.json: exchange.enable_ws: must be false on testnet (websocket data "
+            "would come from production)"
+        )
+    testnet = find_testnet(str(ex.get("name", "")), str(config.get("trading_mode", "spot")))
+    if testnet is None:
+        return [*out, f"config.json: exchange.name {ex.get('name')!r}: no known testnet"]
+    try:
+        bad = environment_problems(ex, testnet)
+    except (ccxt.BaseError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        bad = [f"cannot build the ccxt client ({exc.__class__.__name__}: {exc})"]
+    return out + [f"config.json: exchange: testnet {b}" for b in bad]
+
+
+def _exchange_findings(config: dict[str, Any], stage: str, manifest: dict[str, Any]) -> list[str]:
+    from urllib.parse import urlparse
+
     ex = config.get("exchange")
     if not isinstance(ex, dict):
         return ["config.json: exchange: missing"]
-    for secret in ("key", "secret", "password", "uid", "apiKey", "api_key", "private_key"):
-        if ex.get(secret):
-            out.append(f"config.json: exchange.{secret}: credentials belong in .env, not here")
+    out = [
+        f"config.json: exchange.{secret}: credentials belong in .env, not here"
+        for secret in ("key", "secret", "password", "uid", "apiKey", "api_key", "private_key")
+        if ex.get(secret)
+    ]
     is_local = manifest.get("exchange") == st.LOCAL_EXCHANGE
     urls = json.dumps(ex.get("ccxt_config", {})) + json.dumps(ex.get("ccxt_async_config", {}))
-    if stage == "live":
-        if is_local or "127.0.0.1" in urls or "testnet" in urls or ex.get("demo_trading"):
-            out.append(
-                "config.json: exchange: the live stage must trade on the production exchange, "
-                "not a test or local one"
-            )
+    test_marks = ("127.0.0.1", "testnet", "demo", "x-simulated-trading", "sandbox")
+    if stage == "live" and (
+        is_local or any(m in urls.lower() for m in test_marks) or ex.get("demo_trading")
+    ):
+        out.append(
+            "config.json: exchange: the live stage must trade on the production exchange, "
+            "not a test or local one"
+        )
     elif stage == "testnet" and not is_local:
-        if ex.get("enable_ws", True):
-            out.append(
-                "config.json: exchange.enable_ws: must be false on testnet (websocket data "
-                "would come from production)"
-            )
-        try:
-            bad = production_endpoints(ex)
-        except (ccxt.BaseError, TypeError, ValueError, KeyError, AttributeError) as exc:
-            bad = [f"cannot build the ccxt client ({exc.__class__.__name__}: {exc})"]
-        out += [f"config.json: exchange: testnet reaches production: {b}" for b in bad]
+        out += _testnet_findings(config, ex)
     if is_local:
-        from urllib.parse import urlparse
-
         for group, url in (ex.get("ccxt_config", {}).get("urls", {}).get("api", {})).items():
             if isinstance(url, str) and urlparse(url).hostname not in LOOPBACK:
                 out.append(f"config.json: exchange.ccxt_config.urls.api.{group}: not loopback")
@@ -195,7 +209,7 @@ def validate_folder(folder: Path, *, root: Path | None = None) -> Validation:
         return v
     v.contract = contract
     if config is not None:
-        ext = config.get("exec_ext") if isinstance(config.get("exec_ext"), dict) else {}
+        ext: dict[str, Any] = _dict(config.get("exec_ext"))
         if ext.get("stage") != stage:
             v.findings.append(
                 f"config.json: exec_ext.stage: is {ext.get('stage')!r}, manifest says {stage!r}"
@@ -229,3 +243,7 @@ def _freqtrade_findings(config: dict[str, Any], root: Path, sid: str) -> list[st
     except FileNotFoundError as exc:
         return [f"strategy: {exc}"]
     return [f"config.json: {p}" for p in freqtrade_problems(config, attrs)]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -22,6 +22,14 @@ BOOK_INVALID = "BOOK_INVALID"
 FUNDING_TOO_COSTLY = "FUNDING_TOO_COSTLY"
 FUNDING_UNKNOWN = "FUNDING_UNKNOWN"
 CHECK_FAILED = "CHECK_FAILED"
+# an order's bound cannot be computed: the entry is skipped (fail closed)
+DECISION_PRICE_UNKNOWN = "DECISION_PRICE_UNKNOWN"
+TICK_SIZE_UNKNOWN = "TICK_SIZE_UNKNOWN"
+BOOK_UNAVAILABLE = "BOOK_UNAVAILABLE"
+# a position adjustment that would take the trade beyond the contract's sizing
+POSITION_ADD_OVER_SIZING = "POSITION_ADD_OVER_SIZING"
+# an entry decision that timed out is not entered again on its own signal candle
+ENTRY_DECISION_EXPIRED = "ENTRY_DECISION_EXPIRED"
 
 
 @dataclass(frozen=True)

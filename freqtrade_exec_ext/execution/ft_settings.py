@@ -36,21 +36,32 @@ TIMEOUT_BACKSTOP_S = 60
 
 
 def unfilledtimeout(c: RiskContract) -> dict[str, Any]:
-    # exit_timeout_count 1: the first exit cancelled for timeout (by the mixin at the
-    # contract's exit_timeout_s, or by this backstop) escalates to an emergency market
-    # exit, so that no position is left without an exit (live and dry-run).
+    # exit_timeout_count max_reprices + 1: in live and dry-run the mixin cancels an exit at
+    # each of its max_reprices ladder steps and places it again; the next cancel, at the
+    # contract's exit_timeout_s (or this backstop), escalates to an emergency market exit,
+    # so that no position is left without an exit.  Freqtrade counts every cancelled exit
+    # order of the trade, so an earlier cancelled exit brings the escalation forward.
     return {
         "entry": c.orders.entry_timeout_s + TIMEOUT_BACKSTOP_S,
         "exit": c.orders.exit_timeout_s + TIMEOUT_BACKSTOP_S,
-        "exit_timeout_count": 1,
+        "exit_timeout_count": c.orders.max_reprices + 1,
         "unit": "seconds",
     }
 
 
 def stoploss_settings(c: RiskContract) -> dict[str, Any]:
+    """Freqtrade's stop settings.
+
+    ``stoploss`` is the contract's price move.  On spot that is also Freqtrade's meaning.
+    On futures Freqtrade divides it by the trade's leverage, so this initial stop is
+    tighter than the contract's; the mixin's ``custom_stoploss`` moves it to the exact
+    price at the first fill (``after_fill``) from the trade's own leverage, and trails in
+    price terms itself: Freqtrade's own trailing (margin-relative) stays off on futures.
+    """
     trailing = c.stop_loss.trailing
-    out: dict[str, Any] = {"stoploss": c.stop_loss.stoploss, "trailing_stop": trailing.enabled}
-    if trailing.enabled:
+    native_trailing = trailing.enabled and not c.is_futures
+    out: dict[str, Any] = {"stoploss": c.stop_loss.stoploss, "trailing_stop": native_trailing}
+    if native_trailing:
         out |= {
             "trailing_stop_positive": trailing.positive,
             "trailing_stop_positive_offset": trailing.offset,

@@ -86,7 +86,7 @@ def test_minimal_contract_gets_every_documented_default() -> None:
     assert c.stop_loss.limit_ratio == 0.99
     assert (c.slippage.max_spread_bps, c.slippage.backtest_bps) == (10, 5)
     assert c.orders.time_in_force == "GTC"
-    assert (c.orders.entry_timeout_s, c.orders.exit_timeout_s) == (600, 300)
+    assert (c.orders.entry_timeout_s, c.orders.exit_timeout_s) == (240, 300)
     assert (c.orders.max_reprices, c.orders.min_fill_ratio, c.orders.max_retries) == (3, 0.5, 2)
     assert c.leverage.max == 1
     assert c.funding.max_rate_bps == 5
@@ -482,3 +482,68 @@ def test_model_documents_every_field() -> None:
     for path, _type, _default, allowed, _unit, desc in rows:
         assert allowed and desc, path
     assert isinstance(RiskContract.model_fields["slippage"].annotation, type)
+
+
+# --------------------------------------------------------------------- input hardening
+MINIMAL_TEXT = yaml.safe_dump(MINIMAL, sort_keys=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0x10", "0o17", "017", "1_000", "10:00", "1:30:00", ".inf", "-.inf", ".nan", "0b101"],
+)
+def test_yaml_11_number_forms_are_refused_with_one_line(text):
+    raw = MINIMAL_TEXT.replace("initial_capital: 500", f"initial_capital: {text}")
+    (line,) = problems_of_text(raw)
+    assert f"'{text}' is not a plain number" in line and "line " in line
+
+
+@pytest.mark.parametrize("text", ["1000", "1e3", "1.0e+3", "+1000", "1000.0"])
+def test_plain_decimal_and_exponent_numbers_are_read(text):
+    raw = MINIMAL_TEXT.replace("initial_capital: 500", f"initial_capital: {text}")
+    assert parse_contract(parse_yaml_text(raw.encode(), "c.yaml")).capital.initial_capital == 1000
+
+
+@pytest.mark.parametrize("text", ["yes", "no", "on", "off", "Yes", "y"])
+def test_yaml_11_booleans_are_text(text):
+    raw = MINIMAL_TEXT.replace("stoploss: -0.08", f"stoploss: -0.08\n  on_exchange: {text}")
+    out = problems_of_text(raw)
+    assert any("on_exchange: must be true or false" in line for line in out), out
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("capital.max_open_trades", 10**12), ("orders.max_retries", 10**9),
+     ("orders.entry_timeout_s", 10**8), ("capital.initial_capital", 1e12),
+     ("leverage.max", 200), ("orders.max_reprices", 11), ("sizing.max_stake", 1e10)],
+)
+def test_every_count_duration_and_amount_has_an_upper_bound(field, value):
+    out = problems(with_value(field, value))
+    assert any(field in line and "allowed" in line for line in out), out
+
+
+def test_allowed_text_is_derived_from_the_constraints():
+    import re
+
+    from freqtrade_exec_ext.contract.model import field_docs
+
+    rows = {r[0]: r[3] for r in field_docs()}
+    assert rows["orders.max_retries"] == "integer in [0, 10]"
+    assert rows["slippage.max_entry_bps"] == "number in [0, 500] (required)"
+    assert rows["capital.initial_capital"] == "number in (0, 1e9] (required)"
+    assert rows["leverage.max"] == "number in [1, 125]; must be 1 on spot"
+    for path, allowed in rows.items():  # every number and count has an upper bound
+        if allowed.startswith(("number", "integer")) and path != "schema_version":
+            assert re.search(r"[\])]", allowed.split(";")[0]), (path, allowed)
+
+
+def test_many_problems_print_at_most_50_lines_and_escape_control_characters():
+    data = copy.deepcopy(MINIMAL)
+    data["limits"] = {f"k{i}": 1 for i in range(6000)}
+    data["limits"]["\x1b[31mred\x1b[0m"] = 1
+    with pytest.raises(ContractError) as err:
+        parse_contract(data, "c.yaml")
+    lines = err.value.lines()
+    assert len(lines) == 51 and lines[-1] == "... and 5951 more problems"
+    assert all("\x1b" not in str(p) for p in err.value.problems)
+    assert any("\\x1b[31mred" in str(p) for p in err.value.problems)

@@ -53,9 +53,83 @@ LEDGER_TEMPLATE = FillRecord(
 )
 
 
+# ------------------------------------------------------------------ stage databases
+def _engine(path: Path) -> Any:
+    """An engine on the database file (fast writes: these databases are test fixtures)."""
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _fast(conn: Any, _record: Any) -> None:
+        conn.execute("PRAGMA synchronous=OFF")
+
+    return engine
+
+
+def contract_sha(root: Path | None = None) -> str:
+    from freqtrade_exec_ext.contract import load_contract
+
+    base = root if root is not None else REPO
+    path = base / ".crypto/knowledge/strategies/STR-001/risk-assessment.yaml"
+    return load_contract(path).fingerprint()
+
+
+def record_sessions(
+    engine: Any,
+    *,
+    stage: str,
+    dry_run: bool,
+    start: datetime,
+    days: float,
+    contract: str,
+    gaps: tuple[tuple[float, float], ...] = (),
+    api_host: str = "127.0.0.1:8765",
+    simulated: bool = False,
+    every: timedelta = timedelta(minutes=4, seconds=30),
+) -> None:
+    """A bot's run sessions written through the recorder, as the strategy writes them:
+    start, a heartbeat every ``every``, silence during ``gaps`` (hours from the start,
+    (from, to)), stop at the end."""
+    from freqtrade_exec_ext.store.sessions import SessionInfo, SessionRecorder
+
+    rec = SessionRecorder(engine)
+    rec.start(
+        SessionInfo(
+            strategy_id="STR-001", stage=stage, exchange="binance", api_host=api_host,
+            simulated=simulated, dry_run=dry_run, contract_sha256=contract,
+            config_sha256="c" * 64, bot_name=f"STR-001 {stage}", strategy="STR001",
+        ),
+        start,
+    )  # fmt: skip
+    end = start + timedelta(days=days)
+    now = start
+    while now + every <= end:
+        now += every
+        hours = (now - start).total_seconds() / 3600
+        if not any(a <= hours < b for a, b in gaps):
+            rec.heartbeat(now)
+    rec.stop(end)
+
+
+def _order(side: str, oid: str, when: datetime, *, status: str = "closed",
+           filled: float = 1.0, price: float = 100.0) -> Any:  # fmt: skip
+    from freqtrade.persistence import Order
+
+    kind = "stop_loss_limit" if side == "stoploss" else "limit"
+    return Order(
+        ft_order_side=side, ft_pair="BTC/USDT", ft_is_open=False, ft_amount=1.0,
+        ft_price=price, order_id=oid, status=status, symbol="BTC/USDT", order_type=kind,
+        side="sell" if side != "buy" else "buy", price=price,
+        average=price if filled else None, amount=1.0, filled=filled,
+        remaining=1.0 - filled, order_date=when, order_filled_date=when if filled else None,
+    )  # fmt: skip
+
+
 def build_stage_db(
     path: Path,
     *,
+    stage: str = "paper",
     closed_trades: int = 1,
     open_trades: int = 0,
     rejected: int = 0,
@@ -63,96 +137,86 @@ def build_stage_db(
     unreadable: int = 0,
     days: float = 0.5,
     start: datetime = START,
+    gaps: tuple[tuple[float, float], ...] = (),
+    losses: tuple[float, ...] = (),
+    journal: bool = True,
+    stoploss: bool = True,
+    sessions: bool = True,
+    contract: str | None = None,
+    api_host: str = "127.0.0.1:8765",
 ) -> Path:
-    """A Freqtrade database as a bot would leave it: trades with filled entry and exit
-    orders, ledger records in trade_custom_data, the bot's start time and daily wallet
-    snapshots covering ``days``."""
-    from freqtrade.persistence import KeyValueStore, Order, Trade, WalletHistory, init_db
-    from freqtrade.persistence.custom_data import _CustomData
+    """A Freqtrade database as a bot of ``stage`` leaves it: its run sessions, trades with
+    filled entry and exit orders (ten minutes apart from the start), a stop-loss order on
+    the exchange per trade (testnet), the order guard's journal (testnet), ledger records.
+    ``losses``: profit of each closed trade (default +1)."""
+    from freqtrade.persistence import Trade, init_db
 
+
+    dry_run = stage == "paper"
     path.parent.mkdir(parents=True, exist_ok=True)
     init_db(f"sqlite:///{path}")
+    engine = _engine(path)
     naive = start.replace(tzinfo=None)
-    end = naive + timedelta(days=days)
-    KeyValueStore.store_value("bot_start_time", naive)
-    KeyValueStore.store_value("startup_time", naive)
     n_trades = closed_trades + open_trades + max(rejected, 0)
-    step = (end - naive) / max(n_trades + 1, 1)
     oid = 0
+    placed: list[tuple[str, str, str, datetime]] = []  # order id, ft side, intent, time
+
+    def next_id(side: str) -> str:
+        nonlocal oid
+        oid += 1
+        return f"dry_run_{side}_BTC/USDT_{oid}" if dry_run else str(100000 + oid)
+
     for idx in range(n_trades):
         is_open = idx >= closed_trades
-        opened = naive + step * (idx + 1) * 0.5
-        trade = Trade(
-            pair="BTC/USDT",
-            base_currency="BTC",
-            stake_currency="USDT",
-            exchange="binance",
-            stake_amount=100.0,
-            amount=1.0,
-            open_rate=100.0,
-            open_date=opened,
-            fee_open=0.001,
-            fee_close=0.001,
-            is_open=is_open,
-            strategy="STR001",
-            timeframe=5,
-        )
         rejected_here = idx >= closed_trades + open_trades
-        oid += 1
-        trade.orders.append(
-            Order(
-                ft_order_side="buy",
-                ft_pair="BTC/USDT",
-                ft_is_open=False,
-                ft_amount=1.0,
-                ft_price=100.0,
-                order_id=f"o{oid}",
-                status="rejected" if rejected_here else "closed",
-                symbol="BTC/USDT",
-                order_type="limit",
-                side="buy",
-                price=100.0,
-                average=None if rejected_here else 100.0,
-                amount=1.0,
-                filled=0.0 if rejected_here else 1.0,
-                remaining=1.0 if rejected_here else 0.0,
-                order_date=opened,
-                order_filled_date=None if rejected_here else opened,
-            )
-        )
+        opened = naive + timedelta(minutes=10 * (2 * idx + 1))
+        trade = Trade(
+            pair="BTC/USDT", base_currency="BTC", stake_currency="USDT", exchange="binance",
+            stake_amount=100.0, amount=1.0, open_rate=100.0, open_date=opened, fee_open=0.001,
+            fee_close=0.001, is_open=is_open, strategy="STR001", timeframe=5,
+        )  # fmt: skip
+        buy = next_id("buy")
+        status, filled = ("rejected", 0.0) if rejected_here else ("closed", 1.0)
+        trade.orders.append(_order("buy", buy, opened, status=status, filled=filled))
+        placed.append((buy, "buy", "entry", opened))
+        if stoploss and not dry_run and not rejected_here:
+            stop = next_id("stoploss")
+            trade.orders.append(_order("stoploss", stop, opened, status="canceled", filled=0.0,
+                                       price=95.0))  # fmt: skip
+            placed.append((stop, "stoploss", "stoploss", opened))
         if not is_open and not rejected_here:
-            oid += 1
-            closed = opened + step * 0.4
-            trade.orders.append(
-                Order(
-                    ft_order_side="sell",
-                    ft_pair="BTC/USDT",
-                    ft_is_open=False,
-                    ft_amount=1.0,
-                    ft_price=101.0,
-                    order_id=f"o{oid}",
-                    status="closed",
-                    symbol="BTC/USDT",
-                    order_type="limit",
-                    side="sell",
-                    price=101.0,
-                    average=101.0,
-                    amount=1.0,
-                    filled=1.0,
-                    remaining=0.0,
-                    order_date=closed,
-                    order_filled_date=closed,
-                )
-            )
+            closed = opened + timedelta(minutes=5)
+            profit = losses[idx] if idx < len(losses) else 1.0
+            sell = next_id("sell")
+            trade.orders.append(_order("sell", sell, closed, price=100.0 + profit))
+            placed.append((sell, "sell", "exit", closed))
             trade.close_date = closed
-            trade.close_rate = 101.0
+            trade.close_rate = 100.0 + profit
+            trade.close_profit_abs = profit
             trade.exit_reason = "exit_signal"
         if rejected_here:
             trade.is_open = False
         Trade.session.add(trade)
         Trade.commit()
+    _ledger(naive, closed_trades, over_budget, unreadable)
+    Trade.session.remove()
+    if journal and not dry_run:
+        _journal(engine, placed)
+    if sessions:
+        record_sessions(
+            engine, stage=stage, dry_run=dry_run, start=start, days=days,
+            contract=contract or contract_sha(), gaps=gaps, api_host=api_host,
+        )  # fmt: skip
+    engine.dispose()
+    return path
+
+
+def _ledger(naive: datetime, closed_trades: int, over_budget: int, unreadable: int) -> None:
+    from freqtrade.persistence import Trade
+    from freqtrade.persistence.custom_data import _CustomData
+
     trades = Trade.session.query(Trade).order_by(Trade.id).all()
-    ledger: list[tuple[Trade, str, Any]] = []
+    ledger: list[tuple[Any, str, Any]] = []
     for idx in range(over_budget + unreadable):
         trade = trades[idx % len(trades)]
         if idx < over_budget:
@@ -166,30 +230,59 @@ def build_stage_db(
     for trade, key, value in ledger:
         trade.set_custom_data(key, value)
     for row in _CustomData.session.query(_CustomData).all():
-        row.created_at = naive + step * 0.25  # written while the bot ran, not now
+        row.created_at = naive + timedelta(minutes=5)  # written while the bot ran, not now
     _CustomData.session.commit()
-    day = naive.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    while day <= end:
-        WalletHistory.session.add(
-            WalletHistory(
-                timestamp=day, currency="USDT", quote_currency="USDT", rate=1.0, balance=1000.0
-            )
-        )
-        day += timedelta(days=1)
-    WalletHistory.session.commit()
-    # a last sign of life at ``end`` (a wallet snapshot is only written once a day)
-    KeyValueStore.store_value("startup_time", end)
-    Trade.session.remove()
-    return path
+
+
+def _journal(engine: Any, placed: list[tuple[str, str, str, datetime]]) -> None:
+    """The order guard's journal rows, written through its own API."""
+    from freqtrade_exec_ext.execution.journal import OrderJournal
+
+    for n, (order_id, side, intent, when) in enumerate(placed):
+        journal = OrderJournal(engine, "STR-001", clock=lambda when=when: when.replace(tzinfo=UTC))
+        cid = f"x-exec{n:06d}"
+        journal.record(cid, pair="BTC/USDT", side="sell" if side != "buy" else "buy",
+                       intent=intent, order_type="limit", amount=1.0, price=100.0,
+                       conditional=intent == "stoploss")  # fmt: skip
+        journal.accepted(cid, order_id)
+        journal.mark(cid, "tracked")
 
 
 def make_testnet_db(root: Path, **kw: Any) -> Path:
-    return build_stage_db(root / "user_data/STR-001.testnet.sqlite", **kw)
+    kw.setdefault("closed_trades", 2)
+    kw.setdefault("contract", contract_sha(root))
+    return build_stage_db(root / "user_data/STR-001.testnet.sqlite", stage="testnet", **kw)
+
+
+_PAPER_CACHE: dict[str, Path] = {}
 
 
 def make_paper_db(root: Path, **kw: Any) -> Path:
+    """A paper database (15 days of heartbeats by default; built once per set of options)."""
+    import tempfile
+
     kw.setdefault("days", 15.0)
-    return build_stage_db(root / "user_data/STR-001.paper.sqlite", **kw)
+    kw.setdefault("contract", contract_sha(root))
+    target = root / "user_data/STR-001.paper.sqlite"
+    key = repr(sorted(kw.items()))
+    if key not in _PAPER_CACHE:
+        cache = Path(tempfile.mkdtemp(prefix="exec-ext-paper-db-")) / "paper.sqlite"
+        build_stage_db(cache, stage="paper", **kw)
+        _PAPER_CACHE[key] = cache
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy_db(_PAPER_CACHE[key], target)
+    return target
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """A consistent copy of an SQLite database (its write-ahead log included)."""
+    import sqlite3
+
+    target.unlink(missing_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
 
 
 def secrets_file(path: Path, text: str) -> None:
@@ -203,30 +296,26 @@ def run_cli(*args: str) -> int:
     return main(list(args))
 
 
-def approve_live(root: Path, capital: float = 600.0, by: str = "Alice Example") -> Path:
+def approve_live(
+    root: Path, capital: float = 600.0, by: str = "Alice Example", accept: str | None = None
+) -> Path:
     """Record an approval through the library (the CLI path is tested in test_approve)."""
     from freqtrade_exec_ext.contract import load_contract
-    from freqtrade_exec_ext.deploy.approval import new_approval, write_approval
-    from freqtrade_exec_ext.deploy.evidence import read_evidence
+    from freqtrade_exec_ext.deploy.approve import prepare, record
 
     contract = load_contract(root / ".crypto/knowledge/strategies/STR-001/risk-assessment.yaml")
-    paper = read_evidence("sqlite:///user_data/STR-001.paper.sqlite", root)
-    approval = new_approval(
-        contract,
-        by=by,
-        capital=capital,
-        paper_evidence=paper.to_dict(),
+    draft = prepare(
+        root, contract, by=by, capital=capital,
+        paper_url="sqlite:///user_data/STR-001.paper.sqlite", accept_reason=accept,
         now=datetime(2026, 1, 21, 8, 0, tzinfo=UTC),
-    )
-    path = root / ".crypto/knowledge/strategies/STR-001/approvals/live.json"
-    write_approval(path, approval)
-    return path
+    )  # fmt: skip
+    return record(root, draft)
 
 
 def make_ready(root: Path, stage: str) -> None:
     """Leave the evidence (and approval) that ``stage`` needs."""
     if stage in ("paper", "live"):
-        make_testnet_db(root, closed_trades=1)
+        make_testnet_db(root)
     if stage == "live":
         make_paper_db(root, closed_trades=4, days=15.0)
         approve_live(root)

@@ -23,7 +23,9 @@ from freqtrade_exec_ext.deploy.secrets import scan_text
 from freqtrade_exec_ext.deploy.testnets import (
     BINANCE_REST_GROUPS,
     TESTNETS,
-    production_endpoints,
+    client_from_config,
+    environment_problems,
+    find_testnet,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,7 +134,8 @@ def test_risk_mismatches_name_each_changed_number(contract):
     assert any(line.startswith("stoploss: is -0.2, the contract gives -0.05") for line in lines)
     assert any(line.startswith("unfilledtimeout: is ") for line in lines)
     other = contract_with(stop_loss__stoploss=-0.07)
-    assert any("fingerprint" in line for line in risk_mismatches(config, other, "paper", None))
+    assert any("contract edited after deploy" in line
+               for line in risk_mismatches(config, other, "paper", None))  # fmt: skip
 
 
 @pytest.mark.parametrize("stage", ["testnet", "paper", "live"])
@@ -156,7 +159,7 @@ def test_package_filter_sits_in_exec_ext_and_pairlists_keep_builtins_only(contra
     ext = config["exec_ext"]
     assert ext["pairlists"] == [{"method": "ExecutionCostFilter"}]
     assert ext["risk_contract"] == ".crypto/knowledge/strategies/STR-001/risk-assessment.yaml"
-    assert ext["contract_fingerprint"] == contract.fingerprint()
+    assert ext["contract_sha256"] == contract.fingerprint() and ext["stage"] == "paper"
     without_pairs = build_config(contract, DeployOptions(stage="paper", exchange="binance"))
     assert without_pairs["pairlists"][0]["method"] == "VolumePairList"
 
@@ -253,19 +256,70 @@ def test_local_exchange_is_loopback_and_never_live(contract):
         cfg(contract, "live", exchange="local")
 
 
-@pytest.mark.parametrize(("exchange", "mode"), sorted(TESTNETS))
-def test_testnet_configs_reach_no_production_endpoint(exchange, mode):
-    """Build the ccxt client the way Freqtrade does and look at every REST URL."""
+def built_testnet_config(exchange: str, mode: str) -> dict:
     changes = {"market__exchange": exchange, "market__trading_mode": mode}
     if mode == "futures":
         changes["market__margin_mode"] = "isolated"
     contract = contract_with(**changes)
     pairs = ("BTC/USDT:USDT",) if mode == "futures" else ("BTC/USDT",)
-    config = build_config(contract, DeployOptions(stage="testnet", exchange=exchange, pairs=pairs))
-    assert production_endpoints(config["exchange"]) == []
+    return build_config(contract, DeployOptions(stage="testnet", exchange=exchange, pairs=pairs))
+
+
+def _hosts(client) -> set[str]:
+    from urllib.parse import urlparse
+
+    out = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, str) and "://" in node:
+            out.add(urlparse(node.replace("{hostname}", client.hostname or "")).hostname)
+
+    walk(client.urls["api"])
+    return out
+
+
+@pytest.mark.parametrize(("exchange", "mode"), sorted(TESTNETS))
+def test_testnet_hosts_are_ccxts_own_test_hosts(exchange, mode):
+    """Each stage's hosts against ccxt's own ``urls`` (no network): the client Freqtrade
+    builds from the generated config reaches only the hosts ccxt itself switches to for
+    sandbox/demo trading (``urls['test']``, ``urls['demo']``, ``urls['demotrading']``), plus
+    the closed local port; and carries the headers ccxt's own switch adds."""
+    import ccxt
+
+    config = built_testnet_config(exchange, mode)
+    testnet = find_testnet(exchange, mode)
+    ours = client_from_config(config["exchange"])
+    raw = getattr(ccxt, exchange)()
+    ccxt_test_urls = {k: raw.urls[k] for k in ("test", "demo", "demotrading") if k in raw.urls}
+    holder = type("U", (), {"urls": {"api": ccxt_test_urls}, "hostname": raw.hostname})()
+    assert _hosts(ours) - {"127.0.0.1"} <= _hosts(holder)
+    assert _hosts(ours) - {"127.0.0.1"}, "no test host at all"
+    assert not (_hosts(ours) & _hosts(raw)) or testnet.ccxt_switch == "sandbox"
+    reference = getattr(ccxt, exchange)()
+    if testnet.ccxt_switch == "sandbox":
+        reference.set_sandbox_mode(True)
+    else:
+        reference.enable_demo_trading(True)
+    for key, value in reference.headers.items():
+        assert ours.headers.get(key) == value
+    assert environment_problems(config["exchange"], testnet) == []
     assert config["exchange"]["enable_ws"] is False
-    # and the check does find production endpoints when the overrides are missing
-    assert production_endpoints({"name": exchange}) != []
+    # and the check finds production when the overrides are missing
+    assert environment_problems({"name": exchange}, testnet) != []
+
+
+def test_okx_demo_trading_is_a_testnet_with_the_simulated_header():
+    config = built_testnet_config("okx", "spot")
+    ccxt_config = config["exchange"]["ccxt_config"]
+    assert ccxt_config["headers"] == {"x-simulated-trading": "1"}
+    assert ccxt_config["options"]["sandboxMode"] is True
+    testnet = find_testnet("okx", "spot")
+    without_header = {"name": "okx", "ccxt_config": {"options": {"sandboxMode": True}}}
+    (problem,) = environment_problems(without_header, testnet)
+    assert "x-simulated-trading: 1 missing" in problem
 
 
 def test_binance_url_groups_match_the_installed_ccxt():

@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -179,6 +181,22 @@ class Bot:
         return self.log.read_text()
 
 
+def _sessions(db: Path) -> list[Any]:
+    """The run sessions a bot recorded in its database ([] when none yet)."""
+    from sqlalchemy import create_engine
+
+    from freqtrade_exec_ext.store.sessions import read_sessions
+
+    if not db.is_file():
+        return []
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            return read_sessions(conn) or []
+    finally:
+        engine.dispose()
+
+
 def venue_order_ids(fills: list[dict[str, Any]], side: str, symbol: str) -> set[str]:
     return {f["order_id"] for f in fills if f["side"] == side and f["symbol"] == symbol}
 
@@ -198,6 +216,17 @@ def run_testnet_bot(
         bot.wait("the bot to run", lambda: bot.api("GET", "show_config")["state"] == "running")
         assert bot.api("GET", "show_config")["dry_run"] is False
         bot.wait("its whitelist", lambda: len(bot.api("GET", "whitelist")["whitelist"]) == 2)
+        # a first round trip (the testnet evidence needs a handful of fills): in at market,
+        # its stop-loss placed on the venue, out at market
+        bot.api("POST", "forceenter", {"pair": "BTC/USDT", "side": "long", "ordertype": "market"})
+        bot.wait(
+            "the first stop-loss on the venue",
+            lambda: any(o["type"] == "STOP_LOSS_LIMIT" for o in venue.state()["open_orders"]),
+        )
+        (first,) = bot.api("GET", "status")
+        bot.api("POST", "forceexit", {"tradeid": str(first["trade_id"]), "ordertype": "market"})
+        bot.wait("the first round trip closed", lambda: bot.api("GET", "status") == [])
+        bot.wait("nothing open on the venue", lambda: venue.state()["open_orders"] == [])
         bot.api("POST", "forceenter", {"pair": "BTC/USDT", "side": "long", "ordertype": "market"})
         far_below = {"pair": "ETH/USDT", "side": "long", "ordertype": "limit", "price": 100.0}
         bot.api("POST", "forceenter", far_below)
@@ -220,7 +249,7 @@ def run_testnet_bot(
         assert run_cli("kill", "STR-001", "--flatten", "--root", str(project)) == 0
         out = capsys.readouterr().out
         assert "stop new entries: ok" in out
-        assert "cancel open order of trade 2 (ETH/USDT): ok" in out
+        assert "cancel open order of trade 3 (ETH/USDT): ok" in out
         assert "exit every position (market): ok" in out
         bot.wait("all positions closed", lambda: bot.api("GET", "status") == [])
         assert bot.api("GET", "show_config")["state"] == "paused"
@@ -251,23 +280,32 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
         after, fills = venue.state(), venue.fills()
     finally:
         venue_log = venue.stop()
+    # the bot recorded its own run session (the evidence the paper stage reads)
+    testnet = _sessions(project / "user_data/STR-001.testnet.sqlite")
+    assert [(r.stage, r.dry_run, r.stopped_at is not None) for r in testnet] == [
+        ("testnet", False, True)
+    ]
     assert "Dry run is enabled" not in log and "ExecutionCostFilter" in log and errors(log) == []
     assert "trading enabled (API key from FREQTRADE__EXCHANGE__KEY/" in venue_log
 
     # the venue's own record: nothing left open, the round trip filled there, and the bot's
     # order ids are the venue's
     assert after["open_orders"] == [] and after["positions"] == {}
-    assert after["orders"] == 4  # BTC buy, its stop-loss, BTC sell, the cancelled ETH buy
-    (btc,) = [t for t in trades if t["pair"] == "BTC/USDT"]
-    bot_orders = {o["ft_order_side"]: o for o in btc["orders"] if o["filled"]}
-    assert venue_order_ids(fills, "BUY", "BTCUSDT") == {bot_orders["buy"]["order_id"]}
-    assert venue_order_ids(fills, "SELL", "BTCUSDT") == {bot_orders["sell"]["order_id"]}
+    # two BTC round trips (buy, its stop-loss, sell) and the cancelled ETH buy
+    assert after["orders"] == 7
+    btc = [t for t in trades if t["pair"] == "BTC/USDT"]
+    assert len(btc) == 2
+    filled = [o for t in btc for o in t["orders"] if o["filled"]]
+    bot_ids = {side: {o["order_id"] for o in filled if o["ft_order_side"] == side}
+               for side in ("buy", "sell")}  # fmt: skip
+    assert venue_order_ids(fills, "BUY", "BTCUSDT") == bot_ids["buy"]
+    assert venue_order_ids(fills, "SELL", "BTCUSDT") == bot_ids["sell"]
     assert not [f for f in fills if f["symbol"] != "BTCUSDT"]  # the ETH order never filled
     bought = sum(f["qty"] for f in fills if f["side"] == "BUY")
     sold = sum(f["qty"] for f in fills if f["side"] == "SELL")
     # the buy's commission is paid in BTC: the bot sold what it received, to the lot step
-    assert sold == pytest.approx(btc["amount"])
-    assert 0 <= bought * (1 - 0.001) - sold < 1e-5
+    assert sold == pytest.approx(sum(t["amount"] for t in btc))
+    assert 0 <= bought * (1 - 0.001) - sold < 2e-5
     usdt = after["spot_balances"]["USDT"]
     assert usdt["locked"] == 0 and 0.98 * capital < usdt["free"] < capital  # fees and spread
     print(
@@ -288,10 +326,14 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
     # the testnet database is the evidence the paper stage needs
     assert deploy(project, "paper", *local) == 0
     checklist = (project / DEPLOYMENT / "deployment-checklist.md").read_text()
-    assert (
-        "- [x] Testnet dry-run successful: 2 filled orders, 0 rejected, 1 closed trade, "
-        "0 failed checks (user_data/STR-001.testnet.sqlite)"
-    ) in checklist
+    line = next(x for x in checklist.splitlines() if "Testnet dry-run successful" in x)
+    assert re.fullmatch(
+        r"- \[x\] Testnet dry-run successful: 1 run session on the test environment, 4 filled "
+        r"orders, 0 rejected, 2 closed trades, [2-9] stop-loss orders on the exchange, (\d+) "
+        r"orders matched to the order journal, 0 failed checks "
+        r"\(user_data/STR-001\.testnet\.sqlite\)",
+        line,
+    ), line
 
     # paper: Freqtrade's dry-run on the venue's market data, no exchange keys at all
     paper_venue = Venue(project, {}, tmp_path / "venue-paper.log")
@@ -306,13 +348,31 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
                 and paper.api("GET", "whitelist")["whitelist"] == ["BTC/USDT", "ETH/USDT"]
             ),
         )
-        time.sleep(6)  # one more loop (process_throttle_secs 5)
+        paper.wait(
+            "its run session",
+            lambda: bool(_sessions(project / "user_data/STR-001.paper.sqlite")),
+        )
         assert paper.proc.poll() is None
     finally:
         log = paper.stop()
         paper_log = paper_venue.stop()
+    (paper_run,) = _sessions(project / "user_data/STR-001.paper.sqlite")
+    assert (paper_run.stage, paper_run.dry_run) == ("paper", True)
     assert "Changing state to: RUNNING" in log and errors(log) == []
     assert "trading disabled" in paper_log
     assert (project / "user_data/STR-001.paper.sqlite").is_file()
     assert (project / "user_data/logs/STR-001.paper.log").is_file()
     assert run_cli("validate", str(project / DEPLOYMENT)) == 0
+
+    # the real dry-run database is not testnet evidence (the issue's copied database)
+    testnet_db = project / "user_data/STR-001.testnet.sqlite"
+    testnet_db.rename(tmp_path / "testnet.sqlite")
+    shutil.copy(project / "user_data/STR-001.paper.sqlite", testnet_db)
+    capsys.readouterr()
+    assert deploy(project, "paper", *local) == 2
+    assert (
+        "  - testnet evidence: user_data/STR-001.testnet.sqlite: only dry-run sessions (1): "
+        "testnet evidence is a run with dry_run false on Binance Spot Test Network "
+        "(testnet.binance.vision) or the local exchange; a paper or dry-run database does not "
+        "count"
+    ) in capsys.readouterr().err.splitlines()

@@ -13,6 +13,7 @@ from deploytools import (
     make_paper_db,
     make_ready,
     make_testnet_db,
+    run_cli,
     secrets_file,
     snapshot,
 )
@@ -65,8 +66,9 @@ def test_checklist_follows_the_template_and_checks_only_verified_boxes(project):
         "## Live Trading (HUMAN APPROVAL REQUIRED)",
     ]
     assert box(text, "Testnet dry-run successful") == (
-        "- [x] Testnet dry-run successful: 2 filled orders, 0 rejected, 1 closed trade, "
-        "0 failed checks (user_data/STR-001.testnet.sqlite)"
+        "- [x] Testnet dry-run successful: 1 run session on the test environment, 4 filled "
+        "orders, 0 rejected, 2 closed trades, 2 stop-loss orders on the exchange, 6 orders "
+        "matched to the order journal, 0 failed checks (user_data/STR-001.testnet.sqlite)"
     )
     assert box(text, "Paper trading mode enabled").startswith("- [x]")
     assert "dry_run_wallet 1000 USDT = capital.initial_capital" in box(text, "Initial capital")
@@ -110,7 +112,7 @@ def test_live_is_refused_before_14_days_of_paper_and_without_approval(project, c
     make_paper_db(project, days=3.0)
     assert deploy(project, "live") == 2
     err = capsys.readouterr().err
-    assert "paper trading ran 3.0 days" in err
+    assert "heartbeats cover 3.0 days without a gap over 1.0 h" in err
     assert "live needs at least 14 days" in err
     assert "human approval:" in err and "no approval recorded" in err
     assert "freqtrade-exec approve STR-001 --by NAME --capital AMOUNT" in err
@@ -171,14 +173,85 @@ def test_a_failed_write_leaves_the_previous_deployment_untouched(project, monkey
     assert names == {"deployment", "risk-assessment.yaml"}
 
 
-def test_the_users_env_file_survives_regeneration(project):
-    make_ready(project, "paper")
+def test_the_same_stages_env_file_survives_regeneration(project):
     assert deploy(project, "testnet") == 0
     env = project / DEPLOYMENT / ".env"
     secrets_file(env, "FREQTRADE__API_SERVER__PASSWORD=s3cret-value\n")
-    assert deploy(project, "paper") == 0
+    inode = env.stat().st_ino
+    assert deploy(project, "testnet", "--api-port", "8090") == 0
     assert env.read_text() == "FREQTRADE__API_SERVER__PASSWORD=s3cret-value\n"
     assert env.stat().st_mode & 0o777 == 0o600
+    assert env.stat().st_ino == inode and env.stat().st_nlink == 1  # moved, never copied
+
+
+def test_no_env_file_is_carried_to_another_stage(project, capsys):
+    """Testnet keys must not land in the paper or live folder: deploy refuses, one line."""
+    make_ready(project, "paper")
+    assert deploy(project, "testnet") == 0
+    env = project / DEPLOYMENT / ".env"
+    secrets_file(env, "FREQTRADE__EXCHANGE__KEY=testnet-key\n")
+    before = snapshot(project / DEPLOYMENT)
+    capsys.readouterr()
+    assert deploy(project, "paper") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        (f"{DEPLOYMENT}/.env: holds the testnet stage's secrets and is never carried to "
+        "another stage: move it out of .crypto/ (or delete it), then run deploy again and "
+        "fill a new .env from the paper stage's .env.example")
+    ]
+    assert snapshot(project / DEPLOYMENT) == before
+    env.rename(project / "testnet.env")
+    assert deploy(project, "paper") == 0
+    folder = project / DEPLOYMENT
+    assert not (folder / ".env").exists()
+    example = (folder / ".env.example").read_text()
+    assert "FREQTRADE__EXCHANGE__KEY" not in example  # paper needs no exchange keys
+    assert all(line.endswith("=") or "=false" in line
+               for line in example.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def test_symbolic_links_in_the_deployment_folder_are_refused(project, capsys, tmp_path):
+    assert deploy(project, "testnet") == 0
+    outside = tmp_path / "elsewhere.env"
+    outside.write_text("FREQTRADE__EXCHANGE__KEY=x\n")
+    (project / DEPLOYMENT / ".env").symlink_to(outside)
+    capsys.readouterr()
+    assert deploy(project, "testnet") == 2
+    assert capsys.readouterr().err.startswith(f"{DEPLOYMENT}/.env: a symbolic link;")
+    assert run_cli("validate", str(project / DEPLOYMENT)) == 2
+    assert ".env: symbolic link (not followed, not scanned)" in capsys.readouterr().err
+
+
+def test_a_deployment_folder_that_is_a_symbolic_link_is_refused(project, capsys, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project / DEPLOYMENT).parent.mkdir(parents=True, exist_ok=True)
+    (project / DEPLOYMENT).symlink_to(elsewhere, target_is_directory=True)
+    assert deploy(project, "testnet") == 2
+    assert capsys.readouterr().err.startswith(f"{DEPLOYMENT}: a symbolic link;")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(project):
+    assert deploy(project, "testnet") == 0
+    parent = (project / DEPLOYMENT).parent
+    stale = parent / ".deployment.tmp-k1ll3d"
+    stale.mkdir()
+    secrets_file(stale / ".env", "FREQTRADE__EXCHANGE__SECRET=left-behind\n")
+    assert deploy(project, "testnet") == 0
+    assert sorted(p.name for p in parent.iterdir()) == ["deployment", "risk-assessment.yaml"]
+
+
+def test_a_deployment_moved_aside_by_a_killed_run_is_put_back(project):
+    assert deploy(project, "testnet") == 0
+    folder = project / DEPLOYMENT
+    secrets_file(folder / ".env", "FREQTRADE__API_SERVER__PASSWORD=kept\n")
+    folder.rename(folder.parent / ".deployment.old-k1ll3d")  # killed between the renames
+    assert deploy(project, "testnet") == 0
+    assert (folder / ".env").read_text() == "FREQTRADE__API_SERVER__PASSWORD=kept\n"
+    assert sorted(p.name for p in folder.parent.iterdir()) == [
+        "deployment", "risk-assessment.yaml"
+    ]
 
 
 def test_postgres_adds_a_database_service_and_per_stage_databases(project):
@@ -205,3 +278,28 @@ def test_bad_input_is_one_line_and_exit_2(project, capsys):
     (project / "user_data/strategies/STR001.py").unlink()
     assert deploy(project, "testnet") == 2
     assert "no file defines class STR001" in capsys.readouterr().err
+
+
+def test_okx_demo_trading_is_a_testnet_stage(project, capsys):
+    contract = project / ".crypto/knowledge/strategies/STR-001/risk-assessment.yaml"
+    contract.write_text(contract.read_text().replace("exchange: binance", "exchange: okx"))
+    assert deploy(project, "testnet") == 0
+    folder = project / DEPLOYMENT
+    config = json.loads((folder / "config.json").read_text())
+    assert config["exchange"]["name"] == "okx" and config["dry_run"] is False
+    assert config["exchange"]["ccxt_config"]["headers"] == {"x-simulated-trading": "1"}
+    example = (folder / ".env.example").read_text()
+    assert "OKX demo trading" in example and "passphrase" in example
+    assert "FREQTRADE__EXCHANGE__PASSWORD=\n" in example  # the API passphrase
+    compose = yaml.safe_load((folder / "docker-compose.yml").read_text())
+    assert "FREQTRADE__EXCHANGE__PASSWORD" in compose["services"]["freqtrade"]["environment"]
+    capsys.readouterr()
+    assert run_cli("validate", str(folder)) == 0
+    # without the header the same host trades the production account: validate says so
+    config["exchange"]["ccxt_config"].pop("headers")
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    assert run_cli("validate", str(folder)) == 2
+    assert (
+        "config.json: exchange: testnet reaches production: header x-simulated-trading: 1 "
+        "missing (ccxt_config.headers); without it every request goes to the production account"
+    ) in capsys.readouterr().err.splitlines()

@@ -27,9 +27,12 @@ def live(mocker: Any, tmp_path: Path) -> Iterator[Any]:
         lb = LiveBot(
             mocker,
             tmp_path,
-            start_at=SIGNAL_NEXT_CANDLE,
-            seconds_into_candle=3,
-            **{"pairs": ["BTC/USDT"], **kwargs},
+            **{
+                "start_at": SIGNAL_NEXT_CANDLE,
+                "seconds_into_candle": 3,
+                "pairs": ["BTC/USDT"],
+                **kwargs,
+            },
         )
         made.append(lb)
         return lb

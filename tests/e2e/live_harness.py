@@ -109,9 +109,12 @@ class LiveBot:
         seconds_into_candle: float,
         pairs: list[str],
         venue_kwargs: dict[str, Any] | None = None,
+        strategy: str = "STR001",
+        strategy_path: Path = STRATEGY_PATH,
     ) -> None:
         self.tmp = tmp
         self.pairs = pairs
+        self.strategy, self.strategy_path = strategy, strategy_path
         self.clock = VirtualClock()
         self.clock.align(seconds_into_candle)
         _patch_time(mocker, self.clock)
@@ -136,8 +139,8 @@ class LiveBot:
         exchange = freqtrade_exchange_config(self.ex.base_url)
         exchange["pair_whitelist"] = self.pairs
         cfg = {
-            "strategy": "STR001",
-            "strategy_path": str(STRATEGY_PATH),
+            "strategy": self.strategy,
+            "strategy_path": str(self.strategy_path),
             "user_data_dir": str(self.tmp / "user_data"),
             "stake_currency": self.contract.market.stake_currency,
             "stake_amount": "unlimited",

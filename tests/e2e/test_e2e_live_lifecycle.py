@@ -57,8 +57,10 @@ def test_full_trade_lifecycle_live_and_the_ledger_matches_the_venue(live) -> Non
     (trade,) = lb.trades()
     assert trade.exit_reason == "back_to_middle_band"
     assert stops[0].status == "CANCELED"  # Freqtrade cancelled its stop before exiting
-    exit_order = next(o for o in lb.venue_orders() if o.side == "SELL" and o.type == "LIMIT")
-    assert exit_order.status == "FILLED"
+    sells = [o for o in lb.venue_orders() if o.side == "SELL" and o.type == "LIMIT"]
+    # the contract's exit ladder may have repriced the first sell; one limit sell filled
+    (exit_order,) = [o for o in sells if o.status == "FILLED"]
+    assert all(o.status == "CANCELED" for o in sells if o is not exit_order)
     assert trade.close_rate == pytest.approx(exit_order.avg_price)
     assert not [o for o in lb.venue_orders() if o.is_open]
 

@@ -143,6 +143,14 @@ class Harness:
     def advance(self, seconds: float) -> None:
         _Clock.offset_s = seconds
 
+    def align(self, seconds_into_candle: float, candle_s: int = 300) -> float:
+        """Move the clock to ``seconds_into_candle`` after the next candle start; return the
+        offset to add to later ``advance`` calls."""
+        now = datetime.now(UTC).timestamp()
+        base = (candle_s - now % candle_s) + seconds_into_candle
+        _Clock.offset_s = base
+        return base
+
     def step(self, n: int = 1) -> None:
         for _ in range(n):
             self.bot.process()

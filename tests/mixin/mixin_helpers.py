@@ -54,7 +54,12 @@ def base_config(
 
 
 def run_backtest(
-    config: dict[str, Any], tmp: Path, *, strategy: str = "STR001", timerange: str
+    config: dict[str, Any],
+    tmp: Path,
+    *,
+    strategy: str = "STR001",
+    timerange: str,
+    datadir: Path = DATADIR,
 ) -> tuple[dict[str, Any], Any]:
     """In-process ``freqtrade backtesting``; returns (strategy results, Backtesting)."""
     from freqtrade.configuration import Configuration
@@ -67,7 +72,7 @@ def run_backtest(
         "config": [str(path)],
         "timerange": timerange,
         "export": "trades",
-        "datadir": str(DATADIR),
+        "datadir": str(datadir),
     }
     from freqtrade.persistence.usedb_context import enable_database_use
 

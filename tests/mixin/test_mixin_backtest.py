@@ -15,16 +15,13 @@ TIMERANGE = "20251001-20251201"
 
 @pytest.fixture(scope="module")
 def runs(localex, tmp_path_factory, str001_contract_path) -> dict[int, dict[str, Any]]:
-    """The same backtest with backtest_bps 0 and 10 (and a config wallet the contract beats)."""
+    """The same backtest with backtest_bps 0 and 10 (no wallet in the config: the contract's)."""
     out = {}
     for bps in (0, 10):
         root = tmp_path_factory.mktemp(f"bt{bps}")
         contract = write_contract(root, str001_contract_path, slippage={"backtest_bps": bps})
         user_dir = root / "user_data"
-        cfg = base_config(
-            localex.base_url, user_dir, exec_ext={"risk_contract": str(contract)},
-            dry_run_wallet=50,
-        )
+        cfg = base_config(localex.base_url, user_dir, exec_ext={"risk_contract": str(contract)})
         results, _ = run_backtest(cfg, root, timerange=TIMERANGE)
         ledger = read_jsonl(user_dir / "backtest_results" / "STR001-exec-ledger.jsonl")
         out[bps] = {"results": results, "ledger": ledger, "contract": load_contract(contract)}
@@ -48,7 +45,7 @@ def test_stoploss_and_wallet_come_from_the_contract(runs):
         res = run["results"]
         assert res["stoploss"] == c.stop_loss.stoploss
         assert all(t["initial_stop_loss_ratio"] == c.stop_loss.stoploss for t in res["trades"])
-        # config said dry_run_wallet 50; the contract's initial_capital wins
+        # no dry_run_wallet in the config: the contract's initial_capital is the wallet
         assert res["starting_balance"] == pytest.approx(c.capital.initial_capital, rel=0.02)
 
 

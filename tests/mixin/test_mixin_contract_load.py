@@ -29,8 +29,7 @@ def load(tmp_path: Path, **config):
 
 
 def test_contract_settings_become_strategy_and_config_values(tmp_path, str001_contract_path):
-    strategy, cfg = load(tmp_path, exec_ext={"risk_contract": str(str001_contract_path)},
-                         dry_run_wallet=77)
+    strategy, cfg = load(tmp_path, exec_ext={"risk_contract": str(str001_contract_path)})
     want = strategy_settings(strategy.risk_contract)
     assert strategy.stoploss == want["stoploss"] == -0.05
     for key, value in want.items():
@@ -63,10 +62,11 @@ def test_contract_found_above_user_data(tmp_path, str001_contract_path):
 @pytest.mark.parametrize(
     ("key", "value"),
     [("stoploss", -0.10), ("max_open_trades", 7), ("stake_currency", "BTC"),
-     ("unfilledtimeout", {"entry": 10, "exit": 10, "unit": "minutes"})],
+     ("unfilledtimeout", {"entry": 10, "exit": 10, "unit": "minutes"}), ("dry_run_wallet", 77),
+     ("stake_amount", 500.0)],
 )
 def test_config_contradicting_the_contract_fails_loudly(tmp_path, str001_contract_path, key, value):
-    with pytest.raises(OperationalException, match=f"config {key}=.*contradicts"):
+    with pytest.raises(OperationalException, match=f"{key}=.* from the configuration"):
         load(tmp_path, exec_ext={"risk_contract": str(str001_contract_path)}, **{key: value})
 
 

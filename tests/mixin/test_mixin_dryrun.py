@@ -57,27 +57,26 @@ def entry_orders(trade):
 
 
 def test_repriced_entry_stops_at_the_budget_then_times_out(harness):
+    base = harness.align(5)  # 5 s into a 5-minute candle: the ladder fits in the candle
     harness.step()  # maker-first: joins the bid at 99.99
     (trade,) = open_trades()
     assert [o.ft_price for o in entry_orders(trade)] == [pytest.approx(99.99)]
     harness.book = book(100.50, 100.52)  # the market runs away, 50 bps above the decision
-    prices = []
-    for t in (160, 310, 460, 560):  # reprice steps fall at 150, 300, 450 s of 600
-        harness.advance(t)
+    for t in (70, 130, 190, 230):  # reprice steps fall at 60, 120, 180 s of 240
+        harness.advance(base + t)
         harness.step()
-        (trade,) = open_trades()
-        prices = [o.ft_price for o in entry_orders(trade)]
+    # every order of the decision, placed or replaced, in the order they went out
+    placed = [o["price"] for o in harness.dry_orders().values() if o["side"] == "buy"]
     # decision 100.0, budget 15 bps -> bound 100.15, reached in max_reprices = 3 steps
     # thirds of the way from 99.99 to the bound, on the 0.01 tick (a buy rounds down)
-    assert prices == pytest.approx([99.99, 100.04, 100.09, 100.15])
-    assert max(prices) <= 100.15
-    harness.advance(610)  # the contract's entry timeout (600 s): nothing filled -> cancel
-    harness.step()
-    # the repriced trade is gone (nothing filled, nothing held); the still-present signal
-    # placed a fresh entry whose price is again inside the budget
-    trades = all_trades()
-    assert all(len(entry_orders(t)) == 1 for t in trades)
-    assert all(t.orders[0].ft_price <= 100.15 and t.amount == 0 for t in trades)
+    assert placed == pytest.approx([99.99, 100.04, 100.09, 100.15])
+    assert max(placed) <= 100.15
+    harness.advance(base + 250)  # the entry timeout (240 s): nothing filled -> cancel
+    harness.step(2)
+    # the decision timed out: nothing filled, nothing held, and no new entry on the same
+    # signal candle
+    assert open_trades() == []
+    assert len([o for o in harness.dry_orders().values() if o["side"] == "buy"]) == 4
 
 
 def _partial_fill(harness, ratio):
@@ -87,7 +86,7 @@ def _partial_fill(harness, ratio):
     dry = harness.dry_orders()[order.order_id]
     filled = round(dry["amount"] * ratio, 5)
     dry.update({"filled": filled, "remaining": dry["amount"] - filled})
-    harness.advance(610)  # past entry_timeout_s (600), before Freqtrade's backstop (660)
+    harness.advance(250)  # past entry_timeout_s (240), before Freqtrade's backstop (300)
     harness.step()
     return order.order_id, dry["amount"], filled
 
@@ -147,13 +146,15 @@ def test_ledger_records_persist_in_sqlite_across_restart(harness):
 
 def test_exit_that_times_out_escalates_to_a_market_exit(harness):
     _, _, filled = _partial_fill(harness, 0.3)  # below min_fill_ratio: exit the remainder
-    harness.step()  # limit exit placed at 610 s, resting at the ask (maker-first)
+    harness.step()  # limit exit placed at 250 s, resting at the ask (maker-first)
     (trade,) = open_trades()
     assert any(o.ft_order_side == "sell" and o.status == "open" for o in trade.orders)
     trade_id = trade.id
     harness.book = book(99.50, 99.52)  # the market drops 50 bps below the exit decision
-    harness.advance(610 + 310)  # exit_timeout_s is 300
-    harness.step()
+    harness.advance(250 + 310)  # exit_timeout_s is 300
+    # a bot loop that wakes up after the whole ladder: the missed steps are caught up,
+    # one per loop (cancel and place again), then the timeout escalates to market
+    harness.step(5)
     (trade,) = [t for t in all_trades() if t.id == trade_id]
     assert not trade.is_open, "no position may be left without an exit"
     assert trade.exit_reason == "emergency_exit"

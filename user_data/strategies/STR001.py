@@ -1,7 +1,7 @@
 """STR-001: mean reversion on 5m candles, long-only spot.
 
 Enters when price has stretched below the lower Bollinger band and RSI turns back up
-from oversold (below 25), unless price is more than 3% under its EMA 200 (a falling
+from oversold (below ``buy_rsi``, 25), unless price is more than 3% under its EMA 200 (a falling
 knife); exits when price is back above the middle band with RSI above 55, or by ROI.
 
 Every risk limit (stop-loss, sizing, order types, timeouts, slippage budgets) comes from
@@ -11,6 +11,7 @@ Every risk limit (stop-loss, sizing, order types, timeouts, slippage budgets) co
 from __future__ import annotations
 
 import talib.abstract as ta
+from freqtrade.strategy import IntParameter
 from pandas import DataFrame
 
 from freqtrade_exec_ext import ExecutionMixin
@@ -29,6 +30,9 @@ class STR001(ExecutionMixin):
 
     minimal_roi = {"0": 0.06, "240": 0.03, "720": 0.015}  # noqa: RUF012
 
+    # hyperoptable (freqtrade hyperopt --spaces roi buy): the oversold RSI level
+    buy_rsi = IntParameter(20, 30, default=25, space="buy", optimize=True)
+
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         dataframe["ema_slow"] = ta.EMA(dataframe, timeperiod=200)
         dataframe["rsi"] = ta.RSI(dataframe, timeperiod=14)
@@ -38,7 +42,8 @@ class STR001(ExecutionMixin):
         return dataframe
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        rsi_turns_up = (dataframe["rsi"] > 25) & (dataframe["rsi"].shift(1) <= 25)
+        level = self.buy_rsi.value
+        rsi_turns_up = (dataframe["rsi"] > level) & (dataframe["rsi"].shift(1) <= level)
         dataframe.loc[
             (dataframe["close"] > dataframe["ema_slow"] * 0.97)
             & rsi_turns_up

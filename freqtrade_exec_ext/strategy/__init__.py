@@ -1,0 +1,1 @@
+"""The Freqtrade adapter: the strategy mixin and what it needs at start-up."""
