@@ -277,8 +277,17 @@ def decision_links_sql(dialect: str) -> str | None:
     return None
 
 
-def contexts_sql() -> str:
-    """Each trade's recorded decision context (decision price and arrival mid)."""
+def contexts_sql(by_range: bool | None = None) -> str:
+    """Each trade's recorded decision context (decision price and arrival mid): of every
+    trade, or (SQLite chunks) of the trade id range ``:tlo``..``:thi`` / of the trades of
+    the order id range ``:lo``..``:hi``."""
     keys = ", ".join(sql_str(k) for k in CTX_KEYS)
-    return (f"SELECT {CC['ft_trade_id']}, {CC['cd_key']}, {CC['cd_value']} "  # noqa: S608
-            f"FROM {T.custom_data} cd WHERE {CC['cd_key']} IN ({keys})")
+    sql = (f"SELECT {CC['ft_trade_id']}, {CC['cd_key']}, {CC['cd_value']} "  # noqa: S608
+           f"FROM {T.custom_data} cd WHERE {CC['cd_key']} IN ({keys})")
+    if by_range is True:
+        return sql + f" AND {CC['ft_trade_id']} >= :tlo AND {CC['ft_trade_id']} <= :thi"
+    if by_range is False:
+        return sql + (f" AND {CC['ft_trade_id']} IN (SELECT DISTINCT "  # noqa: S608
+                      f"{OC['ft_trade_id']} FROM {T.orders} o "
+                      f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi)")
+    return sql

@@ -103,9 +103,9 @@ def _counts(one: Callable[..., Any], tables: set[str], shown: str) -> _Meta:
             f"--db {shown}: not a Freqtrade database (no table {', '.join(sorted(missing))}; "
             f"found: {', '.join(sorted(tables)) or 'none'})")
     ledger = 0
-    if t.custom_data in tables:
-        ledger = int(one(f"SELECT COUNT(*) FROM {t.custom_data} "  # noqa: S608
-                         "WHERE cd_key LIKE ?", (LEDGER_KEY_PREFIX + "%",))[0] or 0)
+    if t.custom_data in tables:  # any ledger record at all (the count comes from the read)
+        ledger = int(one(f"SELECT COUNT(*) FROM (SELECT 1 FROM {t.custom_data} "  # noqa: S608
+                         "WHERE cd_key LIKE ? LIMIT 1) AS x", (LEDGER_KEY_PREFIX + "%",))[0] or 0)
     total = int(one(f"SELECT COUNT(*) FROM {t.orders}")[0] or 0)  # noqa: S608
     return _Meta(tables, ledger, total)
 
@@ -122,13 +122,11 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
         meta = _meta_sqlite(path, shown)
         use_ledger = meta.ledger_records > 0
         try:
-            frames, problems = reader.read(path, url=url, stage=stage, bot=bot,
-                                           use_ledger=use_ledger, pairs=pairs,
-                                           strategies=strategies, progress=progress,
-                                           chunk_rows=chunk_rows)
+            frames, problems, ctx_rows = reader.read(
+                path, url=url, stage=stage, bot=bot, use_ledger=use_ledger, pairs=pairs,
+                strategies=strategies, progress=progress, chunk_rows=chunk_rows)
             decisions, links = _decisions_sqlite(path, meta.tables, bot)
-            contexts = _contexts(_query(url, path, contexts_sql()), bot) \
-                if schema.TABLES.custom_data in meta.tables else None
+            contexts = _contexts(list(dict.fromkeys(ctx_rows)), bot)
         except Exception as exc:
             if type(exc).__module__ == "sqlite3":
                 raise _fail(shown, exc) from exc
@@ -143,7 +141,7 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
     orders = combine(frames) if frames else empty_orders()
     return DbRead(orders=orders, source=shown, dialect=dialect,
                   ledger_table=schema.TABLES.custom_data in meta.tables,
-                  ledger_records=meta.ledger_records, stage_rule=stage_rule(stage),
+                  ledger_records=int(orders["has_ledger"].sum()), stage_rule=stage_rule(stage),
                   bots=[bot], decisions=decisions, links=links, contexts=contexts,
                   problems=problems)
 

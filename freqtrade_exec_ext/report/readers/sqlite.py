@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from freqtrade_exec_ext.compat import schema
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
 from freqtrade_exec_ext.report.frame import Problems, check_ledger, finish, numbers
 from freqtrade_exec_ext.report.query import (
@@ -29,6 +30,7 @@ from freqtrade_exec_ext.report.query import (
     SQLITE_ORDER_NAMES,
     TRADE_NUM,
     TRADE_TEXT,
+    contexts_sql,
     ledger_fields,
     sqlite_has_markouts_sql,
     sqlite_invalid_ledger_sql,
@@ -48,16 +50,19 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
          pairs: Sequence[str], strategies: Sequence[str], progress: Progress,
-         chunk_rows: int) -> tuple[list[pd.DataFrame], Problems]:
+         chunk_rows: int) -> tuple[list[pd.DataFrame], Problems, list[tuple[Any, ...]]]:
+    """Finished frames, the rows skipped, and the trades' decision contexts (raw rows)."""
     con = connect(path)
     try:
         lo, hi, total = con.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM orders").fetchone()
     finally:
         con.close()
     problems = Problems()
+    contexts: list[tuple[Any, ...]] = []
     if lo is None or hi is None:
-        return [], problems
+        return [], problems, contexts
     job = {"path": path, "pairs": pairs, "strategies": strategies, "use_ledger": use_ledger,
+           "contexts": _has_contexts(path),
            "url": url, "stage": stage, "bot": bot,
            "ledger_fields": ledger_fields(_has_markouts(path, use_ledger))}
     ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
@@ -67,13 +72,14 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
     done = 0
     if progress:
         progress(0, total)
-    for frame, found in _run(job, ranges, workers):
+    for frame, found, ctx in _run(job, ranges, workers):
         frames.append(frame)
         problems.merge(found)
+        contexts += ctx
         done = min(total, done + len(frame))
         if progress:
             progress(done, total)
-    return [f for f in frames if len(f)], problems
+    return [f for f in frames if len(f)], problems, contexts
 
 
 def _has_markouts(path: Path, use_ledger: bool) -> bool:
@@ -84,6 +90,15 @@ def _has_markouts(path: Path, use_ledger: bool) -> bool:
     try:
         return bool(con.execute(sqlite_has_markouts_sql(),
                                 {"like": LEDGER_KEY_PREFIX + "%"}).fetchone()[0])
+    finally:
+        con.close()
+
+
+def _has_contexts(path: Path) -> bool:
+    con = connect(path)
+    try:
+        return bool(con.execute("SELECT name FROM sqlite_master WHERE name = ?",
+                                (schema.TABLES.custom_data,)).fetchone())
     finally:
         con.close()
 
@@ -113,8 +128,10 @@ def _run(job: dict[str, Any], ranges: list[tuple[int, int]], workers: int) -> An
             yield fut.result()
 
 
-def chunk(job: dict[str, Any], bounds: tuple[int, int]) -> tuple[pd.DataFrame, Problems]:
-    """One id range, finished into order rows (runs in a worker for big databases)."""
+def chunk(job: dict[str, Any], bounds: tuple[int, int]
+          ) -> tuple[pd.DataFrame, Problems, list[tuple[Any, ...]]]:
+    """One id range, finished into order rows (runs in a worker for big databases), with
+    the decision contexts of its trades."""
     problems = Problems()
     lo, hi = bounds
     con = connect(job["path"])
@@ -124,15 +141,17 @@ def chunk(job: dict[str, Any], bounds: tuple[int, int]) -> tuple[pd.DataFrame, P
         sql, params = sqlite_orders_sql(job["pairs"], job["strategies"], vocab)
         rows = con.execute(sql, {**params, "lo": lo, "hi": hi}).fetchall()
         if not rows:
-            return pd.DataFrame(), problems
+            return pd.DataFrame(), problems, []
         raw = _orders(rows, vocab, problems)
         del rows
-        _join_trades(con, raw, lo, hi, problems)
+        args = _join_trades(con, raw, lo, hi, problems)
+        ctx = con.execute(contexts_sql(args.pop("dense")), args).fetchall() \
+            if job["use_ledger"] or job["contexts"] else []
         if job["use_ledger"] and len(raw):
             _join_ledger(con, job, raw, lo, hi, problems)
     finally:
         con.close()
-    return finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"]), problems
+    return finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"]), problems, ctx
 
 
 def categorical(values: Sequence[Any]) -> pd.Categorical:
@@ -188,7 +207,8 @@ TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
 
 
 def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
-                 problems: Problems) -> None:
+                 problems: Problems) -> dict[str, Any]:
+    """Add the trades' columns (in place); returns how the trades were selected."""
     tids = raw["ft_trade_id"].to_numpy()
     tlo, thi = (float(np.nanmin(tids)), float(np.nanmax(tids))) if len(tids) else (0.0, -1.0)
     dense = thi - tlo < 4 * len(tids)  # the usual case: a range scan of trades
@@ -225,6 +245,7 @@ def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
         else:
             vals = np.asarray(col, dtype=float)
             raw[name] = vals[take] if len(t_ids) else np.nan
+    return {**args, "dense": dense}
 
 
 def _ledger_rows(con: sqlite3.Connection, lo: int, hi: int, problems: Problems,
