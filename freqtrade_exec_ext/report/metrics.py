@@ -258,6 +258,11 @@ def _quantiles(v: np.ndarray, gid: np.ndarray, ng: int) -> dict[str, np.ndarray]
     """Per group: count, mean, median, p90, max of the finite values (linear interpolation)."""
     ok = np.isfinite(v)
     g, x = gid[ok], v[ok]
+    if ng == 1:  # one group (the totals): selection instead of a sort
+        n = len(x)
+        q = np.percentile(x, [50, 90]) if n else np.zeros(2)
+        return {"count": np.array([n]), "mean": np.array([x.mean() if n else 0.0]),
+                "median": q[:1], "p90": q[1:], "max": np.array([x.max() if n else 0.0])}
     order = np.lexsort((x, g))
     g, x = g[order], x[order]
     count = np.bincount(g, minlength=ng)

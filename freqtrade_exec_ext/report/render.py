@@ -170,7 +170,8 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
 
 
 def write_json(report: Report, path: Path) -> None:
-    path.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n",
+    # compact: the C encoder (indent would switch to the pure-Python one)
+    path.write_text(json.dumps(report.to_dict(), allow_nan=False) + "\n",
                     encoding="utf-8")
 
 
