@@ -24,39 +24,82 @@ def register(sub: Any) -> None:
         "result (--backtest). Prints a table; --json/--csv/--html write files.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--db", metavar="URL", action="append",
-                     help="SQLAlchemy URL of a Freqtrade database, e.g. "
-                     "sqlite:///tradesv3.dryrun.sqlite or postgresql+psycopg://user@host/db; "
-                     "repeat it for several bots (read concurrently, one column per bot)")
-    src.add_argument("--backtest", metavar="FILE", type=Path,
-                     help="backtest-result-*.zip, .last_result.json or the results directory")
-    p.add_argument("--ledger", metavar="FILE", type=Path,
-                   help="execution ledger (JSON lines) of the backtest; default: "
-                   "<results dir>/<Strategy>-exec-ledger.jsonl")
-    p.add_argument("--datadir", metavar="DIR", type=Path,
-                   help="candles for backtest markouts; default: the backtest config's "
-                   "datadir, else user_data/data/<exchange>")
-    p.add_argument("--max-backtest-mb", metavar="MB", type=int, default=256,
-                   help="refuse a backtest result that inflates to more than this "
-                   "(default 256)")
-    p.add_argument("--contract", metavar="PATH", type=Path,
-                   help="risk-assessment.yaml: recheck every fill against its slippage budget")
-    p.add_argument("--stage", choices=STAGES,
-                   help="label every order with this stage (default: derived, see docs)")
-    p.add_argument("--pair", action="append", default=[], metavar="PAIR",
-                   help="only this pair (repeatable)")
-    p.add_argument("--strategy", action="append", default=[], metavar="NAME",
-                   help="only this strategy class (repeatable)")
+    src.add_argument(
+        "--db",
+        metavar="URL",
+        action="append",
+        help="SQLAlchemy URL of a Freqtrade database, e.g. "
+        "sqlite:///tradesv3.dryrun.sqlite or postgresql+psycopg://user@host/db; "
+        "repeat it for several bots (read concurrently, one column per bot)",
+    )
+    src.add_argument(
+        "--backtest",
+        metavar="FILE",
+        type=Path,
+        help="backtest-result-*.zip, .last_result.json or the results directory",
+    )
+    p.add_argument(
+        "--ledger",
+        metavar="FILE",
+        type=Path,
+        help="execution ledger (JSON lines) of the backtest; default: "
+        "<results dir>/<Strategy>-exec-ledger.jsonl",
+    )
+    p.add_argument(
+        "--datadir",
+        metavar="DIR",
+        type=Path,
+        help="candles for backtest markouts; default: the backtest config's "
+        "datadir, else user_data/data/<exchange>",
+    )
+    p.add_argument(
+        "--max-backtest-mb",
+        metavar="MB",
+        type=int,
+        default=256,
+        help="refuse a backtest result that inflates to more than this (default 256)",
+    )
+    p.add_argument(
+        "--contract",
+        metavar="PATH",
+        type=Path,
+        help="risk-assessment.yaml: recheck every fill against its slippage budget",
+    )
+    p.add_argument(
+        "--stage",
+        choices=STAGES,
+        help="label every order with this stage (default: derived, see docs)",
+    )
+    p.add_argument(
+        "--pair", action="append", default=[], metavar="PAIR", help="only this pair (repeatable)"
+    )
+    p.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this strategy class (repeatable)",
+    )
     p.add_argument("--json", metavar="FILE", type=Path, help="write the report as JSON")
     p.add_argument("--csv", metavar="FILE", type=Path, help="write the group table as CSV")
-    p.add_argument("--html", metavar="FILE", type=Path,
-                   help="write a self-contained HTML report with charts")
-    p.add_argument("--executions", metavar="FILE", type=Path,
-                   help="write every execution (decision and its orders) as CSV")
-    p.add_argument("--width", metavar="N", type=int,
-                   help="terminal width (default: COLUMNS or the terminal's size)")
-    p.add_argument("--quiet", action="store_true",
-                   help="no terminal table and no progress (files only)")
+    p.add_argument(
+        "--html", metavar="FILE", type=Path, help="write a self-contained HTML report with charts"
+    )
+    p.add_argument(
+        "--executions",
+        metavar="FILE",
+        type=Path,
+        help="write every execution (decision and its orders) as CSV",
+    )
+    p.add_argument(
+        "--width",
+        metavar="N",
+        type=int,
+        help="terminal width (default: COLUMNS or the terminal's size)",
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no terminal table and no progress (files only)"
+    )
     p.set_defaults(func=run)
 
 
@@ -67,9 +110,14 @@ def _progress(quiet: bool) -> tuple[Any, Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    prog = Progress("[progress.description]{task.description}", BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(file=sys.stderr), transient=True)
+    prog = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
     tasks = {"reading orders": prog.add_task("reading orders", total=None)}
 
     def cb(done: int, total: int | None, description: str = "reading orders") -> None:
@@ -100,8 +148,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.max_backtest_mb < 1:
         raise CliError(f"--max-backtest-mb {args.max_backtest_mb}: must be at least 1")
     if args.ledger is not None and args.db:
-        raise CliError("--ledger: only with --backtest (database ledgers live in "
-                       "trade_custom_data)")
+        raise CliError(
+            "--ledger: only with --backtest (database ledgers live in trade_custom_data)"
+        )
 
 
 def _budget(args: argparse.Namespace) -> tuple[float, float] | None:
@@ -131,8 +180,12 @@ def run(args: argparse.Namespace) -> int:
     except ReportInputError as exc:
         # every message names URLs masked already; this is the safety net (a token that
         # ends a clause keeps its colon)
-        raise CliError(" ".join(mask_urls_in(t[:-1]) + ":" if t.endswith(":")
-                                else mask_urls_in(t) for t in str(exc).split(" "))) from exc
+        raise CliError(
+            " ".join(
+                mask_urls_in(t[:-1]) + ":" if t.endswith(":") else mask_urls_in(t)
+                for t in str(exc).split(" ")
+            )
+        ) from exc
     finally:
         if prog is not None:
             prog.stop()
@@ -162,27 +215,59 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
     if args.db:
         from freqtrade_exec_ext.report.sql_reader import lookup_order_ids, read_dbs
 
-        r = read_dbs(args.db, stage=args.stage, pairs=tuple(args.pair),
-                     strategies=tuple(args.strategy), progress=cb)
+        r = read_dbs(
+            args.db,
+            stage=args.stage,
+            pairs=tuple(args.pair),
+            strategies=tuple(args.strategy),
+            progress=cb,
+        )
         if cb:
             cb(0, None, f"computing the report of {len(r.orders):,} orders")
-        meta = {"kind": "database", "source": r.source, "dialect": r.dialect,
-                "stage_rule": r.stage_rule, "ledger_records": r.ledger_records,
-                "bots": r.bots}
-        return build_report(r.orders, meta, budget=budget, notes=r.notes,
-                            skipped=r.problems.lines(), decisions=r.decisions, links=r.links,
-                            contexts=r.contexts,
-                            order_id_lookup=lambda w: lookup_order_ids(args.db, r.bots, w))
+        meta = {
+            "kind": "database",
+            "source": r.source,
+            "dialect": r.dialect,
+            "stage_rule": r.stage_rule,
+            "ledger_records": r.ledger_records,
+            "bots": r.bots,
+        }
+        return build_report(
+            r.orders,
+            meta,
+            budget=budget,
+            notes=r.notes,
+            skipped=r.problems.lines(),
+            decisions=r.decisions,
+            links=r.links,
+            contexts=r.contexts,
+            order_id_lookup=lambda w: lookup_order_ids(args.db, r.bots, w),
+        )
     from freqtrade_exec_ext.report.backtest_reader import read_backtest
 
-    b = read_backtest(args.backtest, ledger=args.ledger, pairs=tuple(args.pair),
-                      strategies=tuple(args.strategy), max_mb=args.max_backtest_mb,
-                      datadir=args.datadir)
+    b = read_backtest(
+        args.backtest,
+        ledger=args.ledger,
+        pairs=tuple(args.pair),
+        strategies=tuple(args.strategy),
+        max_mb=args.max_backtest_mb,
+        datadir=args.datadir,
+    )
     orders = b.orders
     if args.stage:
         orders = orders.assign(stage=args.stage).astype({"stage": "category"})
-    meta = {"kind": "backtest", "source": b.source,
-            "stage_rule": f"--stage {args.stage}" if args.stage else "backtest",
-            "ledgers": {k: (str(v) if v else None) for k, v in b.ledgers.items()}}
-    return build_report(orders, meta, budget=budget, notes=b.notes, skipped=b.skipped,
-                        decisions=b.decisions, links=b.links)
+    meta = {
+        "kind": "backtest",
+        "source": b.source,
+        "stage_rule": f"--stage {args.stage}" if args.stage else "backtest",
+        "ledgers": {k: (str(v) if v else None) for k, v in b.ledgers.items()},
+    }
+    return build_report(
+        orders,
+        meta,
+        budget=budget,
+        notes=b.notes,
+        skipped=b.skipped,
+        decisions=b.decisions,
+        links=b.links,
+    )

@@ -40,9 +40,12 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from freqtrade_exec_ext.errors import InputRefused
+
 Intent = Literal["entry", "exit"]
-Kind = Literal["signal", "stop", "roi", "custom_exit", "forced", "kill", "emergency", "adjust",
-               "liquidation"]
+Kind = Literal[
+    "signal", "stop", "roi", "custom_exit", "forced", "kill", "emergency", "adjust", "liquidation"
+]
 Side = Literal["buy", "sell"]
 Status = Literal["working", "complete", "partial", "cancelled"]
 
@@ -54,7 +57,7 @@ ENDED: frozenset[str] = frozenset({"complete", "partial", "cancelled"})
 BPS = 10_000.0
 
 
-class DecisionError(ValueError):
+class DecisionError(InputRefused, ValueError):
     """A decision record with a field outside what is allowed (the message names it)."""
 
 
@@ -71,8 +74,9 @@ def _aware(value: datetime | str | None, name: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _positive(value: Any, name: str, *, allow_none: bool = False, allow_zero: bool = False
-              ) -> float | None:
+def _positive(
+    value: Any, name: str, *, allow_none: bool = False, allow_zero: bool = False
+) -> float | None:
     if value is None and allow_none:
         return None
     try:
@@ -133,18 +137,19 @@ class Decision:
         _choice(self.status, "status", STATUSES)
         object.__setattr__(self, "decided_at", _aware(self.decided_at, "decided_at"))
         object.__setattr__(self, "ended_at", _aware(self.ended_at, "ended_at"))
-        object.__setattr__(self, "decision_price", _positive(self.decision_price,
-                                                             "decision_price"))
-        object.__setattr__(self, "target_amount", _positive(self.target_amount,
-                                                            "target_amount"))
-        object.__setattr__(self, "filled_amount", _positive(self.filled_amount,
-                                                            "filled_amount", allow_zero=True))
+        object.__setattr__(self, "decision_price", _positive(self.decision_price, "decision_price"))
+        object.__setattr__(self, "target_amount", _positive(self.target_amount, "target_amount"))
+        object.__setattr__(
+            self, "filled_amount", _positive(self.filled_amount, "filled_amount", allow_zero=True)
+        )
         for name in ("arrival_mid", "end_mid"):
-            object.__setattr__(self, name, _positive(getattr(self, name), name,
-                                                     allow_none=True))
+            object.__setattr__(self, name, _positive(getattr(self, name), name, allow_none=True))
         if self.arrival_spread_bps is not None:
-            object.__setattr__(self, "arrival_spread_bps", _positive(
-                self.arrival_spread_bps, "arrival_spread_bps", allow_zero=True))
+            object.__setattr__(
+                self,
+                "arrival_spread_bps",
+                _positive(self.arrival_spread_bps, "arrival_spread_bps", allow_zero=True),
+            )
         if self.trade_id is not None and not isinstance(self.trade_id, int):
             raise DecisionError(f"trade_id: must be an integer or null, got {self.trade_id!r}")
         object.__setattr__(self, "order_ids", tuple(str(o) for o in self.order_ids))
@@ -162,13 +167,16 @@ class Decision:
             return self
         return replace(self, order_ids=(*self.order_ids, str(order_id)))
 
-    def closed(self, status: Status, filled_amount: float, ended_at: datetime,
-               end_mid: float | None) -> Decision:
+    def closed(
+        self, status: Status, filled_amount: float, ended_at: datetime, end_mid: float | None
+    ) -> Decision:
         if status not in ENDED:
-            raise DecisionError(f"status: a closed decision is complete, partial or "
-                                f"cancelled, got {status!r}")
-        return replace(self, status=status, filled_amount=filled_amount, ended_at=ended_at,
-                       end_mid=end_mid)
+            raise DecisionError(
+                f"status: a closed decision is complete, partial or cancelled, got {status!r}"
+            )
+        return replace(
+            self, status=status, filled_amount=filled_amount, ended_at=ended_at, end_mid=end_mid
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -227,9 +235,16 @@ class Shortfall:
         return float(value) / self.decision_notional * BPS
 
 
-def shortfall(side: str, decision_price: float, target_amount: float, fills: Iterable[Fill],
-              *, arrival_mid: float | None = None, end_mid: float | None = None,
-              funding: float = 0.0) -> Shortfall:
+def shortfall(
+    side: str,
+    decision_price: float,
+    target_amount: float,
+    fills: Iterable[Fill],
+    *,
+    arrival_mid: float | None = None,
+    end_mid: float | None = None,
+    funding: float = 0.0,
+) -> Shortfall:
     """The decomposition of the module docstring for one execution (scalar form)."""
     s = 1.0 if side == "buy" else -1.0
     fl = list(fills)
@@ -247,19 +262,40 @@ def shortfall(side: str, decision_price: float, target_amount: float, fills: Ite
         impact = moved - delay - (spread or 0.0)
     opportunity: float | None = 0.0
     if unfilled > 0:
-        opportunity = (s * (end_mid - decision_price) * unfilled
-                       if end_mid is not None and end_mid > 0 else None)
+        opportunity = (
+            s * (end_mid - decision_price) * unfilled
+            if end_mid is not None and end_mid > 0
+            else None
+        )
     total = moved + fees - funding + (opportunity or 0.0)
-    return Shortfall(delay=delay, spread=spread, impact=impact, fees=fees, funding=-funding,
-                     opportunity=opportunity, total=total, filled=filled, unfilled=unfilled,
-                     vwap=vwap, decision_notional=decision_price * target_amount,
-                     complete=opportunity is not None)
+    return Shortfall(
+        delay=delay,
+        spread=spread,
+        impact=impact,
+        fees=fees,
+        funding=-funding,
+        opportunity=opportunity,
+        total=total,
+        filled=filled,
+        unfilled=unfilled,
+        vwap=vwap,
+        decision_notional=decision_price * target_amount,
+        complete=opportunity is not None,
+    )
 
 
-def shortfall_arrays(sign: np.ndarray, decision: np.ndarray, target: np.ndarray,
-                     filled: np.ndarray, vwap: np.ndarray, spread_cost: np.ndarray,
-                     fees: np.ndarray, funding: np.ndarray, arrival: np.ndarray,
-                     end_mid: np.ndarray) -> dict[str, np.ndarray]:
+def shortfall_arrays(
+    sign: np.ndarray,
+    decision: np.ndarray,
+    target: np.ndarray,
+    filled: np.ndarray,
+    vwap: np.ndarray,
+    spread_cost: np.ndarray,
+    fees: np.ndarray,
+    funding: np.ndarray,
+    arrival: np.ndarray,
+    end_mid: np.ndarray,
+) -> dict[str, np.ndarray]:
     """:func:`shortfall` over arrays of executions (NaN where a part is unknown).
 
     ``spread_cost`` is the money paid in half-spreads already summed per execution (NaN
@@ -268,22 +304,29 @@ def shortfall_arrays(sign: np.ndarray, decision: np.ndarray, target: np.ndarray,
     """
     unfilled = np.clip(target - filled, 0.0, None)
     has_fill = filled > 0
-    moved = np.where(has_fill, sign * (np.where(has_fill, vwap, decision) - decision) * filled,
-                     0.0)
+    moved = np.where(has_fill, sign * (np.where(has_fill, vwap, decision) - decision) * filled, 0.0)
     has_arr = np.isfinite(arrival) & (arrival > 0)
     delay = np.where(has_arr, sign * (arrival - decision) * filled, np.nan)
     spread = np.where(has_arr, spread_cost, np.nan)
     impact = moved - np.nan_to_num(delay) - np.nan_to_num(spread)
     has_end = np.isfinite(end_mid) & (end_mid > 0)
-    opportunity = np.where(unfilled > 0,
-                           np.where(has_end, sign * (end_mid - decision) * unfilled, np.nan),
-                           0.0)
+    opportunity = np.where(
+        unfilled > 0, np.where(has_end, sign * (end_mid - decision) * unfilled, np.nan), 0.0
+    )
     fees = np.nan_to_num(fees)
     funding_cost = -np.nan_to_num(funding)
     total = moved + fees + funding_cost + np.nan_to_num(opportunity)
-    return {"delay": delay, "spread": spread, "impact": impact, "fees": fees,
-            "funding": funding_cost, "opportunity": opportunity, "total": total,
-            "unfilled": unfilled, "decision_notional": decision * target}
+    return {
+        "delay": delay,
+        "spread": spread,
+        "impact": impact,
+        "fees": fees,
+        "funding": funding_cost,
+        "opportunity": opportunity,
+        "total": total,
+        "unfilled": unfilled,
+        "decision_notional": decision * target,
+    }
 
 
 def status_of(target: float, filled: float, ended: bool) -> Status:

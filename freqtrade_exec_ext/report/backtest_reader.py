@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from freqtrade_exec_ext.execution.ledger import FillRecord, backtest_ledger_path
+from freqtrade_exec_ext.execution.ledger import FillRecord
 from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.report.metrics import coerce_orders, empty_orders
+from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
 LAST_RESULT = ".last_result.json"
 MAX_MEMBERS = 100
@@ -54,27 +55,39 @@ def resolve_result(path: Path) -> Path:
         folder = path if path.is_dir() else path.parent
         last = folder / LAST_RESULT
         if not last.is_file():
-            raise ReportInputError(f"--backtest {path}: no {LAST_RESULT} in {folder}; "
-                                   "name the backtest-result-*.zip file instead")
+            raise ReportInputError(
+                f"--backtest {path}: no {LAST_RESULT} in {folder}; "
+                "name the backtest-result-*.zip file instead"
+            )
         if last.stat().st_size > MB:
-            raise ReportInputError(f"--backtest {last}: {last.stat().st_size // MB} MB is not "
-                                   f"a {LAST_RESULT} (expected a few bytes)")
+            raise ReportInputError(
+                f"--backtest {last}: {last.stat().st_size // MB} MB is not "
+                f"a {LAST_RESULT} (expected a few bytes)"
+            )
         try:
             name = json.loads(last.read_text(encoding="utf-8"))["latest_backtest"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ReportInputError(f"--backtest {last}: unreadable ({exc}); expected "
-                                   '{"latest_backtest": "<file>"}') from exc
+            raise ReportInputError(
+                f'--backtest {last}: unreadable ({exc}); expected {{"latest_backtest": "<file>"}}'
+            ) from exc
         result = folder / str(name)
-        if (not isinstance(name, str) or Path(name).name != name or name in ("", ".", "..")
-                or result.resolve().parent != folder.resolve()):
-            raise ReportInputError(f"--backtest {last}: names {name!r}; it may only name a "
-                                   f"file inside {folder}")
+        if (
+            not isinstance(name, str)
+            or Path(name).name != name
+            or name in ("", ".", "..")
+            or result.resolve().parent != folder.resolve()
+        ):
+            raise ReportInputError(
+                f"--backtest {last}: names {name!r}; it may only name a file inside {folder}"
+            )
         if not result.is_file():
             raise ReportInputError(f"--backtest {last}: names {name}, which does not exist")
         return result
     if path.suffix not in (".zip", ".json"):
-        raise ReportInputError(f"--backtest {path}: expected a backtest-result-*.zip (or "
-                               f".json), {LAST_RESULT} or the backtest_results directory")
+        raise ReportInputError(
+            f"--backtest {path}: expected a backtest-result-*.zip (or "
+            f".json), {LAST_RESULT} or the backtest_results directory"
+        )
     return path
 
 
@@ -91,17 +104,23 @@ def check_size(result: Path, max_mb: int) -> None:
             with zipfile.ZipFile(result) as zf:
                 infos = zf.infolist()
         except (zipfile.BadZipFile, OSError) as exc:
-            raise ReportInputError(f"--backtest {result}: not a readable Freqtrade backtest "
-                                   f"result (bad zip file: {exc})") from exc
+            raise ReportInputError(
+                f"--backtest {result}: not a readable Freqtrade backtest "
+                f"result (bad zip file: {exc})"
+            ) from exc
         if len(infos) > MAX_MEMBERS:
-            raise ReportInputError(f"--backtest {result}: {len(infos)} members; a backtest "
-                                   f"result has at most {MAX_MEMBERS}")
+            raise ReportInputError(
+                f"--backtest {result}: {len(infos)} members; a backtest "
+                f"result has at most {MAX_MEMBERS}"
+            )
         sizes += [i.file_size for i in infos]
     else:
         sizes.append(result.stat().st_size)
     if sum(sizes) > cap:
-        raise ReportInputError(f"--backtest {result}: {sum(sizes) // MB} MB uncompressed, over "
-                               f"the cap {max_mb} MB; {hint}")
+        raise ReportInputError(
+            f"--backtest {result}: {sum(sizes) // MB} MB uncompressed, over "
+            f"the cap {max_mb} MB; {hint}"
+        )
 
 
 def _load_stats(result: Path) -> dict[str, Any]:
@@ -114,11 +133,13 @@ def _load_stats(result: Path) -> dict[str, Any]:
         data = load_backtest_stats(result)
     except Exception as exc:  # freqtrade raises ValueError/OperationalException/JSON errors
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReportInputError(f"--backtest {result}: not a readable Freqtrade backtest "
-                               f"result ({msg})") from exc
+        raise ReportInputError(
+            f"--backtest {result}: not a readable Freqtrade backtest result ({msg})"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
-        raise ReportInputError(f"--backtest {result}: not a Freqtrade backtest result "
-                               "(no 'strategy' section)")
+        raise ReportInputError(
+            f"--backtest {result}: not a Freqtrade backtest result (no 'strategy' section)"
+        )
     return data
 
 
@@ -134,9 +155,15 @@ def _ts(value: Any) -> float:
         return math.nan
 
 
-def read_backtest(path: Path, *, ledger: Path | None = None, pairs: tuple[str, ...] = (),
-                  strategies: tuple[str, ...] = (), max_mb: int = 256,
-                  datadir: Path | None = None) -> BacktestRead:
+def read_backtest(
+    path: Path,
+    *,
+    ledger: Path | None = None,
+    pairs: tuple[str, ...] = (),
+    strategies: tuple[str, ...] = (),
+    max_mb: int = 256,
+    datadir: Path | None = None,
+) -> BacktestRead:
     result = resolve_result(path)
     check_size(result, max_mb)
     data = _load_stats(result)
@@ -162,15 +189,19 @@ def read_backtest(path: Path, *, ledger: Path | None = None, pairs: tuple[str, .
         if records:
             matched, unmatched_trades, funding = _match(trades, records)
             if unmatched_trades:
-                notes.append(f"{name}: {len(unmatched_trades)} of {len(trades)} exported trades "
-                             f"have orders without a ledger record in {lpath.name}; those "
-                             "orders are reported from Freqtrade's own columns")
+                notes.append(
+                    f"{name}: {len(unmatched_trades)} of {len(trades)} exported trades "
+                    f"have orders without a ledger record in {lpath.name}; those "
+                    "orders are reported from Freqtrade's own columns"
+                )
             rows += _rows_from_ledger(name, records, stake_ccy, funding)
             rows += _rows_from_export(name, unmatched_trades, stake_ccy, skip=matched)
             extra = len(records) - len(matched)  # one matched export order per record
             if extra:
-                notes.append(f"{name}: {extra} ledger record(s) match no exported order "
-                             "(reported as recorded)")
+                notes.append(
+                    f"{name}: {extra} ledger record(s) match no exported order "
+                    "(reported as recorded)"
+                )
         else:
             rows += _rows_from_export(name, trades, stake_ccy)
         dec_frames += _decisions(result.parent, name, skipped)
@@ -185,9 +216,16 @@ def read_backtest(path: Path, *, ledger: Path | None = None, pairs: tuple[str, .
 
     notes += add_candle_markouts(orders, data, result, datadir)
     decisions, links = _link_decisions(dec_frames, orders)
-    return BacktestRead(orders=orders, source=str(result), result_file=result,
-                        ledgers=ledgers, notes=notes, skipped=skipped, decisions=decisions,
-                        links=links)
+    return BacktestRead(
+        orders=orders,
+        source=str(result),
+        result_file=result,
+        ledgers=ledgers,
+        notes=notes,
+        skipped=skipped,
+        decisions=decisions,
+        links=links,
+    )
 
 
 def _decisions(folder: Path, name: str, skipped: list[str]) -> list[pd.DataFrame]:
@@ -198,8 +236,9 @@ def _decisions(folder: Path, name: str, skipped: list[str]) -> list[pd.DataFrame
         return []
     records, problems = read_decision_log(path)
     if problems:
-        skipped.append(f"{len(problems)} decision record line(s) skipped: "
-                       + "; ".join(problems[:3]))
+        skipped.append(
+            f"{len(problems)} decision record line(s) skipped: " + "; ".join(problems[:3])
+        )
     if not records:
         return []
     frame = pd.DataFrame([r.to_dict() for r in records])
@@ -208,15 +247,20 @@ def _decisions(folder: Path, name: str, skipped: list[str]) -> list[pd.DataFrame
     return [frame]
 
 
-def _link_decisions(frames: list[pd.DataFrame], orders: pd.DataFrame
-                    ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _link_decisions(
+    frames: list[pd.DataFrame], orders: pd.DataFrame
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if not frames:
         return None, None
     dec = pd.concat(frames, ignore_index=True)
     dec["id"] = np.arange(1, len(dec) + 1)
     by_oid = dict(zip(orders["order_id"].astype(str), orders["row_id"], strict=True))
-    links = [(by_oid[o], did, k) for did, oids in zip(dec["id"], dec["order_ids"], strict=True)
-             for k, o in enumerate(oids) if o in by_oid]
+    links = [
+        (by_oid[o], did, k)
+        for did, oids in zip(dec["id"], dec["order_ids"], strict=True)
+        for k, o in enumerate(oids)
+        if o in by_oid
+    ]
     return dec, pd.DataFrame(links, columns=["row_id", "decision", "position"]).assign(bot="")
 
 
@@ -232,7 +276,8 @@ def _read_ledger(path: Path, skipped: list[str]) -> list[FillRecord]:
             try:
                 rec = FillRecord.from_dict(json.loads(line))
                 if not isinstance(rec.fill_price, int | float) or not isinstance(
-                        rec.filled_amount, int | float):
+                    rec.filled_amount, int | float
+                ):
                     raise TypeError("fill_price/filled_amount must be numbers")
                 out.append(rec)
             except (ValueError, TypeError, AttributeError) as exc:
@@ -247,8 +292,9 @@ def _order_key(pair: str, entry: bool, ts: float) -> tuple[str, str, int]:
     return (pair, "entry" if entry else "exit", round(ts))
 
 
-def _match(trades: list[dict[str, Any]], records: list[FillRecord]
-           ) -> tuple[set[int], list[dict[str, Any]], dict[int, float]]:
+def _match(
+    trades: list[dict[str, Any]], records: list[FillRecord]
+) -> tuple[set[int], list[dict[str, Any]], dict[int, float]]:
     """Pair exported orders with ledger records by (pair, intent, fill time).
 
     The export carries no trade or order id, so this is the only join.  Returns the ids of
@@ -266,8 +312,9 @@ def _match(trades: list[dict[str, Any]], records: list[FillRecord]
         last_rec = None
         all_ok = True
         for o in t.get("orders") or []:
-            key = _order_key(str(t.get("pair")), bool(o.get("ft_is_entry")),
-                             _ts(o.get("order_filled_timestamp")))
+            key = _order_key(
+                str(t.get("pair")), bool(o.get("ft_is_entry")), _ts(o.get("order_filled_timestamp"))
+            )
             cands = [i for i in index.get(key, []) if i not in used]
             if cands:
                 used.add(cands[0])
@@ -285,8 +332,11 @@ def _match(trades: list[dict[str, Any]], records: list[FillRecord]
 def _fee_stake(rec: FillRecord, stake_ccy: str) -> tuple[float, bool]:
     base = rec.pair.split("/", 1)[0]
     if rec.fee_cost is not None and math.isfinite(rec.fee_cost):
-        if not rec.fee_currency or rec.fee_currency == stake_ccy or (
-                stake_ccy == "" and rec.fee_currency != base):
+        if (
+            not rec.fee_currency
+            or rec.fee_currency == stake_ccy
+            or (stake_ccy == "" and rec.fee_currency != base)
+        ):
             return float(rec.fee_cost), bool(rec.fee_inferred)
         if rec.fee_currency == base:
             return float(rec.fee_cost) * rec.fill_price, bool(rec.fee_inferred)
@@ -295,34 +345,53 @@ def _fee_stake(rec: FillRecord, stake_ccy: str) -> tuple[float, bool]:
     return math.nan, False
 
 
-def _rows_from_ledger(name: str, records: list[FillRecord], stake_ccy: str,
-                      funding_by_record: dict[int, float]) -> list[dict[str, Any]]:
+def _rows_from_ledger(
+    name: str, records: list[FillRecord], stake_ccy: str, funding_by_record: dict[int, float]
+) -> list[dict[str, Any]]:
     """One row per record; the trade's exported funding sits on its last matched record."""
     rows = []
     for i, r in enumerate(records):
         fee, est = _fee_stake(r, stake_ccy)
         funding = funding_by_record.get(i, 0.0)
         partial = r.filled_amount < r.ordered_amount * (1 - 1e-9)
-        rows.append({
-            "strategy": name, "pair": r.pair, "side": r.side, "intent": r.intent,
-            "order_type": r.order_type, "stage": "backtest",
-            "trade_id": r.trade_id or 0, "row_id": 0, "order_id": r.order_id,
-            "status": "partial" if partial else "filled",
-            "amount": r.ordered_amount, "filled": r.filled_amount,
-            "requested_price": r.requested_price, "fill_price": r.fill_price,
-            "decision_price": r.decision_price, "arrival_mid": r.arrival_mid,
-            "spread_cost_bps": r.spread_cost_bps, "fee": fee, "fee_estimated": est,
-            "liquidity": r.liquidity or "", "funding": funding,
-            "budget_bps": r.slippage_budget_bps,
-            "over_budget": 1.0 if r.over_budget else 0.0,
-            "placed_ts": _ts(r.placed_time), "filled_ts": _ts(r.filled_time),
-            "has_ledger": True, "reason": r.exit_reason or "", "is_short": r.is_short,
-        })
+        rows.append(
+            {
+                "strategy": name,
+                "pair": r.pair,
+                "side": r.side,
+                "intent": r.intent,
+                "order_type": r.order_type,
+                "stage": "backtest",
+                "trade_id": r.trade_id or 0,
+                "row_id": 0,
+                "order_id": r.order_id,
+                "status": "partial" if partial else "filled",
+                "amount": r.ordered_amount,
+                "filled": r.filled_amount,
+                "requested_price": r.requested_price,
+                "fill_price": r.fill_price,
+                "decision_price": r.decision_price,
+                "arrival_mid": r.arrival_mid,
+                "spread_cost_bps": r.spread_cost_bps,
+                "fee": fee,
+                "fee_estimated": est,
+                "liquidity": r.liquidity or "",
+                "funding": funding,
+                "budget_bps": r.slippage_budget_bps,
+                "over_budget": 1.0 if r.over_budget else 0.0,
+                "placed_ts": _ts(r.placed_time),
+                "filled_ts": _ts(r.filled_time),
+                "has_ledger": True,
+                "reason": r.exit_reason or "",
+                "is_short": r.is_short,
+            }
+        )
     return rows
 
 
-def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str,
-                      skip: set[int] | None = None) -> list[dict[str, Any]]:
+def _rows_from_export(
+    name: str, trades: list[dict[str, Any]], stake_ccy: str, skip: set[int] | None = None
+) -> list[dict[str, Any]]:
     """Fallback rows from the exported trades and their (minified) orders.
 
     The export has no trade id: rows get the trade's position (1-based) in the result.
@@ -344,19 +413,36 @@ def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str,
             amount = float(o.get("amount") or 0.0)
             rate = float((t.get("fee_open") if entry else t.get("fee_close")) or 0.0)
             last = k == len(filled_orders) - 1
-            rows.append({
-                "strategy": name, "pair": t.get("pair", ""), "side": side,
-                "intent": "entry" if entry else "exit", "order_type": "n/a",
-                "stage": "backtest", "trade_id": int(t.get("trade_id") or n), "row_id": 0,
-                "order_id": "", "status": "filled", "amount": amount, "filled": amount,
-                "requested_price": requested, "fill_price": price,
-                "decision_price": np.nan, "arrival_mid": np.nan, "spread_cost_bps": np.nan,
-                "fee": rate * amount * price, "fee_estimated": True, "liquidity": "",
-                "funding": float(t.get("funding_fees") or 0.0) if last else 0.0,
-                "budget_bps": np.nan, "over_budget": np.nan,
-                "placed_ts": _ts(o.get("order_filled_timestamp")),
-                "filled_ts": _ts(o.get("order_filled_timestamp")),
-                "has_ledger": False, "is_short": is_short,
-                "reason": str((t.get("enter_tag") if entry else t.get("exit_reason")) or ""),
-            })
+            rows.append(
+                {
+                    "strategy": name,
+                    "pair": t.get("pair", ""),
+                    "side": side,
+                    "intent": "entry" if entry else "exit",
+                    "order_type": "n/a",
+                    "stage": "backtest",
+                    "trade_id": int(t.get("trade_id") or n),
+                    "row_id": 0,
+                    "order_id": "",
+                    "status": "filled",
+                    "amount": amount,
+                    "filled": amount,
+                    "requested_price": requested,
+                    "fill_price": price,
+                    "decision_price": np.nan,
+                    "arrival_mid": np.nan,
+                    "spread_cost_bps": np.nan,
+                    "fee": rate * amount * price,
+                    "fee_estimated": True,
+                    "liquidity": "",
+                    "funding": float(t.get("funding_fees") or 0.0) if last else 0.0,
+                    "budget_bps": np.nan,
+                    "over_budget": np.nan,
+                    "placed_ts": _ts(o.get("order_filled_timestamp")),
+                    "filled_ts": _ts(o.get("order_filled_timestamp")),
+                    "has_ledger": False,
+                    "is_short": is_short,
+                    "reason": str((t.get("enter_tag") if entry else t.get("exit_reason")) or ""),
+                }
+            )
     return rows

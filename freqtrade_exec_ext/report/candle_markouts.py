@@ -70,26 +70,32 @@ def _opens(cfg: dict[str, Any], pair: str, tf: str, start: float, end: float) ->
     df = load_candles_before(cfg, pair, tf, datetime.fromtimestamp(end + step, tz=UTC), count)
     if df is None or not len(df):
         return pd.Series(dtype=float)
-    secs = (pd.to_datetime(df["date"], utc=True) - pd.Timestamp("1970-01-01", tz="UTC")
-            ) // pd.Timedelta(seconds=1)
+    secs = (
+        pd.to_datetime(df["date"], utc=True) - pd.Timestamp("1970-01-01", tz="UTC")
+    ) // pd.Timedelta(seconds=1)
     return pd.Series(df["open"].to_numpy(float), index=secs.to_numpy(np.int64))
 
 
-def add_candle_markouts(orders: pd.DataFrame, data: dict[str, Any], result: Path,
-                        datadir: Path | None) -> list[str]:
+def add_candle_markouts(
+    orders: pd.DataFrame, data: dict[str, Any], result: Path, datadir: Path | None
+) -> list[str]:
     """Add ``mk_<horizon>`` columns (in place); returns notes on what was not found."""
     strategies = data.get("strategy") or {}
-    tf = next((str(s.get("timeframe")) for s in strategies.values() if s.get("timeframe")),
-              "")
+    tf = next((str(s.get("timeframe")) for s in strategies.values() if s.get("timeframe")), "")
     step = timeframe_seconds(tf)
-    filled = orders["notional"].to_numpy(float) > 0 if "notional" in orders else \
-        (orders["filled"].to_numpy(float) > 0)
+    filled = (
+        orders["notional"].to_numpy(float) > 0
+        if "notional" in orders
+        else (orders["filled"].to_numpy(float) > 0)
+    )
     if not step or not filled.any():
         return []
     cfg = _exported_config(result)
-    cfg = {"datadir": str(_datadir(cfg, datadir)),
-           "dataformat_ohlcv": cfg.get("dataformat_ohlcv", "feather"),
-           "candle_type_def": "futures" if cfg.get("trading_mode") == "futures" else "spot"}
+    cfg = {
+        "datadir": str(_datadir(cfg, datadir)),
+        "dataformat_ohlcv": cfg.get("dataformat_ohlcv", "feather"),
+        "candle_type_def": "futures" if cfg.get("trading_mode") == "futures" else "spot",
+    }
     horizons = [step * k for k in MULTIPLES]
     t = orders["filled_ts"].to_numpy(float)
     base = np.floor(t / step) * step
@@ -98,13 +104,15 @@ def add_candle_markouts(orders: pd.DataFrame, data: dict[str, Any], result: Path
     cols = {h: np.full(len(orders), np.nan) for h in horizons}
     missing: list[str] = []
     for pair in sorted(orders.loc[filled, "pair"].astype(str).unique()):
-        rows = np.flatnonzero(filled & (orders["pair"].astype(str).to_numpy() == pair)
-                              & np.isfinite(t))
+        rows = np.flatnonzero(
+            filled & (orders["pair"].astype(str).to_numpy() == pair) & np.isfinite(t)
+        )
         if not len(rows):
             continue
         try:
-            opens = _opens(cfg, pair, tf, float(base[rows].min()),
-                           float(base[rows].max()) + max(horizons))
+            opens = _opens(
+                cfg, pair, tf, float(base[rows].min()), float(base[rows].max()) + max(horizons)
+            )
         except Exception:  # noqa: BLE001 - no or unreadable candle file: say so, go on
             opens = pd.Series(dtype=float)
         if opens.empty:
@@ -116,6 +124,7 @@ def add_candle_markouts(orders: pd.DataFrame, data: dict[str, Any], result: Path
     for h in horizons:
         orders[f"mk_{label(h)}"] = cols[h]
     if missing:
-        return [(f"markouts: no {tf} candles for {', '.join(missing)} in {cfg['datadir']} "
-                 "(--datadir)")]
+        return [
+            (f"markouts: no {tf} candles for {', '.join(missing)} in {cfg['datadir']} (--datadir)")
+        ]
     return []

@@ -15,15 +15,46 @@ import pandas as pd
 from freqtrade_exec_ext.report.metrics import BPS, cat_in
 
 KINDS_BY_REASON = {
-    "exit_signal": "signal", "stop_loss": "stop", "trailing_stop_loss": "stop",
-    "stoploss_on_exchange": "stop", "roi": "roi", "force_exit": "forced",
-    "emergency_exit": "emergency", "liquidation": "liquidation", "force_entry": "forced",
+    "exit_signal": "signal",
+    "stop_loss": "stop",
+    "trailing_stop_loss": "stop",
+    "stoploss_on_exchange": "stop",
+    "roi": "roi",
+    "force_exit": "forced",
+    "emergency_exit": "emergency",
+    "liquidation": "liquidation",
+    "force_entry": "forced",
 }
-COLUMNS = ["bot", "strategy", "strategy_bot", "pair", "side", "intent", "kind", "class",
-           "reason", "order_types", "stage", "trade_id", "n_orders", "source",
-           "decision_source", "status", "decided_ts", "ended_ts", "decision_price",
-           "arrival_mid", "vwap", "end_mid", "target", "filled", "filled_notional", "fees",
-           "funding", "spread_money"]
+COLUMNS = [
+    "bot",
+    "strategy",
+    "strategy_bot",
+    "pair",
+    "side",
+    "intent",
+    "kind",
+    "class",
+    "reason",
+    "order_types",
+    "stage",
+    "trade_id",
+    "n_orders",
+    "source",
+    "decision_source",
+    "status",
+    "decided_ts",
+    "ended_ts",
+    "decision_price",
+    "arrival_mid",
+    "vwap",
+    "end_mid",
+    "target",
+    "filled",
+    "filled_notional",
+    "fees",
+    "funding",
+    "spread_money",
+]
 
 
 def empty() -> pd.DataFrame:
@@ -36,9 +67,13 @@ def link(orders: pd.DataFrame, links: pd.DataFrame | None) -> np.ndarray:
     out = np.full(len(orders), -1, dtype=np.int64)
     if links is None or links.empty or orders.empty:
         return out
-    left = pd.DataFrame({"bot": orders["bot"].astype(str).to_numpy(),
-                         "row_id": orders["row_id"].to_numpy(np.int64),
-                         "_pos": np.arange(len(orders))})
+    left = pd.DataFrame(
+        {
+            "bot": orders["bot"].astype(str).to_numpy(),
+            "row_id": orders["row_id"].to_numpy(np.int64),
+            "_pos": np.arange(len(orders)),
+        }
+    )
     right = links.assign(bot=links["bot"].astype(str), row_id=links["row_id"].astype(np.int64))
     m = left.merge(right.drop_duplicates(["bot", "row_id"]), on=["bot", "row_id"])
     out[m["_pos"].to_numpy()] = m["decision"].to_numpy(np.int64)
@@ -66,28 +101,34 @@ def _class_of(intent: str, kind: str, reason: str) -> str:
     return "entry" if intent == "entry" else (reason or "exit")
 
 
-def _labelled(intent: Any, reason: Any, adjust: np.ndarray, kind: Any = None
-              ) -> tuple[pd.Categorical, pd.Categorical]:
+def _labelled(
+    intent: Any, reason: Any, adjust: np.ndarray, kind: Any = None
+) -> tuple[pd.Categorical, pd.Categorical]:
     """(kind, class) per execution, decided once per distinct (intent, reason, adjust)."""
     i = pd.Categorical(intent)
     r = pd.Categorical(reason)
     k = pd.Categorical(kind) if kind is not None else None
     nk = len(k.categories) + 1 if k is not None else 1
-    key = ((np.asarray(i.codes, np.int64) * (len(r.categories) + 1) + np.asarray(r.codes))
-           * 2 + adjust.astype(np.int64)) * nk + (np.asarray(k.codes) + 1 if k is not None
-                                                   else 0)
+    key = (
+        (np.asarray(i.codes, np.int64) * (len(r.categories) + 1) + np.asarray(r.codes)) * 2
+        + adjust.astype(np.int64)
+    ) * nk + (np.asarray(k.codes) + 1 if k is not None else 0)
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     kinds, classes = [], []
     for pos in first:
-        it, rs = str(i[pos]) if i.codes[pos] >= 0 else "", str(r[pos]) if r.codes[pos] >= 0 \
-            else ""
-        kd = str(k[pos]) if k is not None and k.codes[pos] >= 0 else _kind_of(it, rs,
-                                                                               bool(adjust[pos]))
+        it, rs = str(i[pos]) if i.codes[pos] >= 0 else "", str(r[pos]) if r.codes[pos] >= 0 else ""
+        kd = (
+            str(k[pos])
+            if k is not None and k.codes[pos] >= 0
+            else _kind_of(it, rs, bool(adjust[pos]))
+        )
         kinds.append(kd)
         classes.append(_class_of(it, kd, rs))
     inv = inv.reshape(-1)
-    return (_from_labels(inv, np.array(kinds, dtype=object)),
-            _from_labels(inv, np.array(classes, dtype=object)))
+    return (
+        _from_labels(inv, np.array(kinds, dtype=object)),
+        _from_labels(inv, np.array(classes, dtype=object)),
+    )
 
 
 STATUS = np.array(["complete", "working", "partial", "cancelled"], dtype=object)
@@ -102,8 +143,10 @@ def _status(target: np.ndarray, filled: np.ndarray, last_open: np.ndarray) -> pd
 def _from_labels(codes_: np.ndarray, labels: np.ndarray) -> pd.Categorical:
     """Codes into possibly repeated labels -> a categorical with unique categories."""
     uniq, remap = np.unique(labels.astype(str), return_inverse=True)
-    return pd.Categorical.from_codes(remap[codes_] if len(codes_) else codes_.astype(int),
-                                     categories=pd.Index(uniq, dtype=object))
+    return pd.Categorical.from_codes(
+        remap[codes_] if len(codes_) else codes_.astype(int),
+        categories=pd.Index(uniq, dtype=object),
+    )
 
 
 class _View:
@@ -117,7 +160,8 @@ class _View:
         return len(self.perm)
 
     def num(self, col: str) -> np.ndarray:
-        return self.o[col].to_numpy()[self.perm]
+        out: np.ndarray = self.o[col].to_numpy()[self.perm]
+        return out
 
     def cat(self, col: str) -> tuple[np.ndarray, np.ndarray]:
         labels, c = _cats(self.o[col])
@@ -128,19 +172,21 @@ class _View:
         labels, c = self.cat(col)
         return _from_labels(c[idx], labels)
 
-    def pairs(self, col: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    def pairs(self, col: str, first: np.ndarray, last: np.ndarray) -> Any:
         """'a' where the first and last rows agree, else 'a→b' (formatted once per pair)."""
         labels, c = self.cat(col)
         n = len(labels)
         if not len(first):
             return np.array([], dtype=object)
         uniq, inv = np.unique(c[first] * n + c[last], return_inverse=True)
-        text = [labels[u // n] if u // n == u % n else f"{labels[u // n]}→{labels[u % n]}"
-                for u in uniq]
+        text = [
+            labels[u // n] if u // n == u % n else f"{labels[u // n]}→{labels[u % n]}" for u in uniq
+        ]
         return _from_labels(inv.reshape(-1), np.array(text, dtype=object))
 
     def isin(self, col: str, values: tuple[str, ...]) -> np.ndarray:
-        return cat_in(self.o[col], values)[self.perm]
+        out: np.ndarray = cat_in(self.o[col], values)[self.perm]
+        return out
 
 
 def _spread_money(v: _View, starts: np.ndarray, arrival: np.ndarray) -> np.ndarray:
@@ -185,8 +231,12 @@ def derived(orders: pd.DataFrame, contexts: pd.DataFrame | None = None) -> pd.Da
     v = _View(orders, keep[order])
     bot, tid, intent, stop_uid = bot[order], tid[order], intent[order], stop_uid[order]
     group_start = np.ones(len(v), dtype=bool)
-    group_start[1:] = ((bot[1:] != bot[:-1]) | (tid[1:] != tid[:-1])
-                       | (intent[1:] != intent[:-1]) | (stop_uid[1:] != stop_uid[:-1]))
+    group_start[1:] = (
+        (bot[1:] != bot[:-1])
+        | (tid[1:] != tid[:-1])
+        | (intent[1:] != intent[:-1])
+        | (stop_uid[1:] != stop_uid[:-1])
+    )
     ends = v.isin("status", ("filled",)) | (stop_uid != 0)
     start = group_start.copy()
     start[1:] |= ends[:-1]
@@ -201,8 +251,9 @@ def derived(orders: pd.DataFrame, contexts: pd.DataFrame | None = None) -> pd.Da
     return _derived_frame(v, starts, lasts, exec_of, nth, (contexts, last_in_group))
 
 
-def _context_prices(v: _View, starts: np.ndarray, nth: np.ndarray, ctx: tuple[Any, Any]
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def _context_prices(
+    v: _View, starts: np.ndarray, nth: np.ndarray, ctx: tuple[Any, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """(decision price, arrival mid) from the trade's decision context where it belongs to
     the execution: the trade's first entry, or the exit still being worked; else NaN."""
     contexts, last_in_group = ctx
@@ -210,68 +261,107 @@ def _context_prices(v: _View, starts: np.ndarray, nth: np.ndarray, ctx: tuple[An
     if contexts is None or contexts.empty or not n:
         return np.full(n, np.nan), np.full(n, np.nan)
     intent = np.asarray(v.text("intent", starts), dtype=object)
-    left = pd.DataFrame({"bot": np.asarray(v.text("bot", starts), dtype=object),
-                         "trade_id": v.num("trade_id")[starts].astype(np.int64),
-                         "intent": intent, "_pos": np.arange(n)})
+    left = pd.DataFrame(
+        {
+            "bot": np.asarray(v.text("bot", starts), dtype=object),
+            "trade_id": v.num("trade_id")[starts].astype(np.int64),
+            "intent": intent,
+            "_pos": np.arange(n),
+        }
+    )
     ok = ((intent == "entry") & (nth == 0)) | ((intent == "exit") & last_in_group)
-    right = contexts.assign(bot=contexts["bot"].astype(object),
-                            intent=contexts["intent"].astype(object))
-    m = left.loc[ok].merge(right.drop_duplicates(["bot", "trade_id", "intent"]),
-                           on=["bot", "trade_id", "intent"])
+    right = contexts.assign(
+        bot=contexts["bot"].astype(object), intent=contexts["intent"].astype(object)
+    )
+    m = left.loc[ok].merge(
+        right.drop_duplicates(["bot", "trade_id", "intent"]), on=["bot", "trade_id", "intent"]
+    )
     price, arrival = np.full(n, np.nan), np.full(n, np.nan)
     price[m["_pos"].to_numpy()] = m["decision_price"].to_numpy(float)
     arrival[m["_pos"].to_numpy()] = m["arrival_mid"].to_numpy(float)
     return price, arrival
 
 
-def _derived_frame(v: _View, starts: np.ndarray, lasts: np.ndarray,
-                   exec_of: np.ndarray, nth: np.ndarray, ctx: tuple[Any, Any]) -> pd.DataFrame:
+def _derived_frame(
+    v: _View,
+    starts: np.ndarray,
+    lasts: np.ndarray,
+    exec_of: np.ndarray,
+    nth: np.ndarray,
+    ctx: tuple[Any, Any],
+) -> pd.DataFrame:
     filled_all = v.num("filled").astype(float)
     filled = np.add.reduceat(filled_all, starts)
     notional = np.add.reduceat(v.num("notional").astype(float), starts)
-    fees = np.add.reduceat(np.where(filled_all > 0, np.nan_to_num(v.num("fee").astype(float)),
-                                    0.0), starts)
+    fees = np.add.reduceat(
+        np.where(filled_all > 0, np.nan_to_num(v.num("fee").astype(float)), 0.0), starts
+    )
     dec_row = _decision_rows(v, starts, exec_of)
     has_dec = dec_row >= 0
     safe = np.where(has_dec, dec_row, starts)
     requested = v.num("requested_price")[starts]
     ctx_price, ctx_arrival = _context_prices(v, starts, nth, ctx)
     from_ctx = ~has_dec & np.isfinite(ctx_price)
-    decision = np.where(has_dec, v.num("decision_price")[safe],
-                        np.where(from_ctx, ctx_price, requested))
-    arrival = np.where(has_dec, v.num("arrival_mid")[safe],
-                       np.where(from_ctx, ctx_arrival, np.nan))
+    decision = np.where(
+        has_dec, v.num("decision_price")[safe], np.where(from_ctx, ctx_price, requested)
+    )
+    arrival = np.where(has_dec, v.num("arrival_mid")[safe], np.where(from_ctx, ctx_arrival, np.nan))
     amount = v.num("amount")[starts]
     target = np.where(np.isfinite(amount) & (amount > 0), amount, filled)
     intent = v.text("intent", starts)
     kind, klass = _labelled(intent, v.text("reason", starts), nth > 0)
     placed, filled_ts = v.num("placed_ts"), v.num("filled_ts")
-    return _frame({
-        "bot": v.text("bot", starts), "strategy": v.text("strategy", starts),
-        "pair": v.text("pair", starts), "side": v.text("side", starts),
-        "intent": intent, "kind": kind, "class": klass,
-        "reason": v.pairs("reason", starts, lasts),
-        "order_types": v.pairs("order_type", starts, lasts),
-        "stage": v.text("stage", starts),
-        "trade_id": v.num("trade_id")[starts].astype(np.int64),
-        "n_orders": lasts - starts + 1, "source": "derived",
-        "decision_source": _from_labels(
-            np.where(has_dec, 0, np.where(from_ctx, 1, 2)),
-            np.array(["ledger", "trade context", "requested price"], dtype=object)),
-        "status": _status(target, filled, v.isin("status", ("open",))[lasts]),
-        "decided_ts": np.where(np.isfinite(placed[starts]), placed[starts],
-                               filled_ts[starts]),
-        "ended_ts": np.where(np.isfinite(filled_ts[lasts]), filled_ts[lasts], placed[lasts]),
-        "decision_price": decision, "arrival_mid": arrival,
-        "vwap": np.where(filled > 0, notional / np.where(filled > 0, filled, 1.0), np.nan),
-        "end_mid": np.nan, "target": target, "filled": filled, "filled_notional": notional,
-        "fees": fees, "funding": np.add.reduceat(v.num("funding").astype(float), starts),
-        "spread_money": _spread_money(v, starts, arrival),
-    })
+    return _frame(
+        {
+            "bot": v.text("bot", starts),
+            "strategy": v.text("strategy", starts),
+            "pair": v.text("pair", starts),
+            "side": v.text("side", starts),
+            "intent": intent,
+            "kind": kind,
+            "class": klass,
+            "reason": v.pairs("reason", starts, lasts),
+            "order_types": v.pairs("order_type", starts, lasts),
+            "stage": v.text("stage", starts),
+            "trade_id": v.num("trade_id")[starts].astype(np.int64),
+            "n_orders": lasts - starts + 1,
+            "source": "derived",
+            "decision_source": _from_labels(
+                np.where(has_dec, 0, np.where(from_ctx, 1, 2)),
+                np.array(["ledger", "trade context", "requested price"], dtype=object),
+            ),
+            "status": _status(target, filled, v.isin("status", ("open",))[lasts]),
+            "decided_ts": np.where(np.isfinite(placed[starts]), placed[starts], filled_ts[starts]),
+            "ended_ts": np.where(np.isfinite(filled_ts[lasts]), filled_ts[lasts], placed[lasts]),
+            "decision_price": decision,
+            "arrival_mid": arrival,
+            "vwap": np.where(filled > 0, notional / np.where(filled > 0, filled, 1.0), np.nan),
+            "end_mid": np.nan,
+            "target": target,
+            "filled": filled,
+            "filled_notional": notional,
+            "fees": fees,
+            "funding": np.add.reduceat(v.num("funding").astype(float), starts),
+            "spread_money": _spread_money(v, starts, arrival),
+        }
+    )
 
 
-TEXT = ("bot", "strategy", "pair", "side", "intent", "kind", "class", "reason", "order_types",
-        "stage", "source", "decision_source", "status")
+TEXT = (
+    "bot",
+    "strategy",
+    "pair",
+    "side",
+    "intent",
+    "kind",
+    "class",
+    "reason",
+    "order_types",
+    "stage",
+    "source",
+    "decision_source",
+    "status",
+)
 
 
 def _frame(cols: dict[str, Any]) -> pd.DataFrame:
@@ -302,52 +392,71 @@ def to_category(values: Any) -> pd.Categorical:
 
 def _epoch(values: pd.Series) -> np.ndarray:
     ts = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-    return ((ts - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(
-        dtype=float)
+    secs = (ts - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(seconds=1)
+    return np.asarray(secs.to_numpy(dtype=float), dtype=float)
 
 
-def from_decisions(orders: pd.DataFrame, linked: np.ndarray, decisions: pd.DataFrame
-                   ) -> pd.DataFrame:
+def from_decisions(
+    orders: pd.DataFrame, linked: np.ndarray, decisions: pd.DataFrame
+) -> pd.DataFrame:
     """One execution per decision; its fills from the orders it names."""
     dec = decisions.reset_index(drop=True)
     keys = pd.MultiIndex.from_arrays([dec["bot"].astype(str), dec["id"].astype(np.int64)])
     has = linked >= 0
     o = orders.loc[has]
-    pos = keys.get_indexer(pd.MultiIndex.from_arrays([o["bot"].astype(str),
-                                                       linked[has]]))
-    o = o.assign(_d=pos).loc[pos >= 0].sort_values(["_d", "placed_ts", "row_id"],
-                                                   kind="stable")
+    pos = keys.get_indexer(pd.MultiIndex.from_arrays([o["bot"].astype(str), linked[has]]))
+    o = o.assign(_d=pos).loc[pos >= 0].sort_values(["_d", "placed_ts", "row_id"], kind="stable")
     agg = _child_sums(o, len(dec))
     arrival = pd.to_numeric(dec["arrival_mid"], errors="coerce").to_numpy(float)
     fills = o["filled"].to_numpy(float) > 0
     sp = o["spread_cost_bps"].to_numpy(float)
-    q_bps = np.bincount(o["_d"], np.where(fills, np.nan_to_num(sp) / BPS * o["filled"], 0.0),
-                        minlength=len(dec))
-    sp_unknown = np.bincount(o["_d"], (fills & ~np.isfinite(sp)).astype(float),
-                             minlength=len(dec)) > 0
+    q_bps = np.bincount(
+        o["_d"], np.where(fills, np.nan_to_num(sp) / BPS * o["filled"], 0.0), minlength=len(dec)
+    )
+    sp_unknown = (
+        np.bincount(o["_d"], (fills & ~np.isfinite(sp)).astype(float), minlength=len(dec)) > 0
+    )
     intent = np.asarray(dec["intent"], dtype=object)
     reason = np.asarray(dec["reason"].fillna(""), dtype=object)
-    kind, klass = _labelled(intent, reason, np.zeros(len(dec), bool),
-                            np.asarray(dec["kind"], dtype=object))
+    kind, klass = _labelled(
+        intent, reason, np.zeros(len(dec), bool), np.asarray(dec["kind"], dtype=object)
+    )
     strategy = np.where(agg["strategy"] != "", agg["strategy"], dec["strategy_id"].astype(str))
-    return _frame({
-        "bot": dec["bot"].astype(str), "strategy": strategy, "pair": dec["pair"].astype(str),
-        "side": dec["side"].astype(str), "intent": intent, "kind": kind,
-        "class": klass, "reason": reason,
-        "order_types": agg["order_types"], "stage": dec["runmode"].astype(str),
-        "trade_id": pd.to_numeric(dec["trade_id"], errors="coerce").fillna(0).astype(np.int64),
-        "n_orders": agg["n"], "source": "decision", "decision_source": "decisions table",
-        "status": dec["status"].astype(str), "decided_ts": _epoch(dec["decided_at"]),
-        "ended_ts": _epoch(dec["ended_at"]),
-        "decision_price": pd.to_numeric(dec["decision_price"], errors="coerce"),
-        "arrival_mid": arrival, "vwap": agg["vwap"],
-        "end_mid": pd.to_numeric(dec["end_mid"], errors="coerce"),
-        "target": pd.to_numeric(dec["target_amount"], errors="coerce"),
-        "filled": np.where(agg["n"] > 0, agg["filled"],
-                           pd.to_numeric(dec["filled_amount"], errors="coerce").fillna(0)),
-        "filled_notional": agg["notional"], "fees": agg["fees"], "funding": agg["funding"],
-        "spread_money": np.where(sp_unknown, np.nan, q_bps * arrival),
-    })
+    return _frame(
+        {
+            "bot": dec["bot"].astype(str),
+            "strategy": strategy,
+            "pair": dec["pair"].astype(str),
+            "side": dec["side"].astype(str),
+            "intent": intent,
+            "kind": kind,
+            "class": klass,
+            "reason": reason,
+            "order_types": agg["order_types"],
+            "stage": dec["runmode"].astype(str),
+            "trade_id": pd.to_numeric(dec["trade_id"], errors="coerce").fillna(0).astype(np.int64),
+            "n_orders": agg["n"],
+            "source": "decision",
+            "decision_source": "decisions table",
+            "status": dec["status"].astype(str),
+            "decided_ts": _epoch(dec["decided_at"]),
+            "ended_ts": _epoch(dec["ended_at"]),
+            "decision_price": pd.to_numeric(dec["decision_price"], errors="coerce"),
+            "arrival_mid": arrival,
+            "vwap": agg["vwap"],
+            "end_mid": pd.to_numeric(dec["end_mid"], errors="coerce"),
+            "target": pd.to_numeric(dec["target_amount"], errors="coerce"),
+            "filled": np.where(
+                agg["n"] > 0,
+                agg["filled"],
+                pd.to_numeric(dec["filled_amount"], errors="coerce").fillna(0),
+            ),
+            "filled_notional": agg["notional"],
+            "fees": agg["fees"],
+            "funding": agg["funding"],
+            "spread_money": np.where(sp_unknown, np.nan, q_bps * arrival),
+        }
+    )
 
 
 def _child_sums(o: pd.DataFrame, n: int) -> dict[str, Any]:
@@ -364,13 +473,19 @@ def _child_sums(o: pd.DataFrame, n: int) -> dict[str, Any]:
     first = pd.Series(o["order_type"].astype(str).to_numpy()).groupby(d).first()
     last = pd.Series(o["order_type"].astype(str).to_numpy()).groupby(d).last()
     types = np.full(n, "", dtype=object)
-    types[first.index.to_numpy()] = [a if a == b else f"{a}→{b}"
-                                     for a, b in zip(first, last, strict=True)]
+    types[first.index.to_numpy()] = [
+        a if a == b else f"{a}→{b}" for a, b in zip(first, last, strict=True)
+    ]
     strat = np.full(n, "", dtype=object)
     s = pd.Series(o["strategy"].astype(str).to_numpy()).groupby(d).first()
     strat[s.index.to_numpy()] = s.to_numpy()
-    return {"n": count, "filled": f, "notional": notional,
-            "vwap": np.where(f > 0, notional / np.where(f > 0, f, 1.0), np.nan),
-            "fees": total(np.where(fills, np.nan_to_num(o["fee"].to_numpy(float)), 0.0)),
-            "funding": total(o["funding"].to_numpy(float)), "order_types": types,
-            "strategy": strat}
+    return {
+        "n": count,
+        "filled": f,
+        "notional": notional,
+        "vwap": np.where(f > 0, notional / np.where(f > 0, f, 1.0), np.nan),
+        "fees": total(np.where(fills, np.nan_to_num(o["fee"].to_numpy(float)), 0.0)),
+        "funding": total(o["funding"].to_numpy(float)),
+        "order_types": types,
+        "strategy": strat,
+    }

@@ -27,8 +27,9 @@ def horizon_seconds(label: str) -> float:
 
 def columns(df: pd.DataFrame) -> list[str]:
     """The markout columns of a frame, shortest horizon first."""
-    return sorted((c for c in df.columns if c.startswith("mk_")),
-                  key=lambda c: horizon_seconds(c[3:]))
+    return sorted(
+        (c for c in df.columns if c.startswith("mk_")), key=lambda c: horizon_seconds(c[3:])
+    )
 
 
 def _stats(v: np.ndarray, w: np.ndarray) -> dict[str, Any]:
@@ -36,8 +37,12 @@ def _stats(v: np.ndarray, w: np.ndarray) -> dict[str, Any]:
     if not ok.any():
         return {"n": 0, "mean": None, "median": None, "weighted": None}
     ws = w[ok].sum()
-    return {"n": int(ok.sum()), "mean": _none(v[ok].mean()), "median": _none(np.median(v[ok])),
-            "weighted": _none((v[ok] * w[ok]).sum() / ws) if ws > 0 else None}
+    return {
+        "n": int(ok.sum()),
+        "mean": _none(v[ok].mean()),
+        "median": _none(np.median(v[ok])),
+        "weighted": _none((v[ok] * w[ok]).sum() / ws) if ws > 0 else None,
+    }
 
 
 def summarize(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -49,13 +54,18 @@ def summarize(df: pd.DataFrame) -> list[dict[str, Any]]:
     w = filled["notional"].to_numpy(float)
     for col in columns(filled):
         v = filled[col].to_numpy(float)
-        every, makers, takers = _stats(v, w), _stats(v[maker], w[maker]), _stats(v[taker],
-                                                                                   w[taker])
+        every, makers, takers = _stats(v, w), _stats(v[maker], w[maker]), _stats(v[taker], w[taker])
         mk, tk = makers["mean"], takers["mean"]
         if every["n"]:
-            out.append({"horizon": col[3:], "all": every, "maker": makers, "taker": takers,
-                        "maker_minus_taker": mk - tk if mk is not None and tk is not None
-                        else None})
+            out.append(
+                {
+                    "horizon": col[3:],
+                    "all": every,
+                    "maker": makers,
+                    "taker": takers,
+                    "maker_minus_taker": mk - tk if mk is not None and tk is not None else None,
+                }
+            )
     return out
 
 

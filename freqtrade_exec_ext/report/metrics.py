@@ -144,7 +144,8 @@ def cat_in(s: pd.Series, values: Sequence[str]) -> np.ndarray:
     if isinstance(s.dtype, pd.CategoricalDtype):
         idx = [i for i, c in enumerate(s.cat.categories) if str(c) in values]
         return np.isin(s.cat.codes.to_numpy(), idx)
-    return s.astype(str).isin(list(values)).to_numpy()
+    out: np.ndarray = s.astype(str).isin(list(values)).to_numpy()
+    return out
 
 
 # ------------------------------------------------------------------- per-order columns
@@ -182,8 +183,9 @@ def add_costs(df: pd.DataFrame) -> pd.DataFrame:
     budget = out["budget_bps"].to_numpy(dtype=float)
     slip = out["slip_decision_bps"].to_numpy(dtype=float)
     known = np.isfinite(budget) & np.isfinite(slip)
-    out["over_budget"] = np.where(np.isfinite(ob), ob,
-                                  np.where(known, (slip > budget + 1e-9).astype(float), np.nan))
+    out["over_budget"] = np.where(
+        np.isfinite(ob), ob, np.where(known, (slip > budget + 1e-9).astype(float), np.nan)
+    )
     return out
 
 
@@ -261,8 +263,13 @@ def _quantiles(v: np.ndarray, gid: np.ndarray, ng: int) -> dict[str, np.ndarray]
     if ng == 1:  # one group (the totals): selection instead of a sort
         n = len(x)
         q = np.percentile(x, [50, 90]) if n else np.zeros(2)
-        return {"count": np.array([n]), "mean": np.array([x.mean() if n else 0.0]),
-                "median": q[:1], "p90": q[1:], "max": np.array([x.max() if n else 0.0])}
+        return {
+            "count": np.array([n]),
+            "mean": np.array([x.mean() if n else 0.0]),
+            "median": q[:1],
+            "p90": q[1:],
+            "max": np.array([x.max() if n else 0.0]),
+        }
     order = np.lexsort((x, g))
     g, x = g[order], x[order]
     count = np.bincount(g, minlength=ng)
@@ -282,9 +289,14 @@ def _quantiles(v: np.ndarray, gid: np.ndarray, ng: int) -> dict[str, np.ndarray]
 def _slip_dict(st: dict[str, np.ndarray], i: int, wmean: float) -> dict[str, Any] | None:
     if st["count"][i] <= 0:
         return None
-    return {"n": int(st["count"][i]), "mean": _none(st["mean"][i]),
-            "median": _none(st["median"][i]), "p90": _none(st["p90"][i]),
-            "worst": _none(st["max"][i]), "weighted": _none(wmean)}
+    return {
+        "n": int(st["count"][i]),
+        "mean": _none(st["mean"][i]),
+        "median": _none(st["median"][i]),
+        "p90": _none(st["p90"][i]),
+        "worst": _none(st["max"][i]),
+        "weighted": _none(wmean),
+    }
 
 
 def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[str, Any]]:
@@ -311,10 +323,13 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
     sp = df["spread_cost_bps"].to_numpy(dtype=float)
     sp_ok = has & np.isfinite(sp)
     sums = {
-        "orders": np.bincount(gid, minlength=ng), "filled": total(has),
+        "orders": np.bincount(gid, minlength=ng),
+        "filled": total(has),
         "cancelled": total(cat_in(df["status"], ("cancelled", "partial"))),
-        "open": total(cat_in(df["status"], ("open",))), "notional": total(notional),
-        "fees": total(np.where(fee_ok, fee, 0.0)), "fees_n": total(fee_ok),
+        "open": total(cat_in(df["status"], ("open",))),
+        "notional": total(notional),
+        "fees": total(np.where(fee_ok, fee, 0.0)),
+        "fees_n": total(fee_ok),
         "fees_estimated": total(has & df["fee_estimated"].to_numpy(dtype=bool)),
         "maker": total(np.where(maker, notional, 0.0)),
         "known": total(np.where(known, notional, 0.0)),
@@ -330,19 +345,27 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
         ok = np.isfinite(v)
         stats[m] = _quantiles(v, gid, ng)
         nsum = total(np.where(ok, notional, 0.0))
-        wmean[m] = np.where(nsum > 0, total(np.where(ok, v * notional, 0.0))
-                            / np.where(nsum > 0, nsum, 1.0), np.nan)
+        wmean[m] = np.where(
+            nsum > 0, total(np.where(ok, v * notional, 0.0)) / np.where(nsum > 0, nsum, 1.0), np.nan
+        )
     rows = []
     for i, key in enumerate(names):
         n_ = float(sums["notional"][i])
         row: dict[str, Any] = dict(zip(keys, key, strict=True))
-        row.update({"orders": int(sums["orders"][i]), "filled": int(sums["filled"][i]),
-                    "cancelled": int(sums["cancelled"][i]), "open": int(sums["open"][i]),
-                    "filled_notional": n_})
+        row.update(
+            {
+                "orders": int(sums["orders"][i]),
+                "filled": int(sums["filled"][i]),
+                "cancelled": int(sums["cancelled"][i]),
+                "open": int(sums["open"][i]),
+                "filled_notional": n_,
+            }
+        )
         for m in SLIP_MEASURES:
             row[f"slip_{m}"] = _slip_dict(stats[m], i, float(wmean[m][i]))
-        row["spread_cost_bps"] = _none(sums["spread_w"][i] / sums["spread_n"][i]) \
-            if sums["spread_n"][i] > 0 else None
+        row["spread_cost_bps"] = (
+            _none(sums["spread_w"][i] / sums["spread_n"][i]) if sums["spread_n"][i] > 0 else None
+        )
         fees = float(sums["fees"][i]) if sums["fees_n"][i] else None
         row["fees"] = fees
         row["fees_bps"] = fees / n_ * BPS if fees is not None and n_ > 0 else None
@@ -359,8 +382,9 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
 def breaches(df: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """Filled orders over their slippage budget, worst first (after :func:`add_costs`)."""
     sel = df.loc[df["over_budget"] == 1.0]
-    measured = sel["slip_decision_bps"].where(sel["slip_decision_bps"].notna(),
-                                              sel["slip_requested_bps"])
+    measured = sel["slip_decision_bps"].where(
+        sel["slip_decision_bps"].notna(), sel["slip_requested_bps"]
+    )
     sel = sel.assign(slippage_bps=measured, excess_bps=measured - sel["budget_bps"])
     sel = sel.sort_values("excess_bps", ascending=False, kind="stable")
     return sel.head(limit) if limit is not None else sel
@@ -374,7 +398,8 @@ def recheck_budget(df: pd.DataFrame, entry_bps: float, exit_bps: float) -> pd.Da
     """
     out = df  # in place, like add_costs
     out["budget_bps"] = np.where(cat_in(out["intent"], ("entry",)), entry_bps, exit_bps)
-    slip = out["slip_decision_bps"].where(out["slip_decision_bps"].notna(),
-                                          out["slip_requested_bps"])
+    slip = out["slip_decision_bps"].where(
+        out["slip_decision_bps"].notna(), out["slip_requested_bps"]
+    )
     out["over_budget"] = np.where(slip.notna(), (slip > out["budget_bps"]).astype(float), np.nan)
     return out

@@ -30,40 +30,78 @@ def terminal_width(width: int | None = None) -> int:
     return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
 
-def report_tables(report: Report, *, executions: int = TERMINAL_EXECUTIONS,
-                  breaches: int = TERMINAL_BREACHES) -> list[TB.Table]:
+def report_tables(
+    report: Report, *, executions: int = TERMINAL_EXECUTIONS, breaches: int = TERMINAL_BREACHES
+) -> list[TB.Table]:
     """Every table of the report, in order (the terminal and the HTML page show these)."""
-    total = {**report.totals, **{k: "" for k in GROUP_KEYS}, "strategy": "TOTAL"} \
-        if report.groups else None
+    total = (
+        {**report.totals, **{k: "" for k in GROUP_KEYS}, "strategy": "TOTAL"}
+        if report.groups
+        else None
+    )
     out = [
-        TB.Table("slippage", "Fills: slippage, bps (positive = cost)", TB.SLIPPAGE,
-                 report.groups, total=total,
-                 note="vs: the reference of the statistics (decision price from the ledger, "
-                      "else the requested price)"),
-        TB.Table("costs", "Fills: spread, fees, maker share, funding (stake currency)",
-                 TB.COSTS, report.groups, total=total),
+        TB.Table(
+            "slippage",
+            "Fills: slippage, bps (positive = cost)",
+            TB.SLIPPAGE,
+            report.groups,
+            total=total,
+            note="vs: the reference of the statistics (decision price from the ledger, "
+            "else the requested price)",
+        ),
+        TB.Table(
+            "costs",
+            "Fills: spread, fees, maker share, funding (stake currency)",
+            TB.COSTS,
+            report.groups,
+            total=total,
+        ),
     ]
     ex = report.executions
     if len(ex):
         by = [(label, report.exec_tables.get(label) or []) for _, label in X.DIMENSIONS]
-        out.append(TB.Table(
-            "shortfall", "Implementation shortfall per execution (decision to completion), "
-            "bps of decision notional", TB.EXEC_AGG, [], groups=by,
-            total={**(report.exec_tables.get("total") or {}), "key": "TOTAL"},
-            note="an execution = one decision and all its child orders (placed, repriced, "
-                 "cancelled, replaced); Total is in stake currency"))
+        out.append(
+            TB.Table(
+                "shortfall",
+                "Implementation shortfall per execution (decision to completion), "
+                "bps of decision notional",
+                TB.EXEC_AGG,
+                [],
+                groups=by,
+                total={**(report.exec_tables.get("total") or {}), "key": "TOTAL"},
+                note="an execution = one decision and all its child orders (placed, repriced, "
+                "cancelled, replaced); Total is in stake currency",
+            )
+        )
         n = min(executions, len(ex))
-        out.append(TB.Table("executions", f"Executions: the {n} with the highest shortfall "
-                            f"of {len(ex):,}", TB.EXEC_ROWS,
-                            TB.exec_rows(X.worst(ex, executions))))
+        out.append(
+            TB.Table(
+                "executions",
+                f"Executions: the {n} with the highest shortfall of {len(ex):,}",
+                TB.EXEC_ROWS,
+                TB.exec_rows(X.worst(ex, executions)),
+            )
+        )
     if report.markouts:
-        out.append(TB.Table("markouts", "Markouts: mid move after the fill, bps (positive = "
-                            "adverse)", TB.MARKOUTS, report.markouts))
+        out.append(
+            TB.Table(
+                "markouts",
+                "Markouts: mid move after the fill, bps (positive = adverse)",
+                TB.MARKOUTS,
+                report.markouts,
+            )
+        )
     br = report.breaches
     if len(br):
-        out.append(TB.Table("breaches", f"Budget breaches: {len(br)} fill(s) over the "
-                            f"slippage budget (worst {min(len(br), breaches)} shown)",
-                            TB.BREACHES, breach_records(br.head(breaches))))
+        out.append(
+            TB.Table(
+                "breaches",
+                f"Budget breaches: {len(br)} fill(s) over the "
+                f"slippage budget (worst {min(len(br), breaches)} shown)",
+                TB.BREACHES,
+                breach_records(br.head(breaches)),
+            )
+        )
     return out
 
 
@@ -86,11 +124,18 @@ def _rich_table(table: TB.Table, cols: list[TB.Col], title: str) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=Text(title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left",
-              pad_edge=False, padding=(0, 1), show_edge=False)
+    t = Table(
+        title=Text(title, style="bold"),
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+        padding=(0, 1),
+        show_edge=False,
+    )
     for c in cols:
-        t.add_column(c.header, justify="left" if c.key else "right", no_wrap=True,
-                     overflow="ellipsis")
+        t.add_column(
+            c.header, justify="left" if c.key else "right", no_wrap=True, overflow="ellipsis"
+        )
     for section, rows in table.groups or [("", table.rows)]:
         if section:
             t.add_row(Text(f"by {section}", style="italic"), *[""] * (len(cols) - 1))
@@ -105,8 +150,9 @@ def _rich_table(table: TB.Table, cols: list[TB.Col], title: str) -> Any:
 
 def total_cells(cols: list[TB.Col], total: dict[str, Any]) -> list[str]:
     """The TOTAL row: the label in the first column, other keys blank."""
-    return ["TOTAL" if i == 0 and c.key else "" if c.key else c.cell(total)
-            for i, c in enumerate(cols)]
+    return [
+        "TOTAL" if i == 0 and c.key else "" if c.key else c.cell(total) for i, c in enumerate(cols)
+    ]
 
 
 def fit(console: Any, table: TB.Table, width: int) -> tuple[Any, list[str]]:
@@ -128,21 +174,28 @@ def fit(console: Any, table: TB.Table, width: int) -> tuple[Any, list[str]]:
         dropped.append(victim.header)
 
 
-def render_terminal(report: Report, file: IO[str] | None = None, width: int | None = None
-                    ) -> None:
+def render_terminal(report: Report, file: IO[str] | None = None, width: int | None = None) -> None:
     from rich.console import Console
     from rich.text import Text
 
     width = terminal_width(width)
-    console = Console(file=file, width=width, soft_wrap=False, highlight=False,
-                      force_terminal=False, color_system=None if file is not None else "auto")
+    console = Console(
+        file=file,
+        width=width,
+        soft_wrap=False,
+        highlight=False,
+        force_terminal=False,
+        color_system=None if file is not None else "auto",
+    )
     meta = report.meta
 
     def line(text: str, style: str | None = None, indent: int = 0) -> None:
         import textwrap
 
-        for i, part in enumerate(textwrap.wrap(text, width - indent, break_long_words=True,
-                                               break_on_hyphens=False) or [""]):
+        for i, part in enumerate(
+            textwrap.wrap(text, width - indent, break_long_words=True, break_on_hyphens=False)
+            or [""]
+        ):
             pad = " " * (indent if i else 0)
             console.print(Text(pad + part, style=style or ""), overflow="fold")
 
@@ -156,7 +209,9 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
         console.print(t)
         notes = ([table.note] if table.note else []) + (
             [f"not shown at {width} columns: {', '.join(dropped)} (see --json/--html)"]
-            if dropped else [])
+            if dropped
+            else []
+        )
         for n in notes:
             line(f"  {n}", "dim", indent=4)
     if not len(report.breaches):
@@ -171,8 +226,7 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
 
 def write_json(report: Report, path: Path) -> None:
     # compact: the C encoder (indent would switch to the pure-Python one)
-    path.write_text(json.dumps(report.to_dict(), allow_nan=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps(report.to_dict(), allow_nan=False) + "\n", encoding="utf-8")
 
 
 def flat_row(r: dict[str, Any]) -> dict[str, Any]:
@@ -183,8 +237,15 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
         s = r.get(f"slip_{m}") or {}
         for stat in ("n", "mean", "median", "p90", "worst", "weighted"):
             out[f"slip_{m}_{stat}_bps" if stat != "n" else f"slip_{m}_n"] = s.get(stat)
-    for k in ("spread_cost_bps", "fees", "fees_bps", "fees_estimated", "maker_share",
-              "funding_paid", "funding_received"):
+    for k in (
+        "spread_cost_bps",
+        "fees",
+        "fees_bps",
+        "fees_estimated",
+        "maker_share",
+        "funding_paid",
+        "funding_received",
+    ):
         out[k] = r.get(k)
     out["breaches"] = r.get("breaches", 0)
     return out
@@ -193,10 +254,10 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
 def write_csv(report: Report, path: Path) -> None:
     rows = [flat_row(r) for r in report.groups]
     if report.groups:
-        rows.append(flat_row({**report.totals, **{k: "" for k in GROUP_KEYS},
-                              "strategy": "TOTAL"}))
-    fields = list(flat_row({"orders": 0, "filled": 0, "cancelled": 0, "open": 0,
-                            "filled_notional": 0}).keys())
+        rows.append(flat_row({**report.totals, **{k: "" for k in GROUP_KEYS}, "strategy": "TOTAL"}))
+    fields = list(
+        flat_row({"orders": 0, "filled": 0, "cancelled": 0, "open": 0, "filled_notional": 0}).keys()
+    )
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()

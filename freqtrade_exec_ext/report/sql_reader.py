@@ -74,8 +74,10 @@ def bot_labels(urls: Sequence[str]) -> list[str]:
 
 def _fail(shown: str, exc: BaseException) -> ReportInputError:
     msg = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    return ReportInputError(f"--db {shown}: cannot read the database: "
-                            f"{mask_urls_in(msg[0]) if msg else type(exc).__name__}")
+    return ReportInputError(
+        f"--db {shown}: cannot read the database: "
+        f"{mask_urls_in(msg[0]) if msg else type(exc).__name__}"
+    )
 
 
 def _meta_sqlite(path: Path, shown: str) -> _Meta:
@@ -86,8 +88,9 @@ def _meta_sqlite(path: Path, shown: str) -> _Meta:
     try:
         con = connect(path)
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master "
-                                                "WHERE type = 'table'")}
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
             return _counts(lambda sql, p=(): con.execute(sql, p).fetchone(), tables, shown)
         finally:
             con.close()
@@ -101,18 +104,32 @@ def _counts(one: Callable[..., Any], tables: set[str], shown: str) -> _Meta:
     if missing:
         raise ReportInputError(
             f"--db {shown}: not a Freqtrade database (no table {', '.join(sorted(missing))}; "
-            f"found: {', '.join(sorted(tables)) or 'none'})")
+            f"found: {', '.join(sorted(tables)) or 'none'})"
+        )
     ledger = 0
     if t.custom_data in tables:  # any ledger record at all (the count comes from the read)
-        ledger = int(one(f"SELECT COUNT(*) FROM (SELECT 1 FROM {t.custom_data} "  # noqa: S608
-                         "WHERE cd_key LIKE ? LIMIT 1) AS x", (LEDGER_KEY_PREFIX + "%",))[0] or 0)
+        ledger = int(
+            one(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {t.custom_data} "  # noqa: S608
+                "WHERE cd_key LIKE ? LIMIT 1) AS x",
+                (LEDGER_KEY_PREFIX + "%",),
+            )[0]
+            or 0
+        )
     total = int(one(f"SELECT COUNT(*) FROM {t.orders}")[0] or 0)  # noqa: S608
     return _Meta(tables, ledger, total)
 
 
-def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
-            strategies: Sequence[str] = (), progress: Progress = None,
-            chunk_rows: int = CHUNK_ROWS, bot: str = "") -> DbRead:
+def read_db(
+    url: str,
+    *,
+    stage: str | None = None,
+    pairs: Sequence[str] = (),
+    strategies: Sequence[str] = (),
+    progress: Progress = None,
+    chunk_rows: int = CHUNK_ROWS,
+    bot: str = "",
+) -> DbRead:
     """Every order of one Freqtrade database as an order frame (see metrics)."""
     shown = mask_url(url)
     path = sqlite_file(url)
@@ -123,8 +140,16 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
         use_ledger = meta.ledger_records > 0
         try:
             frames, problems, ctx_rows = reader.read(
-                path, url=url, stage=stage, bot=bot, use_ledger=use_ledger, pairs=pairs,
-                strategies=strategies, progress=progress, chunk_rows=chunk_rows)
+                path,
+                url=url,
+                stage=stage,
+                bot=bot,
+                use_ledger=use_ledger,
+                pairs=pairs,
+                strategies=strategies,
+                progress=progress,
+                chunk_rows=chunk_rows,
+            )
             decisions, links = _decisions_sqlite(path, meta.tables, bot)
             contexts = _contexts(list(dict.fromkeys(ctx_rows)), bot)
         except Exception as exc:
@@ -134,20 +159,47 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
         dialect = "sqlite"
     else:
         frames, problems, meta, dialect, decisions, links = _read_engine(
-            url, shown, stage=stage, bot=bot, pairs=pairs, strategies=strategies,
-            progress=progress, chunk_rows=chunk_rows)
-        contexts = _contexts(_query(url, None, contexts_sql()), bot) \
-            if schema.TABLES.custom_data in meta.tables else None
+            url,
+            shown,
+            stage=stage,
+            bot=bot,
+            pairs=pairs,
+            strategies=strategies,
+            progress=progress,
+            chunk_rows=chunk_rows,
+        )
+        contexts = (
+            _contexts(_query(url, None, contexts_sql()), bot)
+            if schema.TABLES.custom_data in meta.tables
+            else None
+        )
     orders = combine(frames) if frames else empty_orders()
-    return DbRead(orders=orders, source=shown, dialect=dialect,
-                  ledger_table=schema.TABLES.custom_data in meta.tables,
-                  ledger_records=int(orders["has_ledger"].sum()), stage_rule=stage_rule(stage),
-                  bots=[bot], decisions=decisions, links=links, contexts=contexts,
-                  problems=problems)
+    return DbRead(
+        orders=orders,
+        source=shown,
+        dialect=dialect,
+        ledger_table=schema.TABLES.custom_data in meta.tables,
+        ledger_records=int(orders["has_ledger"].sum()),
+        stage_rule=stage_rule(stage),
+        bots=[bot],
+        decisions=decisions,
+        links=links,
+        contexts=contexts,
+        problems=problems,
+    )
 
 
-def _read_engine(url: str, shown: str, *, stage: str | None, bot: str, pairs: Sequence[str],
-                 strategies: Sequence[str], progress: Progress, chunk_rows: int) -> Any:
+def _read_engine(
+    url: str,
+    shown: str,
+    *,
+    stage: str | None,
+    bot: str,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    progress: Progress,
+    chunk_rows: int,
+) -> Any:
     from sqlalchemy import inspect, text
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -158,12 +210,24 @@ def _read_engine(url: str, shown: str, *, stage: str | None, bot: str, pairs: Se
     try:
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
-            meta = _counts(lambda sql, p=(): conn.execute(
-                text(sql.replace("?", ":p0")), {"p0": p[0]} if p else {}).one(), tables, shown)
+            meta = _counts(
+                lambda sql, p=(): conn.execute(
+                    text(sql.replace("?", ":p0")), {"p0": p[0]} if p else {}
+                ).one(),
+                tables,
+                shown,
+            )
             kw: dict[str, Any] = {
-                "url": url, "stage": stage, "bot": bot, "use_ledger": meta.ledger_records > 0,
-                "pairs": pairs, "strategies": strategies, "progress": progress,
-                "total": meta.total, "chunk_rows": chunk_rows}
+                "url": url,
+                "stage": stage,
+                "bot": bot,
+                "use_ledger": meta.ledger_records > 0,
+                "pairs": pairs,
+                "strategies": strategies,
+                "progress": progress,
+                "total": meta.total,
+                "chunk_rows": chunk_rows,
+            }
             try:
                 if dialect == "postgresql" and postgres.usable(conn):
                     frames, problems = postgres.read(conn, **kw)
@@ -200,8 +264,11 @@ def _contexts(rows: list[tuple[Any, ...]], bot: str) -> pd.DataFrame | None:
             continue
         if price > 0:
             out.append((bot, int(tid), CTX_KEYS[key], price, arrival))
-    return pd.DataFrame(out, columns=["bot", "trade_id", "intent", "decision_price",
-                                      "arrival_mid"]) if out else None
+    return (
+        pd.DataFrame(out, columns=["bot", "trade_id", "intent", "decision_price", "arrival_mid"])
+        if out
+        else None
+    )
 
 
 def _decisions_sqlite(path: Path, tables: set[str], bot: str) -> tuple[Any, Any]:
@@ -215,14 +282,14 @@ def _decisions_sqlite(path: Path, tables: set[str], bot: str) -> tuple[Any, Any]
         names = [d[0] for d in cur.description]
         decisions = pd.DataFrame.from_records(cur.fetchall(), columns=names)
         links = pd.DataFrame.from_records(
-            con.execute(decision_links_sql("sqlite") or "").fetchall(), columns=LINK_COLUMNS)
+            con.execute(decision_links_sql("sqlite") or "").fetchall(), columns=LINK_COLUMNS
+        )
     finally:
         con.close()
     return decisions.assign(bot=bot), links.assign(bot=bot)
 
 
-def _decisions_engine(conn: Any, dialect: str, tables: set[str], bot: str
-                      ) -> tuple[Any, Any]:
+def _decisions_engine(conn: Any, dialect: str, tables: set[str], bot: str) -> tuple[Any, Any]:
     if DECISIONS_TABLE not in tables:
         return None, None
     import json
@@ -237,29 +304,57 @@ def _decisions_engine(conn: Any, dialect: str, tables: set[str], bot: str
     if sql is not None:
         links = pd.DataFrame.from_records(list(conn.execute(text(sql))), columns=LINK_COLUMNS)
     else:  # other dialects: explode in Python and match exchange order ids
-        ids = pd.DataFrame.from_records(list(conn.execute(text(
-            "SELECT id, order_id, ft_trade_id FROM orders"))), columns=["row_id", "oid", "tid"])
-        exploded = [(d, k, str(o), t) for d, raw, t in
-                    zip(decisions["id"], decisions["order_ids"], decisions["trade_id"],
-                        strict=True) for k, o in enumerate(json.loads(raw or "[]"))]
+        ids = pd.DataFrame.from_records(
+            list(conn.execute(text("SELECT id, order_id, ft_trade_id FROM orders"))),
+            columns=["row_id", "oid", "tid"],
+        )
+        exploded = [
+            (d, k, str(o), t)
+            for d, raw, t in zip(
+                decisions["id"], decisions["order_ids"], decisions["trade_id"], strict=True
+            )
+            for k, o in enumerate(json.loads(raw or "[]"))
+        ]
         ex = pd.DataFrame(exploded, columns=["decision", "position", "oid", "tid_d"])
         links = ex.merge(ids, on="oid")
-        links = links.loc[links["tid_d"].isna() | (links["tid_d"] == links["tid"]),
-                          LINK_COLUMNS]
+        links = links.loc[links["tid_d"].isna() | (links["tid_d"] == links["tid"]), LINK_COLUMNS]
     return decisions.assign(bot=bot), links.assign(bot=bot)
 
 
-def read_dbs(urls: Sequence[str], *, stage: str | None = None, pairs: Sequence[str] = (),
-             strategies: Sequence[str] = (), progress: Progress = None,
-             chunk_rows: int = CHUNK_ROWS) -> DbRead:
+def read_dbs(
+    urls: Sequence[str],
+    *,
+    stage: str | None = None,
+    pairs: Sequence[str] = (),
+    strategies: Sequence[str] = (),
+    progress: Progress = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> DbRead:
     """Several databases (one per bot) read concurrently, concatenated with a bot column."""
     if len(urls) == 1:
-        return read_db(urls[0], stage=stage, pairs=pairs, strategies=strategies,
-                       progress=progress, chunk_rows=chunk_rows, bot=bot_labels(urls)[0])
+        return read_db(
+            urls[0],
+            stage=stage,
+            pairs=pairs,
+            strategies=strategies,
+            progress=progress,
+            chunk_rows=chunk_rows,
+            bot=bot_labels(urls)[0],
+        )
     bots = bot_labels(urls)
     with cf.ThreadPoolExecutor(max_workers=len(urls)) as pool:
-        futs = [pool.submit(read_db, u, stage=stage, pairs=pairs, strategies=strategies,
-                            chunk_rows=chunk_rows, bot=b) for u, b in zip(urls, bots, strict=True)]
+        futs = [
+            pool.submit(
+                read_db,
+                u,
+                stage=stage,
+                pairs=pairs,
+                strategies=strategies,
+                chunk_rows=chunk_rows,
+                bot=b,
+            )
+            for u, b in zip(urls, bots, strict=True)
+        ]
         reads = [f.result() for f in futs]
     problems = Problems()
     for r in reads:
@@ -272,15 +367,19 @@ def read_dbs(urls: Sequence[str], *, stage: str | None = None, pairs: Sequence[s
         source=", ".join(r.source for r in reads),
         dialect=", ".join(sorted({r.dialect for r in reads})),
         ledger_table=any(r.ledger_table for r in reads),
-        ledger_records=sum(r.ledger_records for r in reads), stage_rule=stage_rule(stage),
-        bots=bots, decisions=pd.concat(decisions, ignore_index=True) if decisions else None,
+        ledger_records=sum(r.ledger_records for r in reads),
+        stage_rule=stage_rule(stage),
+        bots=bots,
+        decisions=pd.concat(decisions, ignore_index=True) if decisions else None,
         links=pd.concat(links, ignore_index=True) if links else None,
         contexts=pd.concat(contexts, ignore_index=True) if contexts else None,
-        problems=problems)
+        problems=problems,
+    )
 
 
-def lookup_order_ids(urls: Sequence[str], bots: Sequence[str], wanted: pd.DataFrame
-                     ) -> dict[tuple[str, int], str]:
+def lookup_order_ids(
+    urls: Sequence[str], bots: Sequence[str], wanted: pd.DataFrame
+) -> dict[tuple[str, int], str]:
     """orders.order_id for (bot, orders.id) pairs (the few rows a report lists)."""
     out: dict[tuple[str, int], str] = {}
     for url, bot in zip(urls, bots, strict=True):
@@ -289,9 +388,11 @@ def lookup_order_ids(urls: Sequence[str], bots: Sequence[str], wanted: pd.DataFr
             continue
         path = sqlite_file(url)
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            sql = (f"SELECT id, order_id FROM {schema.TABLES.orders} "  # noqa: S608
-                   f"WHERE id IN ({','.join(str(x) for x in part)})")
+            part = ids[i : i + 500]
+            sql = (
+                f"SELECT id, order_id FROM {schema.TABLES.orders} "  # noqa: S608
+                f"WHERE id IN ({','.join(str(x) for x in part)})"
+            )
             out.update({(bot, int(r)): str(o) for r, o in _query(url, path, sql)})
     return out
 

@@ -54,7 +54,7 @@ def pct(v: Any) -> str:
 def utc(ts: Any) -> str:
     if ts is None or (isinstance(ts, float) and not math.isfinite(ts)):
         return ""
-    return pd.Timestamp(ts, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+    return str(pd.Timestamp(ts, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S"))
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,14 @@ def _key(name: str, header: str) -> Col:
     return Col(header, lambda r: str(r.get(name, "")), key=True)
 
 
-GROUP_HEADERS = {"bot": "Bot", "strategy": "Strategy", "pair": "Pair", "side": "Side",
-                 "order_type": "Type", "stage": "Stage"}
+GROUP_HEADERS = {
+    "bot": "Bot",
+    "strategy": "Strategy",
+    "pair": "Pair",
+    "side": "Side",
+    "order_type": "Type",
+    "stage": "Stage",
+}
 KEY_COLS = [_key(k, GROUP_HEADERS[k]) for k in GROUP_KEYS]
 
 
@@ -107,10 +113,13 @@ SLIPPAGE = [
     Col("Cancelled", lambda r: f"{r['cancelled']:,}", rank=2),
     Col("Notional", lambda r: money(r["filled_notional"]), rank=8),
     Col("vs", lambda r: _slip(r)[0], rank=9),
-    Col("Mean", _s("mean"), rank=7), Col("Median", _s("median"), rank=5),
-    Col("P90", _s("p90"), rank=6), Col("Worst", _s("worst"), rank=6),
+    Col("Mean", _s("mean"), rank=7),
+    Col("Median", _s("median"), rank=5),
+    Col("P90", _s("p90"), rank=6),
+    Col("Worst", _s("worst"), rank=6),
     Col("Wtd", _s("weighted"), rank=9),
-    Col("Arr mean", _a("mean"), rank=1), Col("Arr p90", _a("p90"), rank=2),
+    Col("Arr mean", _a("mean"), rank=1),
+    Col("Arr p90", _a("p90"), rank=2),
     Col("Arr wtd", _a("weighted"), rank=4),
 ]
 COSTS = [
@@ -134,9 +143,12 @@ EXEC_AGG = [
     Col("Execs", lambda r: f"{r['executions']:,}", rank=8),
     Col("Complete", lambda r: f"{r['complete']:,}", rank=2),
     Col("Notional", lambda r: money(r["decision_notional"]), rank=7),
-    Col("Delay", _bps("delay"), rank=5), Col("Spread", _bps("spread"), rank=4),
-    Col("Impact", _bps("impact"), rank=6), Col("Fees", _bps("fees"), rank=6),
-    Col("Funding", _bps("funding"), rank=3), Col("Opport.", _bps("opportunity"), rank=6),
+    Col("Delay", _bps("delay"), rank=5),
+    Col("Spread", _bps("spread"), rank=4),
+    Col("Impact", _bps("impact"), rank=6),
+    Col("Fees", _bps("fees"), rank=6),
+    Col("Funding", _bps("funding"), rank=3),
+    Col("Opport.", _bps("opportunity"), rank=6),
     Col("Total bps", _bps("total"), rank=9),
     Col("Total", lambda r: money(r.get("total")), rank=8),
 ]
@@ -151,15 +163,24 @@ EXEC_ROWS = [
     Col("Bot", lambda r: str(r["bot"]), key=True),
     Col("Pair", lambda r: str(r["pair"]), key=True),
     Col("Side", lambda r: str(r["side"]), key=True),
-    Col("Reason", lambda r: str(r["class"]) if r["class"] == "kill-switch flatten"
-        else str(r["reason"] or r["class"]), rank=8),
+    Col(
+        "Reason",
+        lambda r: (
+            str(r["class"])
+            if r["class"] == "kill-switch flatten"
+            else str(r["reason"] or r["class"])
+        ),
+        rank=8,
+    ),
     Col("Orders", _orders_cell, rank=8),
     Col("Decided (UTC)", lambda r: utc(r["decided_ts"]), rank=4),
     Col("Decision", lambda r: price(r["decision_price"]), rank=7),
     Col("Avg fill", lambda r: price(r["vwap"]), rank=7),
     Col("Filled", lambda r: pct(r["filled"] / r["target"]) if r["target"] else "n/a", rank=5),
-    Col("Delay", _bps("delay"), rank=3), Col("Impact", _bps("impact"), rank=6),
-    Col("Opport.", _bps("opportunity"), rank=6), Col("Total bps", _bps("total"), rank=9),
+    Col("Delay", _bps("delay"), rank=3),
+    Col("Impact", _bps("impact"), rank=6),
+    Col("Opport.", _bps("opportunity"), rank=6),
+    Col("Total bps", _bps("total"), rank=9),
 ]
 
 
@@ -169,10 +190,14 @@ def _mk(side: str, stat: str) -> Callable[[Row], str]:
 
 MARKOUTS = [
     Col("Horizon", lambda r: str(r["horizon"]), key=True),
-    Col("Fills", _mk("all", "n"), rank=6), Col("Mean", _mk("all", "mean"), rank=9),
-    Col("Median", _mk("all", "median"), rank=4), Col("Wtd", _mk("all", "weighted"), rank=5),
-    Col("Maker n", _mk("maker", "n"), rank=3), Col("Maker mean", _mk("maker", "mean"), rank=8),
-    Col("Taker n", _mk("taker", "n"), rank=3), Col("Taker mean", _mk("taker", "mean"), rank=8),
+    Col("Fills", _mk("all", "n"), rank=6),
+    Col("Mean", _mk("all", "mean"), rank=9),
+    Col("Median", _mk("all", "median"), rank=4),
+    Col("Wtd", _mk("all", "weighted"), rank=5),
+    Col("Maker n", _mk("maker", "n"), rank=3),
+    Col("Maker mean", _mk("maker", "mean"), rank=8),
+    Col("Taker n", _mk("taker", "n"), rank=3),
+    Col("Taker mean", _mk("taker", "mean"), rank=8),
     Col("Maker-taker", lambda r: num(r["maker_minus_taker"], 2), rank=7),
 ]
 

@@ -39,9 +39,27 @@ from freqtrade_exec_ext.execution.decisions import Decision, DecisionError, Stat
 DECISIONS_TABLE = "exec_ext_decisions"
 DECISIONS_SUFFIX = "-exec-decisions.jsonl"
 COLUMNS: tuple[str, ...] = (
-    "key", "strategy_id", "bot_id", "trade_id", "pair", "intent", "kind", "reason", "side",
-    "is_short", "decided_at", "decision_price", "arrival_mid", "arrival_spread_bps",
-    "target_amount", "filled_amount", "status", "ended_at", "end_mid", "order_ids", "runmode",
+    "key",
+    "strategy_id",
+    "bot_id",
+    "trade_id",
+    "pair",
+    "intent",
+    "kind",
+    "reason",
+    "side",
+    "is_short",
+    "decided_at",
+    "decision_price",
+    "arrival_mid",
+    "arrival_spread_bps",
+    "target_amount",
+    "filled_amount",
+    "status",
+    "ended_at",
+    "end_mid",
+    "order_ids",
+    "runmode",
 )
 
 
@@ -55,8 +73,14 @@ class DecisionSink(Protocol):
 
     def attach_order(self, decision_id: int, order_id: str) -> None: ...
 
-    def close_decision(self, decision_id: int, status: Status, filled_amount: float,
-                       ended_at: datetime, end_mid: float | None) -> None: ...
+    def close_decision(
+        self,
+        decision_id: int,
+        status: Status,
+        filled_amount: float,
+        ended_at: datetime,
+        end_mid: float | None,
+    ) -> None: ...
 
 
 def _table() -> Any:
@@ -74,7 +98,8 @@ def _table() -> Any:
 
     meta = MetaData()
     return Table(
-        DECISIONS_TABLE, meta,
+        DECISIONS_TABLE,
+        meta,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("key", String(255), nullable=False, unique=True),
         Column("strategy_id", String(64), nullable=False),
@@ -148,8 +173,7 @@ class DecisionStore:
             return
         with self._lock:
             if not self._ready:
-                self.table.metadata.create_all(self.engine, tables=[self.table],
-                                               checkfirst=True)
+                self.table.metadata.create_all(self.engine, tables=[self.table], checkfirst=True)
                 self._ready = True
 
     def open_decision(self, record: Decision) -> int:
@@ -174,25 +198,40 @@ class DecisionStore:
         self._ensure()
         t = self.table
         with self.engine.begin() as conn:
-            raw = conn.execute(select(t.c.order_ids).where(t.c.id == decision_id)
-                               .with_for_update()).scalar()
+            raw = conn.execute(
+                select(t.c.order_ids).where(t.c.id == decision_id).with_for_update()
+            ).scalar()
             if raw is None:
                 raise DecisionError(f"decision {decision_id}: no such decision")
             ids = json.loads(raw)
             if str(order_id) not in ids:
                 ids.append(str(order_id))
-                conn.execute(t.update().where(t.c.id == decision_id)
-                             .values(order_ids=json.dumps(ids)))
+                conn.execute(
+                    t.update().where(t.c.id == decision_id).values(order_ids=json.dumps(ids))
+                )
 
-    def close_decision(self, decision_id: int, status: Status, filled_amount: float,
-                       ended_at: datetime, end_mid: float | None) -> None:
+    def close_decision(
+        self,
+        decision_id: int,
+        status: Status,
+        filled_amount: float,
+        ended_at: datetime,
+        end_mid: float | None,
+    ) -> None:
         current = self.get(decision_id)
         closed = current.closed(status, filled_amount, ended_at, end_mid)  # validates
         t = self.table
         with self.engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == decision_id).values(
-                status=closed.status, filled_amount=closed.filled_amount,
-                ended_at=_naive(closed.ended_at), end_mid=closed.end_mid))
+            conn.execute(
+                t.update()
+                .where(t.c.id == decision_id)
+                .values(
+                    status=closed.status,
+                    filled_amount=closed.filled_amount,
+                    ended_at=_naive(closed.ended_at),
+                    end_mid=closed.end_mid,
+                )
+            )
 
     def get(self, decision_id: int) -> Decision:
         from sqlalchemy import select
@@ -204,8 +243,7 @@ class DecisionStore:
             raise DecisionError(f"decision {decision_id}: no such decision")
         return _record(row)
 
-    def read(self, *, bot_id: str | None = None, trade_id: int | None = None
-             ) -> list[Decision]:
+    def read(self, *, bot_id: str | None = None, trade_id: int | None = None) -> list[Decision]:
         from sqlalchemy import select
 
         self._ensure()
@@ -253,15 +291,28 @@ class DecisionLog:
             raise DecisionError(f"decision {decision_id}: no such open decision")
         self._write({"op": "order", "id": decision_id, "order_id": str(order_id)})
 
-    def close_decision(self, decision_id: int, status: Status, filled_amount: float,
-                       ended_at: datetime, end_mid: float | None) -> None:
+    def close_decision(
+        self,
+        decision_id: int,
+        status: Status,
+        filled_amount: float,
+        ended_at: datetime,
+        end_mid: float | None,
+    ) -> None:
         record = self._open.pop(decision_id, None)
         if record is None:
             raise DecisionError(f"decision {decision_id}: no such open decision")
         record.closed(status, filled_amount, ended_at, end_mid)  # validates
-        self._write({"op": "close", "id": decision_id, "status": status,
-                     "filled_amount": filled_amount, "ended_at": ended_at.isoformat(),
-                     "end_mid": end_mid})
+        self._write(
+            {
+                "op": "close",
+                "id": decision_id,
+                "status": status,
+                "filled_amount": filled_amount,
+                "ended_at": ended_at.isoformat(),
+                "end_mid": end_mid,
+            }
+        )
 
     def close(self) -> None:
         self._fh.close()
@@ -306,7 +357,8 @@ def _apply(records: dict[int, Decision], event: dict[str, Any]) -> None:
         ended = _aware(event["ended_at"])
         if ended is None:
             raise DecisionError("ended_at: required to close a decision")
-        records[did] = records[did].closed(event["status"], float(event["filled_amount"]),
-                                           ended, event.get("end_mid"))
+        records[did] = records[did].closed(
+            event["status"], float(event["filled_amount"]), ended, event.get("end_mid")
+        )
     else:
         raise DecisionError(f"op: must be open, order or close, got {op!r}")

@@ -13,9 +13,9 @@ from freqtrade_exec_ext.report.query import CTX_KEYS
 
 
 def test_the_keys_are_the_mixins():
-    from freqtrade_exec_ext import mixin
+    from freqtrade_exec_ext.strategy import context
 
-    assert CTX_KEYS == {mixin.CTX_ENTRY_KEY: "entry", mixin.CTX_EXIT_KEY: "exit"}
+    assert CTX_KEYS == {context.CTX_ENTRY_KEY: "entry", context.CTX_EXIT_KEY: "exit"}
 
 
 def test_a_partial_entry_is_measured_from_its_recorded_decision(tmp_path, capsys):

@@ -34,8 +34,10 @@ def parse_json_column(df: pd.DataFrame, problems: Problems) -> pd.DataFrame:
             except ValueError:
                 rec = None
             if not isinstance(rec, dict):
-                bad.append(f"trade_custom_data exec_ext.fill.{df['order_id'].iloc[k]} "
-                           f"(orders.id {int(df['id'].iloc[k])}) is not valid JSON")
+                bad.append(
+                    f"trade_custom_data exec_ext.fill.{df['order_id'].iloc[k]} "
+                    f"(orders.id {int(df['id'].iloc[k])}) is not valid JSON"
+                )
                 rec = None
         recs.append(rec)
     problems.add("ledger", bad[:3], len(bad))
@@ -46,8 +48,9 @@ def parse_json_column(df: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     return df
 
 
-def chunk_frame(rows: Sequence[Any], names: list[str], dialect: str,
-                problems: Problems) -> pd.DataFrame:
+def chunk_frame(
+    rows: Sequence[Any], names: list[str], dialect: str, problems: Problems
+) -> pd.DataFrame:
     """Typed, compact frame of one chunk of query rows (strings become categories)."""
     df = pd.DataFrame.from_records(rows, columns=names)
     ids = pd.to_numeric(df["id"], errors="coerce").to_numpy(dtype=float)
@@ -61,9 +64,15 @@ def chunk_frame(rows: Sequence[Any], names: list[str], dialect: str,
         df = df.loc[~bad].reset_index(drop=True)
     if "l_json" in df.columns:
         df = parse_json_column(df, problems)
-        check_ledger(df, problems, lambda rows: [
-            f"trade_custom_data exec_ext.fill.{df['order_id'].iloc[k]} (orders.id "
-            f"{int(df['id'].iloc[k])})" for k in rows])
+        check_ledger(
+            df,
+            problems,
+            lambda rows: [
+                f"trade_custom_data exec_ext.fill.{df['order_id'].iloc[k]} (orders.id "
+                f"{int(df['id'].iloc[k])})"
+                for k in rows
+            ],
+        )
     for col in _TEXT:
         if col in df.columns and col != "order_id":
             df[col] = df[col].astype("category")
@@ -75,10 +84,20 @@ def chunk_frame(rows: Sequence[Any], names: list[str], dialect: str,
     return df
 
 
-def read(conn: Any, *, dialect: str, url: str, stage: str | None, bot: str, use_ledger: bool,
-         pairs: Sequence[str], strategies: Sequence[str],
-         progress: Callable[[int, int], None] | None, total: int, chunk_rows: int
-         ) -> tuple[list[pd.DataFrame], Problems]:
+def read(
+    conn: Any,
+    *,
+    dialect: str,
+    url: str,
+    stage: str | None,
+    bot: str,
+    use_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    progress: Callable[[int, int], None] | None,
+    total: int,
+    chunk_rows: int,
+) -> tuple[list[pd.DataFrame], Problems]:
     from sqlalchemy import text
 
     problems = Problems()
@@ -91,8 +110,9 @@ def read(conn: Any, *, dialect: str, url: str, stage: str | None, bot: str, use_
         rows = result.fetchmany(chunk_rows)
         if not rows:
             break
-        frames.append(finish(chunk_frame(rows, names, dialect, problems), url=url,
-                             stage=stage, bot=bot))
+        frames.append(
+            finish(chunk_frame(rows, names, dialect, problems), url=url, stage=stage, bot=bot)
+        )
         done += len(rows)
         if progress:
             progress(done, total)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.report.frame import Problems, check_ledger, finish, numbers
 from freqtrade_exec_ext.report.query import (
     JOINED_NAMES,
@@ -28,7 +29,7 @@ COLUMNS = [*JOINED_NAMES, "l_present", *LEDGER_COLS]
 _TEXT = {*ORDER_TEXT, *TRADE_TEXT, *LEDGER_TEXT}
 
 
-class LedgerJsonError(Exception):
+class LedgerJsonError(InputRefused):
     """A ledger record is not valid JSON: read this database with the generic reader."""
 
 
@@ -44,9 +45,16 @@ def _literal(cur: Any, value: Any) -> str:
 
 
 def parse_csv(block: str, problems: Problems) -> pd.DataFrame:
-    df = pd.read_csv(io.StringIO(block), header=None, names=COLUMNS, na_values=[""],
-                     keep_default_na=False, dtype={c: "category" for c in _TEXT},
-                     true_values=["true", "t"], false_values=["false", "f"])
+    df = pd.read_csv(
+        io.StringIO(block),
+        header=None,
+        names=COLUMNS,
+        na_values=[""],
+        keep_default_na=False,
+        dtype={c: "category" for c in _TEXT},
+        true_values=["true", "t"],
+        false_values=["false", "f"],
+    )
     ids = pd.to_numeric(df["id"], errors="coerce").to_numpy(dtype=float)
     bad = np.zeros(len(df), dtype=bool)
     for col in df.columns:
@@ -56,16 +64,31 @@ def parse_csv(block: str, problems: Problems) -> pd.DataFrame:
         bad |= wrong
     if bad.any():
         df = df.loc[~bad].reset_index(drop=True)
-    check_ledger(df, problems, lambda rows: [
-        f"trade_custom_data exec_ext.fill.{df['order_id'].iloc[k]} (orders.id "
-        f"{int(df['id'].iloc[k])})" for k in rows])
+    check_ledger(
+        df,
+        problems,
+        lambda rows: [
+            f"trade_custom_data exec_ext.fill.{df['order_id'].iloc[k]} (orders.id "
+            f"{int(df['id'].iloc[k])})"
+            for k in rows
+        ],
+    )
     return df
 
 
-def read(conn: Any, *, url: str, stage: str | None, bot: str, use_ledger: bool,
-         pairs: Sequence[str], strategies: Sequence[str],
-         progress: Callable[[int, int], None] | None, total: int, chunk_rows: int
-         ) -> tuple[list[pd.DataFrame], Problems]:
+def read(
+    conn: Any,
+    *,
+    url: str,
+    stage: str | None,
+    bot: str,
+    use_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    progress: Callable[[int, int], None] | None,
+    total: int,
+    chunk_rows: int,
+) -> tuple[list[pd.DataFrame], Problems]:
     from psycopg import errors as pgerrors
 
     problems = Problems()
@@ -95,7 +118,7 @@ def read(conn: Any, *, url: str, stage: str | None, bot: str, use_ledger: bool,
                         pending = block
                         continue
                     buf.append(block[: cut + 1])
-                    pending = block[cut + 1:]
+                    pending = block[cut + 1 :]
                     lines += block.count("\n", 0, cut + 1)
                     if lines >= chunk_rows:
                         flush(buf)

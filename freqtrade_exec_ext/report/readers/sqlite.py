@@ -48,9 +48,18 @@ def connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
 
 
-def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
-         pairs: Sequence[str], strategies: Sequence[str], progress: Progress,
-         chunk_rows: int) -> tuple[list[pd.DataFrame], Problems, list[tuple[Any, ...]]]:
+def read(
+    path: Path,
+    *,
+    url: str,
+    stage: str | None,
+    bot: str,
+    use_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    progress: Progress,
+    chunk_rows: int,
+) -> tuple[list[pd.DataFrame], Problems, list[tuple[Any, ...]]]:
     """Finished frames, the rows skipped, and the trades' decision contexts (raw rows)."""
     con = connect(path)
     try:
@@ -61,13 +70,19 @@ def read(path: Path, *, url: str, stage: str | None, bot: str, use_ledger: bool,
     contexts: list[tuple[Any, ...]] = []
     if lo is None or hi is None:
         return [], problems, contexts
-    job = {"path": path, "pairs": pairs, "strategies": strategies, "use_ledger": use_ledger,
-           "contexts": _has_contexts(path),
-           "url": url, "stage": stage, "bot": bot,
-           "ledger_fields": ledger_fields(_has_markouts(path, use_ledger))}
+    job = {
+        "path": path,
+        "pairs": pairs,
+        "strategies": strategies,
+        "use_ledger": use_ledger,
+        "contexts": _has_contexts(path),
+        "url": url,
+        "stage": stage,
+        "bot": bot,
+        "ledger_fields": ledger_fields(_has_markouts(path, use_ledger)),
+    }
     ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
-    workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows \
-        else 1
+    workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows else 1
     frames: list[pd.DataFrame] = []
     done = 0
     if progress:
@@ -88,8 +103,9 @@ def _has_markouts(path: Path, use_ledger: bool) -> bool:
         return False
     con = connect(path)
     try:
-        return bool(con.execute(sqlite_has_markouts_sql(),
-                                {"like": LEDGER_KEY_PREFIX + "%"}).fetchone()[0])
+        return bool(
+            con.execute(sqlite_has_markouts_sql(), {"like": LEDGER_KEY_PREFIX + "%"}).fetchone()[0]
+        )
     finally:
         con.close()
 
@@ -97,14 +113,18 @@ def _has_markouts(path: Path, use_ledger: bool) -> bool:
 def _has_contexts(path: Path) -> bool:
     con = connect(path)
     try:
-        return bool(con.execute("SELECT name FROM sqlite_master WHERE name = ?",
-                                (schema.TABLES.custom_data,)).fetchone())
+        return bool(
+            con.execute(
+                "SELECT name FROM sqlite_master WHERE name = ?", (schema.TABLES.custom_data,)
+            ).fetchone()
+        )
     finally:
         con.close()
 
 
-def _vocabulary(con: sqlite3.Connection, sql: str, names: Sequence[str],
-                args: dict[str, Any]) -> dict[str, list[str] | None]:
+def _vocabulary(
+    con: sqlite3.Connection, sql: str, names: Sequence[str], args: dict[str, Any]
+) -> dict[str, list[str] | None]:
     """The distinct values of short text columns (None: too many to code in SQL)."""
     rows = con.execute(sql, args).fetchall()
     vocab: dict[str, list[str] | None] = {}
@@ -128,16 +148,18 @@ def _run(job: dict[str, Any], ranges: list[tuple[int, int]], workers: int) -> An
             yield fut.result()
 
 
-def chunk(job: dict[str, Any], bounds: tuple[int, int]
-          ) -> tuple[pd.DataFrame, Problems, list[tuple[Any, ...]]]:
+def chunk(
+    job: dict[str, Any], bounds: tuple[int, int]
+) -> tuple[pd.DataFrame, Problems, list[tuple[Any, ...]]]:
     """One id range, finished into order rows (runs in a worker for big databases), with
     the decision contexts of its trades."""
     problems = Problems()
     lo, hi = bounds
     con = connect(job["path"])
     try:
-        vocab = _vocabulary(con, sqlite_vocab_sql(by_range=True)[0], ORDER_TEXT,
-                            {"lo": lo, "hi": hi})
+        vocab = _vocabulary(
+            con, sqlite_vocab_sql(by_range=True)[0], ORDER_TEXT, {"lo": lo, "hi": hi}
+        )
         sql, params = sqlite_orders_sql(job["pairs"], job["strategies"], vocab)
         rows = con.execute(sql, {**params, "lo": lo, "hi": hi}).fetchall()
         if not rows:
@@ -145,8 +167,11 @@ def chunk(job: dict[str, Any], bounds: tuple[int, int]
         raw = _orders(rows, vocab, problems)
         del rows
         args = _join_trades(con, raw, lo, hi, problems)
-        ctx = con.execute(contexts_sql(args.pop("dense")), args).fetchall() \
-            if job["use_ledger"] or job["contexts"] else []
+        ctx = (
+            con.execute(contexts_sql(args.pop("dense")), args).fetchall()
+            if job["use_ledger"] or job["contexts"]
+            else []
+        )
         if job["use_ledger"] and len(raw):
             _join_ledger(con, job, raw, lo, hi, problems)
     finally:
@@ -163,12 +188,19 @@ def categorical(values: Sequence[Any]) -> pd.Categorical:
 
 def from_vocab(codes_: np.ndarray, vocab: list[str]) -> pd.Categorical:
     c = np.nan_to_num(codes_, nan=-1).astype(np.int32)
-    return pd.Categorical.from_codes(np.where((c < 0) | (c >= len(vocab)), -1, c),
-                                     categories=pd.Index(vocab, dtype=object))
+    return pd.Categorical.from_codes(
+        np.where((c < 0) | (c >= len(vocab)), -1, c), categories=pd.Index(vocab, dtype=object)
+    )
 
 
-def _matrix(rows: list[tuple[Any, ...]], names: Sequence[str], text: set[str],
-            ids_col: int, problems: Problems, label: str) -> tuple[dict[str, Any], np.ndarray]:
+def _matrix(
+    rows: list[tuple[Any, ...]],
+    names: Sequence[str],
+    text: set[str],
+    ids_col: int,
+    problems: Problems,
+    label: str,
+) -> tuple[dict[str, Any], np.ndarray]:
     """Query rows as columns: one C conversion when every value is a number; else column
     by column, naming the values that are not numbers."""
     n = len(rows)
@@ -192,8 +224,9 @@ def _matrix(rows: list[tuple[Any, ...]], names: Sequence[str], text: set[str],
     return out, bad
 
 
-def _orders(rows: list[tuple[Any, ...]], vocab: dict[str, list[str] | None],
-            problems: Problems) -> pd.DataFrame:
+def _orders(
+    rows: list[tuple[Any, ...]], vocab: dict[str, list[str] | None], problems: Problems
+) -> pd.DataFrame:
     text = {c for c in ORDER_TEXT if vocab.get(c) is None}
     data, bad = _matrix(rows, SQLITE_ORDER_NAMES, text, 0, problems, "orders.id")
     for c in ORDER_TEXT:
@@ -206,8 +239,9 @@ def _orders(rows: list[tuple[Any, ...]], vocab: dict[str, list[str] | None],
 TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
 
 
-def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
-                 problems: Problems) -> dict[str, Any]:
+def _join_trades(
+    con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int, problems: Problems
+) -> dict[str, Any]:
     """Add the trades' columns (in place); returns how the trades were selected."""
     tids = raw["ft_trade_id"].to_numpy()
     tlo, thi = (float(np.nanmin(tids)), float(np.nanmax(tids))) if len(tids) else (0.0, -1.0)
@@ -232,8 +266,11 @@ def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
     ok[ok] = t_ids[order[pos[ok]]] == tid[ok]
     if not ok.all():
         missing = raw["id"].to_numpy()[~ok]
-        problems.add("orders", [f"orders.id {int(i)} belongs to no trade"
-                                for i in missing[:3]], int((~ok).sum()))
+        problems.add(
+            "orders",
+            [f"orders.id {int(i)} belongs to no trade" for i in missing[:3]],
+            int((~ok).sum()),
+        )
         raw.drop(index=raw.index[~ok], inplace=True)
         raw.reset_index(drop=True, inplace=True)
         pos = pos[ok]
@@ -248,8 +285,9 @@ def _join_trades(con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int,
     return {**args, "dense": dense}
 
 
-def _ledger_rows(con: sqlite3.Connection, lo: int, hi: int, problems: Problems,
-                 markouts: bool) -> list[tuple[Any, ...]]:
+def _ledger_rows(
+    con: sqlite3.Connection, lo: int, hi: int, problems: Problems, markouts: bool
+) -> list[tuple[Any, ...]]:
     args = {"prefix": LEDGER_KEY_PREFIX, "lo": lo, "hi": hi}
     try:
         return con.execute(sqlite_ledger_sql(markouts=markouts), args).fetchall()
@@ -257,22 +295,36 @@ def _ledger_rows(con: sqlite3.Connection, lo: int, hi: int, problems: Problems,
         if "JSON" not in str(exc):
             raise
     bad = con.execute(sqlite_invalid_ledger_sql(), args).fetchall()
-    problems.add("ledger", [f"trade_custom_data id {cid} ({key}, trade {tid}) is not valid "
-                            "JSON" for cid, key, tid in bad[:3]], len(bad))
+    problems.add(
+        "ledger",
+        [
+            f"trade_custom_data id {cid} ({key}, trade {tid}) is not valid JSON"
+            for cid, key, tid in bad[:3]
+        ],
+        len(bad),
+    )
     return con.execute(sqlite_ledger_sql(valid_only=True, markouts=markouts), args).fetchall()
 
 
-def parse_arrays(texts: list[str], fields: Sequence[tuple[str, str, str]] = LEDGER_FIELDS
-                 ) -> pd.DataFrame:
+def parse_arrays(
+    texts: list[str], fields: Sequence[tuple[str, str, str]] = LEDGER_FIELDS
+) -> pd.DataFrame:
     """'[1.0,"maker",null,...]' texts (one per record) -> a frame, in one C pass; a text
     the CSV parser cannot split is read with the JSON parser instead."""
     names = [f"l_{n}" for n, _, _ in fields]
     block = "\n".join(t[1:-1] if t and t[0] == "[" else "" for t in texts)
     try:
-        led = pd.read_csv(io.StringIO(block), header=None, names=names,
-                          na_values=["null"], keep_default_na=False, skip_blank_lines=False,
-                          dtype={c: "category" for c in names if c in _TEXT},
-                          true_values=["true"], false_values=["false"])
+        led = pd.read_csv(
+            io.StringIO(block),
+            header=None,
+            names=names,
+            na_values=["null"],
+            keep_default_na=False,
+            skip_blank_lines=False,
+            dtype={c: "category" for c in names if c in _TEXT},
+            true_values=["true"],
+            false_values=["false"],
+        )
         if len(led) == len(texts):
             return led
     except (ValueError, pd.errors.ParserError):
@@ -290,8 +342,14 @@ def parse_arrays(texts: list[str], fields: Sequence[tuple[str, str, str]] = LEDG
 _TEXT = {f"l_{n}" for n, _, k in LEDGER_FIELDS if k == "text"}
 
 
-def _join_ledger(con: sqlite3.Connection, job: dict[str, Any], raw: pd.DataFrame, lo: int,
-                 hi: int, problems: Problems) -> None:
+def _join_ledger(
+    con: sqlite3.Connection,
+    job: dict[str, Any],
+    raw: pd.DataFrame,
+    lo: int,
+    hi: int,
+    problems: Problems,
+) -> None:
     raw["l_present"] = np.zeros(len(raw), dtype=np.int8)
     fields = job["ledger_fields"]
     ledger = _ledger_rows(con, lo, hi, problems, len(fields) == len(LEDGER_FIELDS))
@@ -316,17 +374,22 @@ def _join_ledger(con: sqlite3.Connection, job: dict[str, Any], raw: pd.DataFrame
             raw[c] = pd.Categorical.from_codes(c_codes, categories=col.cat.categories)
         else:
             numeric = col.dtype.kind in "fiub"
-            full = np.full(len(raw), np.nan if numeric else None,
-                           dtype=float if numeric else object)
+            full = np.full(
+                len(raw), np.nan if numeric else None, dtype=float if numeric else object
+            )
             full[pos] = col.to_numpy(dtype=float if numeric else object)
             raw[c] = full
 
     def label(rows: list[int]) -> list[str]:
         marks = ",".join("?" * len(rows))
-        got = dict(con.execute(
-            f"SELECT id, ? || order_id FROM orders WHERE id IN ({marks})",  # noqa: S608
-            [LEDGER_KEY_PREFIX, *(int(ids[k]) for k in rows)]).fetchall())
-        return [f"trade_custom_data {got.get(int(ids[k]), '?')} (orders.id {int(ids[k])})"
-                for k in rows]
+        got = dict(
+            con.execute(
+                f"SELECT id, ? || order_id FROM orders WHERE id IN ({marks})",  # noqa: S608
+                [LEDGER_KEY_PREFIX, *(int(ids[k]) for k in rows)],
+            ).fetchall()
+        )
+        return [
+            f"trade_custom_data {got.get(int(ids[k]), '?')} (orders.id {int(ids[k])})" for k in rows
+        ]
 
     check_ledger(raw, problems, label)
