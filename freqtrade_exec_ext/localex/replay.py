@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.localex import intracandle
 from freqtrade_exec_ext.localex.intracandle import LINEAR, PathModel
 
@@ -55,7 +56,7 @@ _SPOT_FILE = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)-(\d+[mhdw])\.feather$")
 _FUT_FILE = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)_([A-Z0-9]+)-(\d+[mhdw])-futures\.feather$")
 
 
-class ReplayError(ValueError):
+class ReplayError(InputRefused, ValueError):
     """Bad request against the replay (unknown interval, no data)."""
 
 

@@ -32,7 +32,6 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from freqtrade.enums import RunMode
@@ -204,10 +203,8 @@ class ExecutionMixin(SettingsHook):
                 c.slippage.backtest_bps,
             )
         if mode in LEDGER_FILE_MODES:
-            results = self.config.get("exportdirectory") or (
-                Path(self.config.get("user_data_dir", "user_data")) / "backtest_results"
-            )
-            path = self.exec_ext_recorder.open_file(Path(results), type(self).__name__)
+            results = compat.backtest_results_dir(self.config)
+            path = self.exec_ext_recorder.open_file(results, type(self).__name__)
             logger.info("exec_ext: execution ledger -> %s", path)
         self.exec_ext_decisions.clear()
         self.exec_ext_recorder.reset()

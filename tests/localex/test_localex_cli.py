@@ -20,8 +20,11 @@ from typing import Any
 
 import ccxt
 import pytest
+from support import free_port
 
 from freqtrade_exec_ext.localex import ccxt_urls
+
+pytestmark = pytest.mark.slow
 
 KEY_VARS = (
     "LOCALEX_API_KEY",
@@ -43,16 +46,13 @@ def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
         env=env if env is not None else _env(),
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port
 
 
 def _get(url: str, token: str | None = None) -> Any:

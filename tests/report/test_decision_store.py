@@ -71,6 +71,7 @@ def test_sqlite_store_beside_freqtrades_tables(tmp_path):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # createdb runs as a subprocess
 def test_postgres_store(pg_server):
     from sqlalchemy import create_engine
 
