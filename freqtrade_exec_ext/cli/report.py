@@ -27,8 +27,10 @@ def register(sub: Any) -> None:
     src.add_argument(
         "--db",
         metavar="URL",
+        action="append",
         help="SQLAlchemy URL of a Freqtrade database, e.g. "
-        "sqlite:///tradesv3.dryrun.sqlite or postgresql+psycopg://user@host/db",
+        "sqlite:///tradesv3.dryrun.sqlite or postgresql+psycopg://user@host/db; "
+        "repeat it for several bots (read concurrently, one column per bot)",
     )
     src.add_argument(
         "--backtest",
@@ -42,6 +44,20 @@ def register(sub: Any) -> None:
         type=Path,
         help="execution ledger (JSON lines) of the backtest; default: "
         "<results dir>/<Strategy>-exec-ledger.jsonl",
+    )
+    p.add_argument(
+        "--datadir",
+        metavar="DIR",
+        type=Path,
+        help="candles for backtest markouts; default: the backtest config's "
+        "datadir, else user_data/data/<exchange>",
+    )
+    p.add_argument(
+        "--max-backtest-mb",
+        metavar="MB",
+        type=int,
+        default=256,
+        help="refuse a backtest result that inflates to more than this (default 256)",
     )
     p.add_argument(
         "--contract",
@@ -68,6 +84,18 @@ def register(sub: Any) -> None:
     p.add_argument("--csv", metavar="FILE", type=Path, help="write the group table as CSV")
     p.add_argument(
         "--html", metavar="FILE", type=Path, help="write a self-contained HTML report with charts"
+    )
+    p.add_argument(
+        "--executions",
+        metavar="FILE",
+        type=Path,
+        help="write every execution (decision and its orders) as CSV",
+    )
+    p.add_argument(
+        "--width",
+        metavar="N",
+        type=int,
+        help="terminal width (default: COLUMNS or the terminal's size)",
     )
     p.add_argument(
         "--quiet", action="store_true", help="no terminal table and no progress (files only)"
@@ -105,10 +133,24 @@ def _progress(quiet: bool) -> tuple[Any, Any]:
 def _check_outputs(args: argparse.Namespace) -> None:
     from freqtrade_exec_ext.cli.errors import CliError
 
-    for opt in ("json", "csv", "html"):
+    for opt in ("json", "csv", "html", "executions"):
         path = getattr(args, opt)
         if path is not None and not path.parent.exists():
             raise CliError(f"--{opt} {path}: directory {path.parent} does not exist")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from freqtrade_exec_ext.cli.errors import CliError
+
+    _check_outputs(args)
+    if args.width is not None and args.width < 40:
+        raise CliError(f"--width {args.width}: must be at least 40")
+    if args.max_backtest_mb < 1:
+        raise CliError(f"--max-backtest-mb {args.max_backtest_mb}: must be at least 1")
+    if args.ledger is not None and args.db:
+        raise CliError(
+            "--ledger: only with --backtest (database ledgers live in trade_custom_data)"
+        )
 
 
 def _budget(args: argparse.Namespace) -> tuple[float, float] | None:
@@ -125,21 +167,25 @@ def _budget(args: argparse.Namespace) -> tuple[float, float] | None:
 
 def run(args: argparse.Namespace) -> int:
     from freqtrade_exec_ext.cli.errors import CliError
+    from freqtrade_exec_ext.redact import mask_urls_in
     from freqtrade_exec_ext.report.errors import ReportInputError
 
-    _check_outputs(args)
+    _check_options(args)
     budget = _budget(args)
-    if args.ledger is not None and args.db:
-        raise CliError(
-            "--ledger: only with --backtest (database ledgers live in trade_custom_data)"
-        )
     prog, cb = _progress(args.quiet)
     try:
         if prog is not None:
             prog.start()
         report = _build(args, budget, cb)
     except ReportInputError as exc:
-        raise CliError(str(exc)) from exc
+        # every message names URLs masked already; this is the safety net (a token that
+        # ends a clause keeps its colon)
+        raise CliError(
+            " ".join(
+                mask_urls_in(t[:-1]) + ":" if t.endswith(":") else mask_urls_in(t)
+                for t in str(exc).split(" ")
+            )
+        ) from exc
     finally:
         if prog is not None:
             prog.stop()
@@ -149,13 +195,15 @@ def run(args: argparse.Namespace) -> int:
         render.write_json(report, args.json)
     if args.csv:
         render.write_csv(report, args.csv)
+    if args.executions:
+        render.write_executions_csv(report, args.executions)
     if args.html:
         from freqtrade_exec_ext.report.html import write_html
 
         write_html(report, args.html)
     if not args.quiet:
-        render.render_terminal(report, file=sys.stdout)
-        for opt in ("json", "csv", "html"):
+        render.render_terminal(report, file=sys.stdout, width=args.width)
+        for opt in ("json", "csv", "html", "executions"):
             if getattr(args, opt):
                 print(f"wrote {getattr(args, opt)}")
     return 0
@@ -165,9 +213,9 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
     from freqtrade_exec_ext.report.build import build_report
 
     if args.db:
-        from freqtrade_exec_ext.report.sql_reader import lookup_order_ids, read_db
+        from freqtrade_exec_ext.report.sql_reader import lookup_order_ids, read_dbs
 
-        r = read_db(
+        r = read_dbs(
             args.db,
             stage=args.stage,
             pairs=tuple(args.pair),
@@ -182,18 +230,28 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
             "dialect": r.dialect,
             "stage_rule": r.stage_rule,
             "ledger_records": r.ledger_records,
+            "bots": r.bots,
         }
         return build_report(
             r.orders,
             meta,
             budget=budget,
             notes=r.notes,
-            order_id_lookup=lambda ids: lookup_order_ids(args.db, ids),
+            skipped=r.problems.lines(),
+            decisions=r.decisions,
+            links=r.links,
+            contexts=r.contexts,
+            order_id_lookup=lambda w: lookup_order_ids(args.db, r.bots, w),
         )
     from freqtrade_exec_ext.report.backtest_reader import read_backtest
 
     b = read_backtest(
-        args.backtest, ledger=args.ledger, pairs=tuple(args.pair), strategies=tuple(args.strategy)
+        args.backtest,
+        ledger=args.ledger,
+        pairs=tuple(args.pair),
+        strategies=tuple(args.strategy),
+        max_mb=args.max_backtest_mb,
+        datadir=args.datadir,
     )
     orders = b.orders
     if args.stage:
@@ -204,4 +262,12 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
         "stage_rule": f"--stage {args.stage}" if args.stage else "backtest",
         "ledgers": {k: (str(v) if v else None) for k, v in b.ledgers.items()},
     }
-    return build_report(orders, meta, budget=budget, notes=b.notes)
+    return build_report(
+        orders,
+        meta,
+        budget=budget,
+        notes=b.notes,
+        skipped=b.skipped,
+        decisions=b.decisions,
+        links=b.links,
+    )

@@ -59,7 +59,6 @@ from freqtrade_exec_ext.compat.registry import (
     run_freqtrade_main,
     uninstall,
 )
-from freqtrade_exec_ext.compat.strategy import replace_allowed
 from freqtrade_exec_ext.compat.version import (
     DISTRIBUTION,
     REQUIRED_INTERNALS,
@@ -116,3 +115,13 @@ __all__ = [
     "trades_since",
     "uninstall",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # compat.strategy subclasses Freqtrade's IStrategy: importing it loads all of Freqtrade
+    # (seconds), which plain readers of compat.schema (the report) must not pay
+    if name == "replace_allowed":
+        from freqtrade_exec_ext.compat.strategy import replace_allowed
+
+        return replace_allowed
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -138,3 +138,26 @@ def missing_columns() -> list[str]:
     return [
         f"{table}.{col}" for table, cols in wanted.items() for col in cols if col not in have[table]
     ]
+
+
+# The same names declared without importing Freqtrade: its models take about 2 s to import,
+# which plain-SQL readers (the report) cannot afford.  :func:`mismatched_tables` compares
+# them with :func:`tables` (``tests/report/test_schema_names.py``).
+TABLES = FreqtradeTables(
+    orders="orders",
+    trades="trades",
+    custom_data="trade_custom_data",
+    wallet_history="wallet_history",
+    key_value_store="KeyValueStore",
+    pairlocks="pairlocks",
+)
+
+
+def mismatched_tables() -> list[str]:
+    """``field: declared != Freqtrade's`` for each table name that differs."""
+    actual = tables()
+    return [
+        f"{f}: {getattr(TABLES, f)!r} != {getattr(actual, f)!r}"
+        for f in TABLES.__dataclass_fields__
+        if getattr(TABLES, f) != getattr(actual, f)
+    ]

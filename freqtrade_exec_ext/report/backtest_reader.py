@@ -1,8 +1,13 @@
 """Read a Freqtrade backtest result (zip) and the execution ledger written beside it.
 
 ``--backtest`` accepts the result zip (``backtest-result-<ts>.zip``), its ``.json``, the
-``.last_result.json`` file, or the results directory (the latest result is used).  The
-ledger is ``<results dir>/<StrategyName>-exec-ledger.jsonl`` unless ``--ledger`` names it.
+``.last_result.json`` file, or the results directory (the latest result is used;
+``.last_result.json`` may only name a file inside that directory).  A result is read only
+when it inflates to at most ``max_mb`` (zip members and plain files alike) with at most
+:data:`MAX_MEMBERS` zip members.  The ledger is
+``<results dir>/<StrategyName>-exec-ledger.jsonl`` unless ``--ledger`` names it; a line
+that is not a ledger record is skipped and counted.  Decisions recorded by the mixin are
+read from ``<StrategyName>-exec-decisions.jsonl`` beside it.
 With a ledger, each record is one filled order; without one, the orders exported in the
 result give requested vs fill price only (a backtest fills exactly at the requested price,
 so that slippage is 0 by construction).
@@ -26,6 +31,8 @@ from freqtrade_exec_ext.report.metrics import coerce_orders, empty_orders
 from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
 LAST_RESULT = ".last_result.json"
+MAX_MEMBERS = 100
+MB = 1 << 20
 
 
 @dataclass
@@ -35,6 +42,9 @@ class BacktestRead:
     result_file: Path
     ledgers: dict[str, Path | None]
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    decisions: pd.DataFrame | None = None
+    links: pd.DataFrame | None = None
 
 
 def resolve_result(path: Path) -> Path:
@@ -49,13 +59,27 @@ def resolve_result(path: Path) -> Path:
                 f"--backtest {path}: no {LAST_RESULT} in {folder}; "
                 "name the backtest-result-*.zip file instead"
             )
+        if last.stat().st_size > MB:
+            raise ReportInputError(
+                f"--backtest {last}: {last.stat().st_size // MB} MB is not "
+                f"a {LAST_RESULT} (expected a few bytes)"
+            )
         try:
             name = json.loads(last.read_text(encoding="utf-8"))["latest_backtest"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ReportInputError(
                 f'--backtest {last}: unreadable ({exc}); expected {{"latest_backtest": "<file>"}}'
             ) from exc
-        result = folder / name
+        result = folder / str(name)
+        if (
+            not isinstance(name, str)
+            or Path(name).name != name
+            or name in ("", ".", "..")
+            or result.resolve().parent != folder.resolve()
+        ):
+            raise ReportInputError(
+                f"--backtest {last}: names {name!r}; it may only name a file inside {folder}"
+            )
         if not result.is_file():
             raise ReportInputError(f"--backtest {last}: names {name}, which does not exist")
         return result
@@ -65,6 +89,38 @@ def resolve_result(path: Path) -> Path:
             f".json), {LAST_RESULT} or the backtest_results directory"
         )
     return path
+
+
+def check_size(result: Path, max_mb: int) -> None:
+    """Refuse a result that would inflate beyond ``max_mb`` or has too many members."""
+    import zipfile
+
+    cap = max_mb * MB
+    hint = "raise --max-backtest-mb to read it"
+    meta = result.with_suffix(".meta.json")
+    sizes = [meta.stat().st_size] if meta.is_file() else []
+    if result.suffix == ".zip":
+        try:
+            with zipfile.ZipFile(result) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ReportInputError(
+                f"--backtest {result}: not a readable Freqtrade backtest "
+                f"result (bad zip file: {exc})"
+            ) from exc
+        if len(infos) > MAX_MEMBERS:
+            raise ReportInputError(
+                f"--backtest {result}: {len(infos)} members; a backtest "
+                f"result has at most {MAX_MEMBERS}"
+            )
+        sizes += [i.file_size for i in infos]
+    else:
+        sizes.append(result.stat().st_size)
+    if sum(sizes) > cap:
+        raise ReportInputError(
+            f"--backtest {result}: {sum(sizes) // MB} MB uncompressed, over "
+            f"the cap {max_mb} MB; {hint}"
+        )
 
 
 def _load_stats(result: Path) -> dict[str, Any]:
@@ -105,14 +161,19 @@ def read_backtest(
     ledger: Path | None = None,
     pairs: tuple[str, ...] = (),
     strategies: tuple[str, ...] = (),
+    max_mb: int = 256,
+    datadir: Path | None = None,
 ) -> BacktestRead:
     result = resolve_result(path)
+    check_size(result, max_mb)
     data = _load_stats(result)
     if ledger is not None and not ledger.is_file():
         raise ReportInputError(f"--ledger {ledger}: no such file")
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
+    skipped: list[str] = []
     ledgers: dict[str, Path | None] = {}
+    dec_frames: list[pd.DataFrame] = []
     for name, strat in data["strategy"].items():
         if strategies and name not in strategies:
             continue
@@ -121,7 +182,7 @@ def read_backtest(
         lpath = ledger if ledger is not None else backtest_ledger_path(result.parent, name)
         records: list[FillRecord] = []
         if lpath.is_file():
-            records = _read_ledger(lpath)
+            records = _read_ledger(lpath, skipped)
             ledgers[name] = lpath
         else:
             ledgers[name] = None
@@ -143,31 +204,87 @@ def read_backtest(
                 )
         else:
             rows += _rows_from_export(name, trades, stake_ccy)
+        dec_frames += _decisions(result.parent, name, skipped)
     df = pd.DataFrame(rows) if rows else empty_orders()
     if pairs and len(df):
         df = df[df["pair"].isin(pairs)]
+    df = df.reset_index(drop=True)
+    df["row_id"] = np.arange(1, len(df) + 1)
+    df["bot"] = ""
+    orders = coerce_orders(df)
+    from freqtrade_exec_ext.report.candle_markouts import add_candle_markouts
+
+    notes += add_candle_markouts(orders, data, result, datadir)
+    decisions, links = _link_decisions(dec_frames, orders)
     return BacktestRead(
-        orders=coerce_orders(df.reset_index(drop=True)),
+        orders=orders,
         source=str(result),
         result_file=result,
         ledgers=ledgers,
         notes=notes,
+        skipped=skipped,
+        decisions=decisions,
+        links=links,
     )
 
 
-def _read_ledger(path: Path) -> list[FillRecord]:
+def _decisions(folder: Path, name: str, skipped: list[str]) -> list[pd.DataFrame]:
+    from freqtrade_exec_ext.store.decisions import decision_log_path, read_decision_log
+
+    path = decision_log_path(folder, name)
+    if not path.is_file():
+        return []
+    records, problems = read_decision_log(path)
+    if problems:
+        skipped.append(
+            f"{len(problems)} decision record line(s) skipped: " + "; ".join(problems[:3])
+        )
+    if not records:
+        return []
+    frame = pd.DataFrame([r.to_dict() for r in records])
+    frame["id"] = np.arange(1, len(frame) + 1)
+    frame["bot"] = ""
+    return [frame]
+
+
+def _link_decisions(
+    frames: list[pd.DataFrame], orders: pd.DataFrame
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    if not frames:
+        return None, None
+    dec = pd.concat(frames, ignore_index=True)
+    dec["id"] = np.arange(1, len(dec) + 1)
+    by_oid = dict(zip(orders["order_id"].astype(str), orders["row_id"], strict=True))
+    links = [
+        (by_oid[o], did, k)
+        for did, oids in zip(dec["id"], dec["order_ids"], strict=True)
+        for k, o in enumerate(oids)
+        if o in by_oid
+    ]
+    return dec, pd.DataFrame(links, columns=["row_id", "decision", "position"]).assign(bot="")
+
+
+def _read_ledger(path: Path, skipped: list[str]) -> list[FillRecord]:
+    """The records of a ledger file; a line that is not one is skipped and counted."""
     out = []
-    with path.open(encoding="utf-8") as fh:
+    bad: list[str] = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
                 continue
             try:
-                out.append(FillRecord.from_dict(json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise ReportInputError(
-                    f"--ledger {path}: line {n} is not a ledger record ({exc})"
-                ) from exc
+                rec = FillRecord.from_dict(json.loads(line))
+                if not isinstance(rec.fill_price, int | float) or not isinstance(
+                    rec.filled_amount, int | float
+                ):
+                    raise TypeError("fill_price/filled_amount must be numbers")
+                out.append(rec)
+            except (ValueError, TypeError, AttributeError) as exc:
+                reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+                bad.append(f"{path.name} line {n}: {reason}")
+    if bad:
+        skipped.append(f"{len(bad)} ledger record(s) skipped: " + "; ".join(bad[:3]))
     return out
 
 
@@ -264,9 +381,9 @@ def _rows_from_ledger(
                 "over_budget": 1.0 if r.over_budget else 0.0,
                 "placed_ts": _ts(r.placed_time),
                 "filled_ts": _ts(r.filled_time),
-                "later_price": np.nan,
-                "opp_covered": False,
                 "has_ledger": True,
+                "reason": r.exit_reason or "",
+                "is_short": r.is_short,
             }
         )
     return rows
@@ -323,9 +440,9 @@ def _rows_from_export(
                     "over_budget": np.nan,
                     "placed_ts": _ts(o.get("order_filled_timestamp")),
                     "filled_ts": _ts(o.get("order_filled_timestamp")),
-                    "later_price": np.nan,
-                    "opp_covered": False,
                     "has_ledger": False,
+                    "is_short": is_short,
+                    "reason": str((t.get("enter_tag") if entry else t.get("exit_reason")) or ""),
                 }
             )
     return rows

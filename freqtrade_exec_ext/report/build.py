@@ -1,4 +1,4 @@
-"""Assemble the report from an order frame: groups, totals, breaches, plots, gaps."""
+"""Assemble the report from an order frame: groups, executions, markouts, breaches, gaps."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from freqtrade_exec_ext.report import executions as X
+from freqtrade_exec_ext.report import markouts as MK
 from freqtrade_exec_ext.report import metrics as M
 
 PLOT_POINTS = 5000  # points per scatter/box plot; larger inputs are thinned evenly
+WORST_EXECUTIONS = 200  # listed in JSON/HTML (all of them with --executions FILE)
 
 
 @dataclass
@@ -23,6 +26,9 @@ class Report:
     unavailable: list[str]
     notes: list[str] = field(default_factory=list)
     frame: pd.DataFrame | None = None  # per-order frame after add_costs (for plots)
+    executions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    exec_tables: dict[str, Any] = field(default_factory=dict)
+    markouts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self, breach_limit: int | None = None) -> dict[str, Any]:
         b = self.breaches if breach_limit is None else self.breaches.head(breach_limit)
@@ -30,6 +36,12 @@ class Report:
             "meta": self.meta,
             "totals": self.totals,
             "groups": self.groups,
+            "executions": {
+                "by": {k: v for k, v in self.exec_tables.items() if k != "total"},
+                "total": self.exec_tables.get("total"),
+                "worst": X.records(X.worst(self.executions, WORST_EXECUTIONS)),
+            },
+            "markouts": self.markouts,
             "breaches": breach_records(b),
             "unavailable": self.unavailable,
             "notes": self.notes,
@@ -37,6 +49,7 @@ class Report:
 
 
 BREACH_FIELDS = (
+    "bot",
     "strategy",
     "pair",
     "side",
@@ -62,6 +75,7 @@ def breach_records(df: pd.DataFrame) -> list[dict[str, Any]]:
         ts = d.get("filled_ts")
         out.append(
             {
+                "bot": str(d["bot"]),
                 "strategy": str(d["strategy"]),
                 "pair": str(d["pair"]),
                 "side": str(d["side"]),
@@ -90,7 +104,11 @@ def build_report(
     *,
     budget: tuple[float, float] | None = None,
     notes: list[str] | None = None,
-    order_id_lookup: Callable[[list[int]], dict[int, str]] | None = None,
+    skipped: list[str] | None = None,
+    decisions: pd.DataFrame | None = None,
+    links: pd.DataFrame | None = None,
+    contexts: pd.DataFrame | None = None,
+    order_id_lookup: Callable[[pd.DataFrame], dict[tuple[str, int], str]] | None = None,
 ) -> Report:
     """``budget`` = (entry_bps, exit_bps) from ``--contract`` rechecks every fill."""
     df = M.add_costs(orders)
@@ -101,35 +119,45 @@ def build_report(
     totals = totals_list[0] if totals_list else {"orders": 0, "filled": 0}
     br = M.breaches(df)
     if order_id_lookup is not None and len(br):
-        missing = br.loc[br["order_id"].astype(str) == "", "row_id"].astype(int).tolist()
-        if missing:
+        missing = br.loc[br["order_id"].astype(str) == "", ["bot", "row_id"]]
+        if len(missing):
             ids = order_id_lookup(missing)
             br = br.assign(
                 order_id=[
-                    ids.get(int(rid), oid) if str(oid) == "" else oid
-                    for rid, oid in zip(br["row_id"], br["order_id"], strict=True)
+                    ids.get((str(b), int(rid)), oid) if str(oid) == "" else oid
+                    for b, rid, oid in zip(br["bot"], br["row_id"], br["order_id"], strict=True)
                 ]
             )
-    av = M.availability(df)
+    ex = X.build(df, decisions, links, contexts)
+    kind = str(meta.get("kind", ""))
     meta = {
         **meta,
         "budget_source": "contract (--contract)"
         if budget is not None
         else "ledger records (the contract when each fill was recorded)",
     }
+    gaps = [
+        *(skipped or []),
+        *unavailable(M.availability(df), budget is not None, kind),
+        *X.gaps(ex, has_decisions_table=decisions is not None, kind=kind),
+        *MK.gaps(df, kind),
+    ]
     return Report(
         meta=meta,
         groups=groups,
         totals=totals,
         breaches=br,
-        unavailable=unavailable(av, budget is not None, meta.get("kind", "")),
+        unavailable=gaps,
         notes=list(notes or []),
         frame=df,
+        executions=ex,
+        exec_tables=X.tables(ex),
+        markouts=MK.summarize(df),
     )
 
 
 def unavailable(av: M.Availability, contract: bool, kind: str) -> list[str]:
-    """Plain-language list of what could not be computed, and why."""
+    """Plain-language list of what could not be computed per fill, and why."""
     out: list[str] = []
     if av.filled == 0:
         return ["everything: no filled order in the input"]
@@ -146,19 +174,14 @@ def unavailable(av: M.Availability, contract: bool, kind: str) -> list[str]:
         )
     if av.with_arrival == 0:
         why = "backtests have no order book" if kind == "backtest" else no_ledger
-        out.append(
-            f"slippage vs arrival mid, and the delay part of the shortfall: {why}; "
-            "the decision-to-fill move is reported as execution"
-        )
+        out.append(f"slippage vs arrival mid: {why}")
     elif av.with_arrival < av.filled:
         out.append(
             f"slippage vs arrival mid for {av.filled - av.with_arrival} of "
             f"{av.filled} fills: no order-book mid was recorded"
         )
     if av.with_spread == 0:
-        out.append(
-            "spread cost (and the spread/impact split of execution): no quoted spread was recorded"
-        )
+        out.append("spread cost: no quoted spread was recorded")
     if av.with_liquidity == 0:
         out.append(
             "maker share: Freqtrade does not store whether a fill was maker or taker "
@@ -178,12 +201,6 @@ def unavailable(av: M.Availability, contract: bool, kind: str) -> list[str]:
         out.append(
             "budget breaches: no slippage budget (no ledger record; pass --contract "
             "to check fills against the contract)"
-        )
-    if av.cancelled_unpriced:
-        out.append(
-            f"opportunity cost of {av.cancelled_unpriced} cancelled order(s): nothing "
-            "filled later on the same trade and side; their unfilled notional is "
-            "shown instead"
         )
     return out
 

@@ -1,4 +1,10 @@
-"""Self-contained HTML report with plotly charts (plotly.js inlined: works offline)."""
+"""Self-contained HTML report with plotly charts (plotly.js inlined: works offline).
+
+The tables are the terminal's (:mod:`.tables`: same headers, same cells), with every
+column; a table wider than the page scrolls inside its own box, so the page itself fits
+a 1280 px window.  A chart with a single bucket says so in a note instead of drawing a
+lone bar on an axis of sub-second ticks.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from freqtrade_exec_ext.report import metrics as M
-from freqtrade_exec_ext.report.build import Report, breach_records, sample
-from freqtrade_exec_ext.report.render import _f, _money, _pct
+from freqtrade_exec_ext.report import tables as TB
+from freqtrade_exec_ext.report.build import Report, sample
+from freqtrade_exec_ext.report.render import constant_keys, report_tables, total_cells
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
+max-width:1200px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 h3{font-size:14px;margin:14px 0 4px}
-.meta{color:#555;font-size:13px} table{border-collapse:collapse;font-size:12px;margin:6px 0}
+.meta{color:#555;font-size:13px;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%;width:max-content;border:1px solid #eee}
+table{border-collapse:collapse;font-size:12px;margin:0}
 th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
-th{background:#f3f3f3} td.k,th.k{text-align:left} tr.total td{font-weight:bold}
+th{background:#f3f3f3;position:sticky;top:0} td.k,th.k{text-align:left}
+tr.total td{font-weight:bold} tr.section td{font-style:italic;background:#fafafa}
 .gap{color:#8a4b00} .plot{border:1px solid #e5e5e5;margin:10px 0}
+.note{color:#555;font-size:12px;margin:2px 0 10px}
 """
 
 
@@ -35,7 +46,7 @@ def _slip_col(df: pd.DataFrame) -> tuple[str, str]:
     return "slip_requested_bps", "vs requested price"
 
 
-def _empty(fig: Any, text: str) -> None:
+def _note(fig: Any, text: str) -> None:
     fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False})
     fig.add_annotation(
         text=text,
@@ -48,40 +59,28 @@ def _empty(fig: Any, text: str) -> None:
     )
 
 
-def figures(report: Report) -> list[tuple[str, Any]]:
+LAYOUT = {"height": 360, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "template": "plotly_white"}
+
+
+def _slippage_figures(filled: pd.DataFrame) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
 
-    df = report.frame
-    if df is None:
-        return []
-    filled = df.loc[df["notional"] > 0]
     col, label = _slip_col(filled)
-    figs: list[tuple[str, Any]] = []
-    layout = {
-        "height": 380,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "template": "plotly_white",
-    }
-
-    # 1. slippage distribution per pair
-    fig = go.Figure()
+    box = go.Figure()
     for pair, sub in filled.groupby("pair", observed=True, sort=True):
         vals = sample(sub[[col]].dropna())[col]
         if len(vals):
-            fig.add_trace(go.Box(y=vals, name=str(pair), boxpoints=False))
-    fig.update_layout(
+            box.add_trace(go.Box(y=vals, name=str(pair), boxpoints=False))
+    box.update_layout(
         title=f"Slippage distribution per pair, bps {label} (positive = cost)",
         yaxis_title="bps",
         showlegend=False,
-        **layout,
+        **LAYOUT,
     )
-    figs.append(("slippage-per-pair", fig))
-
-    # 2. slippage vs order size
-    fig = go.Figure()
+    scatter = go.Figure()
     pts = sample(filled[["notional", col, "pair"]].dropna())
     for pair, sub in pts.groupby("pair", observed=True, sort=True):
-        fig.add_trace(
+        scatter.add_trace(
             go.Scattergl(
                 x=sub["notional"],
                 y=sub[col],
@@ -90,30 +89,56 @@ def figures(report: Report) -> list[tuple[str, Any]]:
                 marker={"size": 5, "opacity": 0.6},
             )
         )
-    fig.update_layout(
+    scatter.update_layout(
         title=f"Slippage vs order size ({label})",
         xaxis_title="filled notional",
         yaxis_title="bps",
-        **layout,
+        **LAYOUT,
     )
-    figs.append(("slippage-vs-size", fig))
+    return [("slippage-per-pair", box), ("slippage-vs-size", scatter)]
 
-    # 3. cost over time
-    span = (filled["filled_ts"].max() - filled["filled_ts"].min()) if len(filled) else 0
-    freq = "h" if span and span < 5 * 86400 else "D"
-    ts = M.cost_over_time(df, freq)
+
+def shortfall_over_time(ex: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Shortfall per hour or day of execution end: decision notional, cost, bps."""
+    done = ex.loc[np.isfinite(ex["ended_ts"].to_numpy(float)) & (ex["decision_notional"] > 0)]
+    if done.empty:
+        return pd.DataFrame(columns=["period", "notional", "cost", "cost_bps"]), "day"
+    span = done["ended_ts"].max() - done["ended_ts"].min()
+    freq, unit = ("h", "hour") if span < 5 * 86400 else ("D", "day")
+    period = pd.to_datetime(done["ended_ts"], unit="s", utc=True).dt.floor(freq)
+    g = done.assign(period=period).groupby("period", sort=True)
+    out = g.agg(notional=("decision_notional", "sum"), cost=("total", "sum")).reset_index()
+    out["cost_bps"] = out["cost"] / out["notional"] * 1e4
+    return out, unit
+
+
+def _time_figure(report: Report) -> tuple[str, Any]:
+    import plotly.graph_objects as go
+
+    ts, unit = (
+        shortfall_over_time(report.executions)
+        if len(report.executions)
+        else (pd.DataFrame(), "day")
+    )
     fig = go.Figure()
-    if len(ts):
+    title = f"Implementation shortfall over time (per {unit}, bps of decision notional)"
+    if len(ts) == 1:
+        r = ts.iloc[0]
+        _note(
+            fig,
+            f"one {unit} only ({r['period']:%Y-%m-%d %H:%M} UTC): "
+            f"{r['cost_bps']:.2f} bps on {TB.money(r['notional'])} decided",
+        )
+    elif len(ts):
         fig.add_trace(go.Bar(x=ts["period"], y=ts["cost_bps"], name="shortfall bps"))
-    unit = "hour" if freq == "h" else "day"
-    fig.update_layout(
-        title=f"Implementation shortfall over time (per {unit}, bps of filled notional)",
-        yaxis_title="bps",
-        **layout,
-    )
-    figs.append(("cost-over-time", fig))
+        fig.update_layout(yaxis_title="bps")
+    fig.update_layout(title=title, **LAYOUT)
+    return "cost-over-time", fig
 
-    # 4. maker share per pair
+
+def _maker_figure(filled: pd.DataFrame) -> tuple[str, Any]:
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     known = filled.loc[filled["liquidity"].astype(str).isin(["maker", "taker"])]
     if len(known):
@@ -128,183 +153,93 @@ def figures(report: Report) -> list[tuple[str, Any]]:
                 name="maker %",
             )
         )
-        title = "Maker share per pair (% of filled notional)"
-        fig.update_layout(yaxis_title="%", yaxis_range=[0, 100])
+        fig.update_layout(
+            title="Maker share per pair (% of filled notional)",
+            yaxis_title="%",
+            yaxis_range=[0, 100],
+            **LAYOUT,
+        )
     else:
-        title = "Maker share per pair"
-        _empty(
+        fig.update_layout(title="Maker share per pair", **LAYOUT)
+        _note(
             fig,
             "not available: no fill has a maker/taker record "
             "(Freqtrade does not store it; the execution ledger does)",
         )
-    fig.update_layout(title=title, **layout)
-    figs.append(("maker-share", fig))
+    return "maker-share", fig
+
+
+def _markout_figure(report: Report) -> tuple[str, Any]:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    rows = report.markouts
+    for side in ("maker", "taker", "all"):
+        ys = [r[side]["mean"] for r in rows]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Bar(x=[r["horizon"] for r in rows], y=ys, name=side))
+    fig.update_layout(
+        title="Markouts per horizon, mean bps (positive = adverse)",
+        yaxis_title="bps",
+        barmode="group",
+        **LAYOUT,
+    )
+    if not fig.data:
+        _note(
+            fig,
+            "not available: no fill has a markout (ledger markouts_bps; backtests: "
+            "candles from --datadir)",
+        )
+    return "markouts", fig
+
+
+def figures(report: Report) -> list[tuple[str, Any]]:
+    df = report.frame
+    if df is None:
+        return []
+    filled = df.loc[df["notional"] > 0]
+    figs = [
+        *_slippage_figures(filled),
+        _time_figure(report),
+        _maker_figure(filled),
+        _markout_figure(report),
+    ]
     for _, f in figs:
         if not f.data and not f.layout.annotations:
-            _empty(f, "no filled order to plot")
+            _note(f, "no filled order to plot")
     return figs
 
 
-def _table(report: Report, headers: tuple[str, ...], cells: Any) -> str:
+def _html_table(table: TB.Table) -> str:
+    cols, fixed = constant_keys(table)
+    title = table.title + (f" — {', '.join(fixed)}" if fixed else "")
     head = (
         "<tr>"
-        + "".join(f'<th class="k">{h}</th>' for h in ("Strategy", "Pair", "Side", "Type", "Stage"))
-        + "".join(f"<th>{h}</th>" for h in headers)
+        + "".join(f'<th class="{"k" if c.key else ""}">{html.escape(c.header)}</th>' for c in cols)
         + "</tr>"
     )
-    body = []
-    rows = [*report.groups, {**report.totals, "strategy": "TOTAL"}] if report.groups else []
-    for r in rows:
-        keys = [html.escape(str(r.get(k, ""))) for k in M.GROUP_KEYS]
-        cls = ' class="total"' if r.get("strategy") == "TOTAL" else ""
-        body.append(
-            f"<tr{cls}>"
-            + "".join(f'<td class="k">{c}</td>' for c in keys)
-            + "".join(f"<td>{html.escape(c)}</td>" for c in cells(r))
-            + "</tr>"
+    body: list[str] = []
+
+    def row(cells: list[str], cls: str = "") -> str:
+        tds = "".join(
+            f'<td class="{"k" if c.key else ""}">{html.escape(v)}</td>'
+            for c, v in zip(cols, cells, strict=True)
         )
-    return f"<table>{head}{''.join(body)}</table>"
+        return f'<tr class="{cls}">{tds}</tr>'
 
-
-def _slippage_cells(r: dict[str, Any]) -> list[str]:
-    s = r.get("slip_decision") or r.get("slip_requested") or {}
-    a = r.get("slip_arrival") or {}
-    vs = "decision" if r.get("slip_decision") else "requested"
-    return [
-        f"{r['orders']:,}",
-        f"{r['filled']:,}",
-        f"{r['cancelled']:,}",
-        _money(r["filled_notional"]),
-        vs,
-        _f(s.get("mean")),
-        _f(s.get("median")),
-        _f(s.get("p90")),
-        _f(s.get("worst")),
-        _f(s.get("weighted")),
-        _f(a.get("mean")),
-        _f(a.get("p90")),
-        _f(a.get("weighted")),
-    ]
-
-
-def _cost_cells(r: dict[str, Any]) -> list[str]:
-    sf = r["shortfall"]
-    return [
-        _f(r.get("spread_cost_bps"), 2),
-        _money(r.get("fees")),
-        _f(r.get("fees_bps")),
-        _pct(r.get("maker_share")),
-        _money(r.get("funding_paid")),
-        _money(r.get("funding_received")),
-        _money(sf.get("delay")),
-        _money(sf.get("execution")),
-        _money(sf.get("spread")),
-        _money(sf.get("impact")),
-        _money(sf.get("fees")),
-        _money(sf.get("funding")),
-        _money(sf.get("opportunity")),
-        _money(sf.get("total")),
-        _f(sf.get("total_bps")),
-        f"{r.get('breaches', 0):,}",
-    ]
-
-
-def _groups_table(report: Report) -> str:
-    slip = _table(
-        report,
-        (
-            "Orders",
-            "Filled",
-            "Cancelled",
-            "Notional",
-            "vs",
-            "Mean",
-            "Median",
-            "P90",
-            "Worst",
-            "Wtd",
-            "Arr mean",
-            "Arr p90",
-            "Arr wtd",
-        ),
-        _slippage_cells,
-    )
-    cost = _table(
-        report,
-        (
-            "Spread bps",
-            "Fees",
-            "Fee bps",
-            "Maker",
-            "Fund paid",
-            "Fund recv",
-            "Delay",
-            "Execution",
-            "(spread)",
-            "(impact)",
-            "Fees",
-            "Funding",
-            "Opport.",
-            "IS total",
-            "IS bps",
-            "Breaches",
-        ),
-        _cost_cells,
-    )
-    return (
-        f"<h3>Slippage, bps (positive = cost)</h3>{slip}"
-        f"<h3>Costs and implementation shortfall (stake currency; IS bps of filled "
-        f"notional)</h3>{cost}"
-    )
-
-
-def _breach_table(report: Report, limit: int = 200) -> str:
-    recs = breach_records(report.breaches.head(limit))
-    if not recs:
-        return "<p>No fill over its slippage budget.</p>"
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "Trade",
-            "Pair",
-            "Side",
-            "Intent",
-            "Order id",
-            "Filled (UTC)",
-            "Slip bps",
-            "Budget",
-            "Excess",
-            "Notional",
-        )
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(c))}</td>"
-            for c in (
-                b["trade_id"],
-                b["pair"],
-                b["side"],
-                b["intent"],
-                b["order_id"],
-                (b["filled_time"] or "")[:19],
-                _f(b["slippage_bps"]),
-                _f(b["budget_bps"]),
-                _f(b["excess_bps"]),
-                _money(b["notional"]),
+    for section, rows in table.groups or [("", table.rows)]:
+        if section:
+            body.append(
+                f'<tr class="section"><td class="k" colspan="{len(cols)}">by '
+                f"{html.escape(section)}</td></tr>"
             )
-        )
-        + "</tr>"
-        for b in recs
-    )
-    more = (
-        f"<p>{len(report.breaches) - limit} more in --json/--csv output.</p>"
-        if len(report.breaches) > limit
-        else ""
-    )
+        body += [row([c.cell(r) for c in cols]) for r in rows]
+    if table.total is not None and (table.rows or table.groups):
+        body.append(row(total_cells(cols, table.total), "total"))
+    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
     return (
-        f"<p>{len(report.breaches)} fill(s) over budget.</p><table><tr>{head}</tr>{body}"
-        f"</table>{more}"
+        f'<h3>{html.escape(title)}</h3><div class="scroll" id="t-{table.name}">'
+        f"<table>{head}{''.join(body)}</table></div>{note}"
     )
 
 
@@ -328,8 +263,11 @@ def write_html(report: Report, path: Path) -> None:
         or "<li>nothing: every metric was computed</li>"
     )
     notes = "".join(f"<li>{html.escape(x)}</li>" for x in report.notes)
+    tables = "".join(_html_table(t) for t in report_tables(report, executions=200, breaches=200))
+    breaches = "" if len(report.breaches) else "<p>Budget breaches: none</p>"
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Execution quality report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{CSS}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
 <body><h1>Execution quality</h1>
 <div class="meta">source: {html.escape(str(meta.get("source")))} &middot; orders:
@@ -337,9 +275,8 @@ def write_html(report: Report, path: Path) -> None:
 &middot; budgets: {html.escape(str(meta.get("budget_source")))}</div>
 <p class="meta">bps are positive when they cost money; shortfall parts are costs in the stake
 currency (negative = gain). See docs/report.md.</p>
-<h2>Per strategy, pair, side, order type and stage</h2>{_groups_table(report)}
+<h2>Tables</h2>{tables}{breaches}
 <h2>Charts</h2>{"".join(parts)}
-<h2>Budget breaches</h2>{_breach_table(report)}
 <h2>Could not compute</h2><ul class="gap">{gaps}</ul>
 {f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
 </body></html>

@@ -25,25 +25,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GROUP_KEYS: tuple[str, ...] = ("strategy", "pair", "side", "order_type", "stage")
+GROUP_KEYS: tuple[str, ...] = ("bot", "strategy", "pair", "side", "order_type", "stage")
 
 # name -> (dtype, meaning).  Readers must fill every column; unknown numbers are NaN.
+# Markouts are extra columns ``mk_<horizon>`` (bps, positive = adverse), kept as they come.
 ORDER_COLUMNS: dict[str, tuple[str, str]] = {
+    "bot": ("category", "the database (bot) the order comes from; '' for one source"),
     "strategy": ("category", "Freqtrade strategy class name"),
     "pair": ("category", "pair, e.g. BTC/USDT"),
     "side": ("category", "order side on the exchange: buy | sell"),
     "intent": ("category", "entry | exit of the trade"),
     "order_type": ("category", "limit | market | stop_loss_limit | ..."),
     "stage": ("category", "backtest | dry_run | live"),
+    "reason": ("category", "orders.ft_order_tag: the enter tag or exit reason"),
     "trade_id": ("int64", "Freqtrade trade id"),
     "row_id": ("int64", "orders.id in the database (0 for backtests)"),
     "order_id": ("object", "exchange order id ('' when not read yet; see row_id)"),
     "status": ("category", "filled | partial | cancelled | open"),
+    "is_stop": ("bool", "a stop-loss order (orders.ft_order_side = stoploss)"),
+    "is_short": ("bool", "the trade is a short"),
     "amount": ("float64", "ordered quantity (base currency)"),
     "filled": ("float64", "filled quantity (base currency)"),
     "requested_price": ("float64", "price Freqtrade requested (orders.ft_price)"),
     "fill_price": ("float64", "average fill price"),
-    "decision_price": ("float64", "close of the signal candle (ledger only)"),
+    "decision_price": ("float64", "the decision price recorded with the fill (ledger)"),
     "arrival_mid": ("float64", "order-book mid at decision time (ledger, live/dry-run)"),
     "spread_cost_bps": ("float64", "half the quoted spread paid when crossing (ledger)"),
     "fee": ("float64", "fee in stake currency"),
@@ -54,14 +59,6 @@ ORDER_COLUMNS: dict[str, tuple[str, str]] = {
     "over_budget": ("float64", "1.0 over budget, 0.0 within, NaN unknown"),
     "placed_ts": ("float64", "placement time, seconds since the epoch (UTC)"),
     "filled_ts": ("float64", "fill time, seconds since the epoch (UTC)"),
-    "later_price": ("float64", "next fill price on the same trade and side (cancelled)"),
-    "opp_covered": (
-        "bool",
-        (
-            "no opportunity cost: a later fill's decision-price slippage "
-            "counts the quantity, or the order was a protective stop-loss"
-        ),
-    ),
     "has_ledger": ("bool", "an execution-ledger record exists for the order"),
 }
 
@@ -72,29 +69,35 @@ def empty_orders() -> pd.DataFrame:
     return coerce_orders(pd.DataFrame({c: [] for c in ORDER_COLUMNS}))
 
 
+def _missing(dtype: str, n: int, index: pd.Index) -> pd.Series:
+    if dtype == "float64":
+        return pd.Series(np.full(n, np.nan), index=index)
+    if dtype == "bool":
+        return pd.Series(np.zeros(n, dtype=bool), index=index)
+    if dtype == "int64":
+        return pd.Series(np.zeros(n, dtype=np.int64), index=index)
+    return pd.Series([""] * n, index=index, dtype=object)
+
+
+def _as_category(s: pd.Series) -> pd.Series:
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.fillna("").astype(str).astype("category")
+    if s.isna().any():
+        if "" not in s.cat.categories:
+            s = s.cat.add_categories([""])
+        s = s.fillna("")
+    return s
+
+
 def coerce_orders(df: pd.DataFrame) -> pd.DataFrame:
-    """Give every column of :data:`ORDER_COLUMNS` its dtype (missing columns -> NaN/'')."""
+    """Give every column of :data:`ORDER_COLUMNS` its dtype (missing columns -> NaN/'');
+    markout columns (``mk_*``) are kept as floats."""
     out = {}
     n = len(df)
     for col, (dtype, _) in ORDER_COLUMNS.items():
-        if col in df.columns:
-            s = df[col]
-        elif dtype in ("float64",):
-            s = pd.Series(np.full(n, np.nan), index=df.index)
-        elif dtype == "bool":
-            s = pd.Series(np.zeros(n, dtype=bool), index=df.index)
-        elif dtype == "int64":
-            s = pd.Series(np.zeros(n, dtype=np.int64), index=df.index)
-        else:
-            s = pd.Series([""] * n, index=df.index, dtype=object)
+        s = df[col] if col in df.columns else _missing(dtype, n, df.index)
         if dtype == "category":
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                if s.isna().any():
-                    if "" not in s.cat.categories:
-                        s = s.cat.add_categories([""])
-                    s = s.fillna("")
-            else:
-                s = s.fillna("").astype(str).astype("category")
+            s = _as_category(s)
         elif dtype == "object":
             s = s.fillna("").astype(str)
         elif dtype == "bool":
@@ -104,6 +107,9 @@ def coerce_orders(df: pd.DataFrame) -> pd.DataFrame:
         else:
             s = pd.to_numeric(s, errors="coerce").astype(np.float64)
         out[col] = s
+    for col in df.columns:
+        if col.startswith("mk_"):
+            out[col] = pd.to_numeric(df[col], errors="coerce").astype(np.float64)
     return pd.DataFrame(out, index=df.index)
 
 
@@ -138,103 +144,54 @@ def cat_in(s: pd.Series, values: Sequence[str]) -> np.ndarray:
     if isinstance(s.dtype, pd.CategoricalDtype):
         idx = [i for i, c in enumerate(s.cat.categories) if str(c) in values]
         return np.isin(s.cat.codes.to_numpy(), idx)
-    return s.astype(str).isin(list(values)).to_numpy()
+    out: np.ndarray = s.astype(str).isin(list(values)).to_numpy()
+    return out
 
 
 # ------------------------------------------------------------------- per-order columns
 
 
 def add_costs(df: pd.DataFrame) -> pd.DataFrame:
-    """Add per-order slippage (bps) and shortfall parts (stake currency) to an order frame
-    (in place; the frame is returned).
-
-    Columns added:
+    """Add per-fill notional and slippage (bps) to an order frame (in place; returned).
 
     * ``notional`` = filled * fill_price.
     * ``slip_decision_bps`` / ``slip_arrival_bps`` / ``slip_requested_bps``: fill price
-      against the decision price, the arrival mid, the requested price.
-    * ``is_delay`` = sign * (arrival_mid - decision_price) * filled: the market moved
-      between the signal and the moment the order could be placed.
-    * ``is_execution`` = sign * (fill - arrival_mid) * filled, split into ``is_spread``
-      (spread_cost_bps of the arrival notional) and ``is_impact`` (the rest).  Without an
-      arrival mid (backtests) the whole decision-to-fill move is execution and delay is
-      unknown; without a decision price either (no ledger) execution is measured against
-      the requested price.
-    * ``is_fees`` = fee; ``is_funding`` = -funding (paid funding is a cost).
-    * ``is_opportunity`` = sign * (later_price - reference) * (amount - filled) for
-      cancelled orders whose quantity traded later on the same trade and side; the
-      reference is the decision price when known, else the requested price.  It is 0 when
-      the later fill carries a decision price (``opp_covered``): that fill's slippage
-      against the decision price already contains the chase; and 0 for cancelled
-      protective stop-loss orders.  Unknown (NaN) when nothing
-      filled later: the unfilled notional is reported instead.
-    * ``is_total``: the sum of the known parts.
+      against the decision price recorded with the fill, the arrival mid, the requested
+      price.
+    * ``over_budget``: where the readers left it unknown and a budget is known, whether
+      the decision-price slippage is above it (the mixin's own rule).
+
+    The implementation shortfall is per execution (a decision and all its child orders),
+    not per order: see :mod:`.executions`.
     """
     out = df  # columns are added in place: the order frame is large
     sign = np.where(cat_in(out["side"], ("buy",)), 1.0, -1.0)
     filled = out["filled"].to_numpy(dtype=float)
     fill = out["fill_price"].to_numpy(dtype=float)
-    dec = out["decision_price"].to_numpy(dtype=float)
-    arr = out["arrival_mid"].to_numpy(dtype=float)
-    req = out["requested_price"].to_numpy(dtype=float)
-    is_fill = filled > 0
-    fill_ok = is_fill & np.isfinite(fill) & (fill > 0)
-    notional = np.where(fill_ok, filled * np.where(fill_ok, fill, 0.0), 0.0)
-    out["notional"] = notional
+    fill_ok = (filled > 0) & np.isfinite(fill) & (fill > 0)
+    out["notional"] = np.where(fill_ok, filled * np.where(fill_ok, fill, 0.0), 0.0)
 
     def bps(ref: np.ndarray) -> np.ndarray:
         ok = fill_ok & np.isfinite(ref) & (ref > 0)
         safe = np.where(ok, ref, 1.0)
         return np.where(ok, sign * (fill - safe) / safe * BPS, np.nan)
 
-    out["slip_decision_bps"] = bps(dec)
-    out["slip_arrival_bps"] = bps(arr)
-    out["slip_requested_bps"] = bps(req)
-
-    has_dec = fill_ok & np.isfinite(dec) & (dec > 0)
-    has_arr = fill_ok & np.isfinite(arr) & (arr > 0)
-    has_req = fill_ok & np.isfinite(req) & (req > 0)
-    delay = np.where(has_dec & has_arr, sign * (arr - dec) * filled, np.nan)
-    ref_exec = np.where(has_arr, arr, np.where(has_dec, dec, np.where(has_req, req, np.nan)))
-    execution = np.where(fill_ok & np.isfinite(ref_exec), sign * (fill - ref_exec) * filled, np.nan)
-    spread_bps = out["spread_cost_bps"].to_numpy(dtype=float)
-    spread = np.where(has_arr & np.isfinite(spread_bps), spread_bps / BPS * arr * filled, np.nan)
-    impact = np.where(np.isfinite(spread), execution - spread, np.nan)
-    out["is_delay"] = delay
-    out["is_execution"] = execution
-    out["is_spread"] = spread
-    out["is_impact"] = impact
-    out["is_fees"] = out["fee"].to_numpy(dtype=float)
-    out["is_funding"] = -out["funding"].to_numpy(dtype=float)
-
-    amount = out["amount"].to_numpy(dtype=float)
-    unfilled = np.clip(np.nan_to_num(amount) - np.nan_to_num(filled), 0.0, None)
-    later = out["later_price"].to_numpy(dtype=float)
-    opp_ref = np.where(np.isfinite(dec) & (dec > 0), dec, req)
-    cancelled = cat_in(out["status"], ("cancelled", "partial"))
-    opp_known = cancelled & (unfilled > 0) & np.isfinite(later) & np.isfinite(opp_ref)
-    covered = out["opp_covered"].to_numpy(dtype=bool)
-    out["unfilled_notional"] = np.where(
-        cancelled & ~covered, unfilled * np.nan_to_num(opp_ref), 0.0
+    out["slip_decision_bps"] = bps(out["decision_price"].to_numpy(dtype=float))
+    out["slip_arrival_bps"] = bps(out["arrival_mid"].to_numpy(dtype=float))
+    out["slip_requested_bps"] = bps(out["requested_price"].to_numpy(dtype=float))
+    ob = out["over_budget"].to_numpy(dtype=float)
+    budget = out["budget_bps"].to_numpy(dtype=float)
+    slip = out["slip_decision_bps"].to_numpy(dtype=float)
+    known = np.isfinite(budget) & np.isfinite(slip)
+    out["over_budget"] = np.where(
+        np.isfinite(ob), ob, np.where(known, (slip > budget + 1e-9).astype(float), np.nan)
     )
-    out["is_opportunity"] = np.where(
-        covered,
-        0.0,
-        np.where(
-            opp_known,
-            sign * (later - opp_ref) * unfilled,
-            np.where(cancelled & (unfilled > 0), np.nan, 0.0),
-        ),
-    )
-    parts = out[["is_delay", "is_execution", "is_fees", "is_funding", "is_opportunity"]]
-    out["is_total"] = parts.sum(axis=1, skipna=True, min_count=1)
     return out
 
 
 # ------------------------------------------------------------------------- aggregation
 
 SLIP_MEASURES = ("decision", "arrival", "requested")
-IS_PARTS = ("delay", "execution", "spread", "impact", "fees", "funding", "opportunity", "total")
 
 
 @dataclass(frozen=True)
@@ -249,7 +206,6 @@ class Availability:
     with_spread: int
     fees_estimated: int
     with_budget: int
-    cancelled_unpriced: int  # cancelled quantity with no later fill to price it
 
 
 def availability(df: pd.DataFrame) -> Availability:
@@ -260,10 +216,9 @@ def availability(df: pd.DataFrame) -> Availability:
         with_decision=int(df["slip_decision_bps"].notna().sum()),
         with_arrival=int(df["slip_arrival_bps"].notna().sum()),
         with_liquidity=int((filled & cat_in(df["liquidity"], ("maker", "taker"))).sum()),
-        with_spread=int(df["is_spread"].notna().sum()),
+        with_spread=int((filled & df["spread_cost_bps"].notna()).sum()),
         fees_estimated=int((filled & df["fee_estimated"]).sum()),
         with_budget=int((filled & df["budget_bps"].notna()).sum()),
-        cancelled_unpriced=int(df["is_opportunity"].isna().sum()),
     )
 
 
@@ -277,138 +232,149 @@ def _none(x: Any) -> float | None:
     return f + 0.0 if math.isfinite(f) else None
 
 
-def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[str, Any]]:
-    """One summary dict per group of ``keys`` (sorted), from a frame after :func:`add_costs`.
+def _groups(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Group number per row (in the keys' category order) and each group's key values."""
+    n = len(df)
+    if not keys:
+        return np.zeros(n, dtype=np.int64), [()]
+    gid = np.zeros(n, dtype=np.int64)
+    cats = []
+    for k in keys:
+        s = df[k] if isinstance(df[k].dtype, pd.CategoricalDtype) else df[k].astype("category")
+        c = s.cat.codes.to_numpy().astype(np.int64)
+        labels = [str(x) for x in s.cat.categories] + [""]
+        gid = gid * len(labels) + np.where(c < 0, len(labels) - 1, c)
+        cats.append(labels)
+    uniq, inv = np.unique(gid, return_inverse=True)
+    names = []
+    for u in uniq:
+        parts = []
+        for labels in reversed(cats):
+            parts.append(labels[u % len(labels)])
+            u //= len(labels)
+        names.append(tuple(reversed(parts)))
+    return inv.reshape(-1), names
 
-    An empty ``keys`` gives the single all-orders total.
-    """
+
+def _quantiles(v: np.ndarray, gid: np.ndarray, ng: int) -> dict[str, np.ndarray]:
+    """Per group: count, mean, median, p90, max of the finite values (linear interpolation)."""
+    ok = np.isfinite(v)
+    g, x = gid[ok], v[ok]
+    if ng == 1:  # one group (the totals): selection instead of a sort
+        n = len(x)
+        q = np.percentile(x, [50, 90]) if n else np.zeros(2)
+        return {
+            "count": np.array([n]),
+            "mean": np.array([x.mean() if n else 0.0]),
+            "median": q[:1],
+            "p90": q[1:],
+            "max": np.array([x.max() if n else 0.0]),
+        }
+    order = np.lexsort((x, g))
+    g, x = g[order], x[order]
+    count = np.bincount(g, minlength=ng)
+    start = np.concatenate(([0], np.cumsum(count)[:-1]))
+    out = {"count": count, "mean": np.bincount(g, x, minlength=ng) / np.where(count, count, 1)}
+    for name, q in (("median", 0.5), ("p90", 0.9)):
+        pos = q * np.maximum(count - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        a = x[np.minimum(start + lo, len(x) - 1)] if len(x) else np.zeros(ng)
+        b = x[np.minimum(start + hi, len(x) - 1)] if len(x) else np.zeros(ng)
+        out[name] = a + (pos - lo) * (b - a)
+    out["max"] = x[np.maximum(start + count - 1, 0)] if len(x) else np.zeros(ng)
+    return out
+
+
+def _slip_dict(st: dict[str, np.ndarray], i: int, wmean: float) -> dict[str, Any] | None:
+    if st["count"][i] <= 0:
+        return None
+    return {
+        "n": int(st["count"][i]),
+        "mean": _none(st["mean"][i]),
+        "median": _none(st["median"][i]),
+        "p90": _none(st["p90"][i]),
+        "worst": _none(st["max"][i]),
+        "weighted": _none(wmean),
+    }
+
+
+def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[str, Any]]:
+    """One summary dict per group of ``keys`` (in the keys' category order), from a frame
+    after :func:`add_costs`; an empty ``keys`` gives the single all-orders total.  Sums by
+    ``bincount`` and order statistics by one sort per measure (no grouped copies)."""
     if df.empty:
         return []
     keys = list(keys)
+    gid, names = _groups(df, keys)
+    ng = len(names)
+
+    def total(w: np.ndarray) -> np.ndarray:
+        return np.bincount(gid, w.astype(float), minlength=ng)
+
     notional = df["notional"].to_numpy(dtype=float)
     has = notional > 0
-    status = df["status"]
+    fee = df["fee"].to_numpy(dtype=float)
+    fee_ok = has & np.isfinite(fee)
     liq = df["liquidity"]
-    funding = df["funding"].fillna(0.0).to_numpy(dtype=float)
-    cols: dict[str, Any] = (
-        {k: df[k] for k in keys} if keys else {"_all": np.zeros(len(df), dtype=np.int8)}
-    )
-    cols.update(
-        {
-            "notional": notional,
-            "_filled": has.astype(np.int64),
-            "_cancelled": cat_in(status, ("cancelled", "partial")).astype(np.int64),
-            "_open": cat_in(status, ("open",)).astype(np.int64),
-            "unfilled_notional": df["unfilled_notional"].to_numpy(dtype=float),
-            "_fees_known": np.where(has, df["fee"].to_numpy(dtype=float), np.nan),
-            "fee_estimated": df["fee_estimated"].to_numpy(dtype=np.int64),
-            "_maker_notional": np.where(cat_in(liq, ("maker",)), notional, 0.0),
-            "_known_liq_notional": np.where(cat_in(liq, ("maker", "taker")), notional, 0.0),
-            "_paid": np.clip(-funding, 0.0, None),
-            "_received": np.clip(funding, 0.0, None),
-            "_breach": (df["over_budget"].to_numpy(dtype=float) == 1.0).astype(np.int64),
-        }
-    )
-    for m in SLIP_MEASURES:  # NaN where a fill has no such reference: groupby skips them
-        v = df[f"slip_{m}_bps"].to_numpy(dtype=float)
-        cols[f"slip_{m}_bps"] = v
-        cols[f"_w_{m}"] = v * notional
-        cols[f"_n_{m}"] = np.where(np.isfinite(v), notional, np.nan)
+    maker = cat_in(liq, ("maker",))
+    known = maker | cat_in(liq, ("taker",))
+    funding = np.nan_to_num(df["funding"].to_numpy(dtype=float))
     sp = df["spread_cost_bps"].to_numpy(dtype=float)
-    sp_known = df["is_spread"].notna().to_numpy()
-    cols["_w_spread"] = np.where(sp_known, sp * notional, np.nan)
-    cols["_n_spread"] = np.where(sp_known, notional, np.nan)
-    for part in IS_PARTS:
-        cols[f"is_{part}"] = df[f"is_{part}"].to_numpy(dtype=float)
-    work = pd.DataFrame(cols, copy=False)
-    gkeys = keys or ["_all"]
-    g = work.groupby(gkeys, observed=True, sort=True)
-    base = g.agg(
-        orders=("notional", "size"),
-        filled=("_filled", "sum"),
-        cancelled=("_cancelled", "sum"),
-        open=("_open", "sum"),
-        filled_notional=("notional", "sum"),
-        unfilled_notional=("unfilled_notional", "sum"),
-        fees=("_fees_known", "sum"),
-        fees_n=("_fees_known", "count"),
-        fees_estimated=("fee_estimated", "sum"),
-        maker_notional=("_maker_notional", "sum"),
-        known_liq_notional=("_known_liq_notional", "sum"),
-        funding_paid=("_paid", "sum"),
-        funding_received=("_received", "sum"),
-        breaches=("_breach", "sum"),
-    )
-    stats: dict[str, pd.DataFrame] = {}
+    sp_ok = has & np.isfinite(sp)
+    sums = {
+        "orders": np.bincount(gid, minlength=ng),
+        "filled": total(has),
+        "cancelled": total(cat_in(df["status"], ("cancelled", "partial"))),
+        "open": total(cat_in(df["status"], ("open",))),
+        "notional": total(notional),
+        "fees": total(np.where(fee_ok, fee, 0.0)),
+        "fees_n": total(fee_ok),
+        "fees_estimated": total(has & df["fee_estimated"].to_numpy(dtype=bool)),
+        "maker": total(np.where(maker, notional, 0.0)),
+        "known": total(np.where(known, notional, 0.0)),
+        "paid": total(np.clip(-funding, 0.0, None)),
+        "received": total(np.clip(funding, 0.0, None)),
+        "breaches": total(df["over_budget"].to_numpy(dtype=float) == 1.0),
+        "spread_w": total(np.where(sp_ok, sp * notional, 0.0)),
+        "spread_n": total(np.where(sp_ok, notional, 0.0)),
+    }
+    stats, wmean = {}, {}
     for m in SLIP_MEASURES:
-        col = f"slip_{m}_bps"
-        s = g[col].agg(["count", "mean", "median", "max"])
-        s["p90"] = g[col].quantile(0.9)
-        nsum = g[f"_n_{m}"].sum()
-        s["wmean"] = (g[f"_w_{m}"].sum() / nsum.where(nsum > 0)).astype(float)
-        stats[m] = s
-    is_sums = {part: g[f"is_{part}"].agg(["sum", "count"]) for part in IS_PARTS}
-    spread = (
-        g[["_w_spread", "_n_spread"]]
-        .sum()
-        .rename(columns={"_w_spread": "_w", "_n_spread": "notional"})
-    )
-    sp = spread
-
+        v = df[f"slip_{m}_bps"].to_numpy(dtype=float)
+        ok = np.isfinite(v)
+        stats[m] = _quantiles(v, gid, ng)
+        nsum = total(np.where(ok, notional, 0.0))
+        wmean[m] = np.where(
+            nsum > 0, total(np.where(ok, v * notional, 0.0)) / np.where(nsum > 0, nsum, 1.0), np.nan
+        )
     rows = []
-    for key, b in base.iterrows():
-        key_t = key if isinstance(key, tuple) else (key,)
-        row: dict[str, Any] = {}
-        if keys:
-            row.update({k: str(v) for k, v in zip(keys, key_t, strict=True)})
-        notional = float(b["filled_notional"])
+    for i, key in enumerate(names):
+        n_ = float(sums["notional"][i])
+        row: dict[str, Any] = dict(zip(keys, key, strict=True))
         row.update(
             {
-                "orders": int(b["orders"]),
-                "filled": int(b["filled"]),
-                "cancelled": int(b["cancelled"]),
-                "open": int(b["open"]),
-                "filled_notional": notional,
-                "unfilled_notional": float(b["unfilled_notional"]),
+                "orders": int(sums["orders"][i]),
+                "filled": int(sums["filled"][i]),
+                "cancelled": int(sums["cancelled"][i]),
+                "open": int(sums["open"][i]),
+                "filled_notional": n_,
             }
         )
         for m in SLIP_MEASURES:
-            s = stats[m]
-            if key in s.index and s.loc[key, "count"] > 0:
-                r = s.loc[key]
-                row[f"slip_{m}"] = {
-                    "n": int(r["count"]),
-                    "mean": _none(r["mean"]),
-                    "median": _none(r["median"]),
-                    "p90": _none(r["p90"]),
-                    "worst": _none(r["max"]),
-                    "weighted": _none(r["wmean"]),
-                }
-            else:
-                row[f"slip_{m}"] = None
-        if key in sp.index and sp.loc[key, "notional"] > 0:
-            row["spread_cost_bps"] = _none(sp.loc[key, "_w"] / sp.loc[key, "notional"])
-        else:
-            row["spread_cost_bps"] = None
-        fees_n = int(b["fees_n"])
-        fees = float(b["fees"]) if fees_n else None
+            row[f"slip_{m}"] = _slip_dict(stats[m], i, float(wmean[m][i]))
+        row["spread_cost_bps"] = (
+            _none(sums["spread_w"][i] / sums["spread_n"][i]) if sums["spread_n"][i] > 0 else None
+        )
+        fees = float(sums["fees"][i]) if sums["fees_n"][i] else None
         row["fees"] = fees
-        row["fees_bps"] = (fees / notional * BPS) if fees is not None and notional > 0 else None
-        row["fees_estimated"] = int(b["fees_estimated"])
-        kln = float(b["known_liq_notional"])
-        row["maker_share"] = float(b["maker_notional"]) / kln if kln > 0 else None
-        row["funding_paid"] = float(b["funding_paid"])
-        row["funding_received"] = float(b["funding_received"])
-        shortfall: dict[str, Any] = {}
-        for part in IS_PARTS:
-            ps = is_sums[part].loc[key]
-            val = float(ps["sum"]) if ps["count"] > 0 else None
-            shortfall[part] = val
-            shortfall[f"{part}_bps"] = (
-                (val / notional * BPS) if val is not None and notional > 0 else None
-            )
-        row["shortfall"] = shortfall
-        row["breaches"] = int(b["breaches"])
+        row["fees_bps"] = fees / n_ * BPS if fees is not None and n_ > 0 else None
+        row["fees_estimated"] = int(sums["fees_estimated"][i])
+        kln = float(sums["known"][i])
+        row["maker_share"] = float(sums["maker"][i]) / kln if kln > 0 else None
+        row["funding_paid"] = float(sums["paid"][i])
+        row["funding_received"] = float(sums["received"][i])
+        row["breaches"] = int(sums["breaches"][i])
         rows.append(row)
     return rows
 
@@ -436,18 +402,4 @@ def recheck_budget(df: pd.DataFrame, entry_bps: float, exit_bps: float) -> pd.Da
         out["slip_decision_bps"].notna(), out["slip_requested_bps"]
     )
     out["over_budget"] = np.where(slip.notna(), (slip > out["budget_bps"]).astype(float), np.nan)
-    return out
-
-
-def cost_over_time(df: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
-    """Shortfall per period of fill time: notional, total cost and its bps."""
-    filled = df.loc[(df["notional"] > 0) & df["filled_ts"].notna()]
-    if filled.empty:
-        return pd.DataFrame(columns=["period", "notional", "cost", "cost_bps", "fills"])
-    period = pd.to_datetime(filled["filled_ts"], unit="s", utc=True).dt.floor(freq)
-    g = filled.assign(period=period).groupby("period", sort=True)
-    out = g.agg(
-        notional=("notional", "sum"), cost=("is_total", "sum"), fills=("notional", "size")
-    ).reset_index()
-    out["cost_bps"] = out["cost"] / out["notional"].where(out["notional"] > 0) * BPS
     return out

@@ -1,216 +1,237 @@
-"""Terminal (rich), JSON and CSV renderings of a :class:`~.build.Report`."""
+"""Terminal (rich), JSON and CSV renderings of a :class:`~.build.Report`.
+
+The terminal output fits its width (``--width``, else ``COLUMNS`` or the terminal size):
+no line is longer; a table too wide for it loses its least important columns, which are
+named under it (every column is in ``--json``/``--csv``/``--html``).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-import math
+import shutil
 from pathlib import Path
 from typing import IO, Any
 
-from freqtrade_exec_ext.report.build import Report
-from freqtrade_exec_ext.report.metrics import GROUP_KEYS, IS_PARTS, SLIP_MEASURES
+from freqtrade_exec_ext.report import executions as X
+from freqtrade_exec_ext.report import tables as TB
+from freqtrade_exec_ext.report.build import Report, breach_records
+from freqtrade_exec_ext.report.metrics import GROUP_KEYS, SLIP_MEASURES
 
 TERMINAL_BREACHES = 15
+TERMINAL_EXECUTIONS = 10
+DEFAULT_WIDTH = 120
 
 
-def _f(v: Any, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    out = f"{float(v) + 0.0:,.{digits}f}"
-    return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
+def terminal_width(width: int | None = None) -> int:
+    """--width, else COLUMNS / the terminal's size, else 120."""
+    if width:
+        return max(40, int(width))
+    return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
 
-def _money(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    v = float(v) + 0.0  # no "-0"
-    if abs(v) < 5e-5:
-        v = 0.0
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if abs(v) >= 1 or v == 0:
-        return f"{v:,.2f}"
-    return f"{v:,.4f}"
+def report_tables(
+    report: Report, *, executions: int = TERMINAL_EXECUTIONS, breaches: int = TERMINAL_BREACHES
+) -> list[TB.Table]:
+    """Every table of the report, in order (the terminal and the HTML page show these)."""
+    total = (
+        {**report.totals, **{k: "" for k in GROUP_KEYS}, "strategy": "TOTAL"}
+        if report.groups
+        else None
+    )
+    out = [
+        TB.Table(
+            "slippage",
+            "Fills: slippage, bps (positive = cost)",
+            TB.SLIPPAGE,
+            report.groups,
+            total=total,
+            note="vs: the reference of the statistics (decision price from the ledger, "
+            "else the requested price)",
+        ),
+        TB.Table(
+            "costs",
+            "Fills: spread, fees, maker share, funding (stake currency)",
+            TB.COSTS,
+            report.groups,
+            total=total,
+        ),
+    ]
+    ex = report.executions
+    if len(ex):
+        by = [(label, report.exec_tables.get(label) or []) for _, label in X.DIMENSIONS]
+        out.append(
+            TB.Table(
+                "shortfall",
+                "Implementation shortfall per execution (decision to completion), "
+                "bps of decision notional",
+                TB.EXEC_AGG,
+                [],
+                groups=by,
+                total={**(report.exec_tables.get("total") or {}), "key": "TOTAL"},
+                note="an execution = one decision and all its child orders (placed, repriced, "
+                "cancelled, replaced); Total is in stake currency",
+            )
+        )
+        n = min(executions, len(ex))
+        out.append(
+            TB.Table(
+                "executions",
+                f"Executions: the {n} with the highest shortfall of {len(ex):,}",
+                TB.EXEC_ROWS,
+                TB.exec_rows(X.worst(ex, executions)),
+            )
+        )
+    if report.markouts:
+        out.append(
+            TB.Table(
+                "markouts",
+                "Markouts: mid move after the fill, bps (positive = adverse)",
+                TB.MARKOUTS,
+                report.markouts,
+            )
+        )
+    br = report.breaches
+    if len(br):
+        out.append(
+            TB.Table(
+                "breaches",
+                f"Budget breaches: {len(br)} fill(s) over the "
+                f"slippage budget (worst {min(len(br), breaches)} shown)",
+                TB.BREACHES,
+                breach_records(br.head(breaches)),
+            )
+        )
+    return out
 
 
-def _pct(v: Any) -> str:
-    return "n/a" if v is None else f"{100 * v:.0f}%"
+def constant_keys(table: TB.Table) -> tuple[list[TB.Col], list[str]]:
+    rows = table.rows or [r for _, rs in table.groups for r in rs]
+    keep: list[TB.Col] = []
+    fixed: list[str] = []
+    for c in table.cols:
+        values = sorted({c.cell(r) for r in rows})
+        if c.key and len(table.cols) > 1 and len(values) <= 1 and c.header != "Group":
+            if values and values[0]:
+                fixed.append(values[0])
+            continue
+        keep.append(c)
+    return keep, fixed
 
 
-def _slip(row: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    for m in ("decision", "requested"):
-        s = row.get(f"slip_{m}")
-        if s:
-            return m, s
-    return "decision", None
+def _rich_table(table: TB.Table, cols: list[TB.Col], title: str) -> Any:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(
+        title=Text(title, style="bold"),
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+        padding=(0, 1),
+        show_edge=False,
+    )
+    for c in cols:
+        t.add_column(
+            c.header, justify="left" if c.key else "right", no_wrap=True, overflow="ellipsis"
+        )
+    for section, rows in table.groups or [("", table.rows)]:
+        if section:
+            t.add_row(Text(f"by {section}", style="italic"), *[""] * (len(cols) - 1))
+        for r in rows:
+            t.add_row(*[Text(c.cell(r)) for c in cols])
+        if table.groups:
+            t.add_section()
+    if table.total is not None and (table.rows or table.groups):
+        t.add_row(*[Text(c) for c in total_cells(cols, table.total)], style="bold")
+    return t
+
+
+def total_cells(cols: list[TB.Col], total: dict[str, Any]) -> list[str]:
+    """The TOTAL row: the label in the first column, other keys blank."""
+    return [
+        "TOTAL" if i == 0 and c.key else "" if c.key else c.cell(total) for i, c in enumerate(cols)
+    ]
+
+
+def fit(console: Any, table: TB.Table, width: int) -> tuple[Any, list[str]]:
+    """The table with its constant keys folded into the title and, while it is wider than
+    ``width``, its lowest-ranked columns dropped; returns (rich table, dropped headers)."""
+    cols, fixed = constant_keys(table)
+    title = table.title + (f" — {', '.join(fixed)}" if fixed else "")
+    dropped: list[str] = []
+    while True:
+        t = _rich_table(table, cols, title)
+        wide = console.options.update_width(10_000)
+        if console.measure(t, options=wide).maximum <= width:
+            return t, dropped
+        candidates = [c for c in cols if not c.key]
+        if len(candidates) <= 1:
+            return t, dropped
+        victim = min(candidates, key=lambda c: c.rank)
+        cols = [c for c in cols if c is not victim]
+        dropped.append(victim.header)
 
 
 def render_terminal(report: Report, file: IO[str] | None = None, width: int | None = None) -> None:
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    console = Console(file=file, width=width or 240, soft_wrap=False)
+    width = terminal_width(width)
+    console = Console(
+        file=file,
+        width=width,
+        soft_wrap=False,
+        highlight=False,
+        force_terminal=False,
+        color_system=None if file is not None else "auto",
+    )
     meta = report.meta
-    console.print(
-        f"[bold]Execution quality[/bold]  source: {meta.get('source')}  "
-        f"stage rule: {meta.get('stage_rule')}"
-    )
-    slip = Table(
-        title="Slippage, bps (positive = cost)", box=box.SIMPLE_HEAVY, title_justify="left"
-    )
-    for k in ("Strategy", "Pair", "Side", "Type", "Stage"):
-        slip.add_column(k)
-    for k in (
-        "Orders",
-        "Filled",
-        "Notional",
-        "vs",
-        "Mean",
-        "Median",
-        "P90",
-        "Worst",
-        "Wtd",
-        "Arr wtd",
-        "Arr p90",
-    ):
-        slip.add_column(k, justify="right")
-    cost = Table(
-        title="Costs and implementation shortfall (stake currency; bps of filled notional)",
-        box=box.SIMPLE_HEAVY,
-        title_justify="left",
-    )
-    for k in ("Strategy", "Pair", "Side", "Type", "Stage"):
-        cost.add_column(k)
-    for k in (
-        "Spread bps",
-        "Fees",
-        "Fee bps",
-        "Maker",
-        "Fund paid",
-        "Fund recv",
-        "Delay",
-        "Execution",
-        "Fees IS",
-        "Funding",
-        "Opport.",
-        "IS total",
-        "IS bps",
-        "Breaches",
-    ):
-        cost.add_column(k, justify="right")
-    rows = (
-        [*report.groups, {**report.totals, **{k: "" for k in GROUP_KEYS}, "strategy": "TOTAL"}]
-        if report.groups
-        else []
-    )
-    for r in rows:
-        keys = [str(r.get(k, "")) for k in GROUP_KEYS]
-        m, s = _slip(r)
-        a = r.get("slip_arrival") or {}
-        s = s or {}
-        style = "bold" if r.get("strategy") == "TOTAL" else None
-        slip.add_row(
-            *keys,
-            f"{r['orders']:,}",
-            f"{r['filled']:,}",
-            _money(r["filled_notional"]),
-            "dec" if m == "decision" else "req",
-            _f(s.get("mean")),
-            _f(s.get("median")),
-            _f(s.get("p90")),
-            _f(s.get("worst")),
-            _f(s.get("weighted")),
-            _f(a.get("weighted")),
-            _f(a.get("p90")),
-            style=style,
-        )
-        sf = r["shortfall"]
-        cost.add_row(
-            *keys,
-            _f(r.get("spread_cost_bps"), 2),
-            _money(r.get("fees")),
-            _f(r.get("fees_bps")),
-            _pct(r.get("maker_share")),
-            _money(r.get("funding_paid")),
-            _money(r.get("funding_received")),
-            _money(sf.get("delay")),
-            _money(sf.get("execution")),
-            _money(sf.get("fees")),
-            _money(sf.get("funding")),
-            _money(sf.get("opportunity")),
-            _money(sf.get("total")),
-            _f(sf.get("total_bps")),
-            f"{r.get('breaches', 0):,}",
-            style=style,
-        )
-    if not rows:
-        console.print("no orders matched")
-    else:
-        console.print(slip)
-        console.print(cost)
-    br = report.breaches
-    if len(br):
-        t = Table(
-            title=f"Budget breaches: {len(br)} fill(s) over the slippage budget "
-            f"(worst {min(len(br), TERMINAL_BREACHES)} shown)",
-            box=box.SIMPLE,
-            title_justify="left",
-        )
-        for k in (
-            "Trade",
-            "Pair",
-            "Side",
-            "Intent",
-            "Order id",
-            "Filled (UTC)",
-            "Slip bps",
-            "Budget",
-            "Excess",
-            "Notional",
-        ):
-            t.add_column(
-                k,
-                justify="right"
-                if k in ("Slip bps", "Budget", "Excess", "Notional", "Trade")
-                else "left",
-            )
-        from freqtrade_exec_ext.report.build import breach_records
 
-        for b in breach_records(br.head(TERMINAL_BREACHES)):
-            t.add_row(
-                str(b["trade_id"]),
-                b["pair"],
-                b["side"],
-                b["intent"],
-                b["order_id"],
-                (b["filled_time"] or "")[:19],
-                _f(b["slippage_bps"]),
-                _f(b["budget_bps"]),
-                _f(b["excess_bps"]),
-                _money(b["notional"]),
-            )
+    def line(text: str, style: str | None = None, indent: int = 0) -> None:
+        import textwrap
+
+        for i, part in enumerate(
+            textwrap.wrap(text, width - indent, break_long_words=True, break_on_hyphens=False)
+            or [""]
+        ):
+            pad = " " * (indent if i else 0)
+            console.print(Text(pad + part, style=style or ""), overflow="fold")
+
+    line("Execution quality", "bold")
+    line(f"source: {meta.get('source')}")
+    line(f"stage rule: {meta.get('stage_rule')}")
+    if not report.groups:
+        line("no orders matched")
+    for table in report_tables(report):
+        t, dropped = fit(console, table, width)
         console.print(t)
-    else:
-        console.print("Budget breaches: none")
+        notes = ([table.note] if table.note else []) + (
+            [f"not shown at {width} columns: {', '.join(dropped)} (see --json/--html)"]
+            if dropped
+            else []
+        )
+        for n in notes:
+            line(f"  {n}", "dim", indent=4)
+    if not len(report.breaches):
+        line("Budget breaches: none")
     if report.unavailable:
-        console.print("[bold]Could not compute:[/bold]")
-        for line in report.unavailable:
-            console.print(f"  - {line}")
-    for line in report.notes:
-        console.print(f"note: {line}")
+        line("Could not compute:", "bold")
+        for gap in report.unavailable:
+            line(f"  - {gap}", indent=4)
+    for note in report.notes:
+        line(f"note: {note}")
 
 
 def write_json(report: Report, path: Path) -> None:
-    path.write_text(
-        json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
+    # compact: the C encoder (indent would switch to the pure-Python one)
+    path.write_text(json.dumps(report.to_dict(), allow_nan=False) + "\n", encoding="utf-8")
 
 
 def flat_row(r: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: r.get(k, "") for k in GROUP_KEYS}
-    for k in ("orders", "filled", "cancelled", "open", "filled_notional", "unfilled_notional"):
+    for k in ("orders", "filled", "cancelled", "open", "filled_notional"):
         out[k] = r[k]
     for m in SLIP_MEASURES:
         s = r.get(f"slip_{m}") or {}
@@ -226,9 +247,6 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
         "funding_received",
     ):
         out[k] = r.get(k)
-    for part in IS_PARTS:
-        out[f"is_{part}"] = r["shortfall"].get(part)
-        out[f"is_{part}_bps"] = r["shortfall"].get(f"{part}_bps")
     out["breaches"] = r.get("breaches", 0)
     return out
 
@@ -238,20 +256,21 @@ def write_csv(report: Report, path: Path) -> None:
     if report.groups:
         rows.append(flat_row({**report.totals, **{k: "" for k in GROUP_KEYS}, "strategy": "TOTAL"}))
     fields = list(
-        flat_row(
-            {
-                "orders": 0,
-                "filled": 0,
-                "cancelled": 0,
-                "open": 0,
-                "filled_notional": 0,
-                "unfilled_notional": 0,
-                "shortfall": {},
-            }
-        ).keys()
+        flat_row({"orders": 0, "filled": 0, "cancelled": 0, "open": 0, "filled_notional": 0}).keys()
     )
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         for row in rows:
+            w.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+def write_executions_csv(report: Report, path: Path) -> None:
+    """Every execution, one row each (the fields of the JSON ``executions.worst``)."""
+    recs = X.records(report.executions)
+    fields = list(recs[0].keys()) if recs else [*X.RECORD_FIELDS, *X.PARTS]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        for row in recs:
             w.writerow({k: "" if v is None else v for k, v in row.items()})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from report_helpers import sqlite_db
+from pg_server import PgServer
+from pg_server import pg_server as _pg_server
+from report_helpers import build, sqlite_db
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +38,28 @@ def str001_backtest(tmp_path_factory: pytest.TempPathFactory):
     from backtest_str001 import run
 
     return run(tmp_path_factory.mktemp("backtest"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server for the session (skips when none can be started)."""
+    yield from _pg_server()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PgServer) -> str:
+    """The hand-checked Freqtrade database (report_helpers.build) in PostgreSQL."""
+    url = pg_server.createdb("freqtrade")
+    build(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def localex():
+    """The local exchange (markets for Freqtrade; nothing leaves 127.0.0.1)."""
+    from dryrun_str001 import DATADIR
+
+    from freqtrade_exec_ext.localex.server import LocalExchange
+
+    with LocalExchange(DATADIR) as ex:
+        yield ex

@@ -136,3 +136,8 @@ def run_report(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def group(data: dict[str, Any], pair: str, side: str) -> dict[str, Any]:
     return next(g for g in data["groups"] if g["pair"] == pair and g["side"] == side)
+
+
+def execution(data: dict[str, Any], trade_id: int, side: str) -> dict[str, Any]:
+    return next(e for e in data["executions"]["worst"]
+                if e["trade_id"] == trade_id and e["side"] == side)

@@ -6,7 +6,7 @@ import csv
 import sqlite3
 
 import pytest
-from report_helpers import group, run_report, sqlite_db
+from report_helpers import execution, group, run_report, sqlite_db
 
 from freqtrade_exec_ext.cli.main import main
 from freqtrade_exec_ext.contract import load_contract
@@ -22,20 +22,23 @@ def test_ledger_numbers_match_hand_computation(ledger_db, tmp_path, capsys):
     assert buy["slip_decision"]["mean"] == pytest.approx(20.0)
     assert buy["slip_arrival"]["mean"] == pytest.approx(0.1 / 100.1 * 1e4)
     assert buy["slip_requested"]["mean"] == pytest.approx(0.0)
-    sf = buy["shortfall"]
+    # one execution: the cancelled buy @100.0 and its replacement filled @100.2; its
+    # decision (100.0, arrival 100.1) is the ledger's, recorded with the fill
+    sf = execution(data, 1, "buy")
+    assert (sf["n_orders"], sf["decision_source"], sf["status"]) == (2, "ledger", "complete")
     assert sf["delay"] == pytest.approx(0.1)  # (100.1 - 100.0) * 1
-    assert sf["execution"] == pytest.approx(0.1)  # (100.2 - 100.1) * 1
     assert sf["spread"] == pytest.approx(1e-4 * 100.1)  # 1 bps of the arrival notional
+    assert sf["impact"] == pytest.approx(0.1 - 1e-4 * 100.1)  # (100.2 - 100.1) - spread
     assert sf["fees"] == pytest.approx(0.1002)
-    assert sf["opportunity"] == 0.0  # the repriced order's chase is in the fill's slippage
+    assert sf["opportunity"] == 0.0  # everything filled
     assert sf["total"] == pytest.approx(0.3002)
-    assert sf["total_bps"] == pytest.approx(0.3002 / 100.2 * 1e4)
+    assert sf["total_bps"] == pytest.approx(0.3002 / 100.0 * 1e4)  # of decision notional
     assert buy["maker_share"] == 1.0 and buy["breaches"] == 1
 
     sell = group(data, "BTC/USDT", "sell")
     # a sell below its reference costs: (101.0 - 100.95) / 101.0
     assert sell["slip_decision"]["mean"] == pytest.approx(0.05 / 101.0 * 1e4)
-    assert sell["shortfall"]["delay"] == pytest.approx(-0.05)  # the market rose: a gain
+    assert execution(data, 1, "sell")["delay"] == pytest.approx(-0.05)  # the market rose
     assert sell["maker_share"] == 0.0
 
     eth_buy = group(data, "ETH/USDT", "buy")  # no ledger: requested 2000, filled 2001
@@ -43,18 +46,22 @@ def test_ledger_numbers_match_hand_computation(ledger_db, tmp_path, capsys):
     assert eth_buy["slip_requested"]["mean"] == pytest.approx(5.0)
     assert eth_buy["fees"] == pytest.approx(0.001 * 0.5 * 2001)  # trade fee rate x notional
     assert eth_buy["fees_estimated"] == 1
-    eth_sell = group(data, "ETH/USDT", "sell")  # cancelled @2010, sold later @2005
-    assert eth_sell["shortfall"]["opportunity"] == pytest.approx(2.5)
-    sol = group(data, "SOL/USDT", "buy")  # half-filled then cancelled, never refilled
-    assert sol["shortfall"]["opportunity"] is None
-    assert sol["unfilled_notional"] == pytest.approx(50.0)
+    # cancelled @2010, sold later @2005: one execution decided (requested) at 2010
+    eth_sell = execution(data, 2, "sell")
+    assert (eth_sell["decision_source"], eth_sell["decision_price"]) == ("requested price",
+                                                                         2010.0)
+    assert eth_sell["impact"] == pytest.approx(2.5) and eth_sell["opportunity"] == 0.0
+    sol = execution(data, 3, "buy")  # half-filled then cancelled, never refilled
+    assert sol["status"] == "partial" and sol["opportunity"] is None
+    assert sol["unfilled"] == pytest.approx(1.0)
 
     assert data["totals"]["orders"] == 7 and data["totals"]["filled"] == 5
     [b] = data["breaches"]
     assert (b["trade_id"], b["order_id"], b["pair"]) == (1, "dry_run_buy_BTC/USDT_2", "BTC/USDT")
     assert b["slippage_bps"] == pytest.approx(20.0) and b["budget_bps"] == 15.0
     assert {g["stage"] for g in data["groups"]} == {"dry_run"}
-    assert any("opportunity cost of 1 cancelled order" in u for u in data["unavailable"])
+    assert any("opportunity cost of 1 executions that ended with unfilled quantity (50.00 "
+               in u for u in data["unavailable"])
     # the terminal table
     assert "BTC/USDT" in out and "Budget breaches: 1 fill(s)" in out
     assert "dry_run_buy_BTC/USDT_2" in out and "Could not compute" in out
@@ -66,7 +73,7 @@ def test_database_without_the_mixin_still_reports(plain_db, tmp_path, capsys):
     eth = group(data, "ETH/USDT", "buy")
     assert eth["slip_requested"]["mean"] == pytest.approx(5.0)
     assert eth["slip_decision"] is None and eth["maker_share"] is None
-    assert eth["shortfall"]["delay"] is None
+    assert execution(data, 2, "buy")["delay"] is None
     gaps = " ".join(data["unavailable"])
     assert "slippage vs decision price: no execution-ledger record" in gaps
     assert "maker share: Freqtrade does not store" in gaps
@@ -169,12 +176,17 @@ def test_generic_dialect_reader_gives_the_same_report(ledger_db, tmp_path, capsy
 
     _, fast, _, _ = run_report(["--db", ledger_db], tmp_path, capsys)
 
-    def generic(conn, use_ledger, pairs, strategies, lo, hi, total, progress, chunk, finish):
-        return sql_reader._read_rows(conn, "generic", use_ledger, pairs, strategies, total,
-                                     progress, chunk, finish)
+    from freqtrade_exec_ext.report import query
 
-    monkeypatch.setattr(sql_reader, "_read_sqlite", generic)
+    # a URL that is not sqlite:///FILE goes through SQLAlchemy and the generic reader
+    real = query.sqlite_file
+    monkeypatch.setattr(sql_reader, "sqlite_file", lambda url: None)
+    monkeypatch.setattr(query, "sqlite_file", lambda url: None)
+    monkeypatch.setattr(sql_reader, "open_engine", lambda url: __import__(
+        "sqlalchemy").create_engine(f"sqlite:///{real(url)}"))
     _, slow, _, _ = run_report(["--db", ledger_db], tmp_path, capsys)
+    assert slow["meta"]["dialect"] == "sqlite"
     assert slow["groups"] == fast["groups"]
     assert slow["breaches"] == fast["breaches"]
     assert slow["unavailable"] == fast["unavailable"]
+    assert slow["executions"] == fast["executions"]

@@ -16,7 +16,7 @@ import pytest
 from report_helpers import run_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PLOTS = ("slippage-per-pair", "slippage-vs-size", "cost-over-time", "maker-share")
+PLOTS = ("slippage-per-pair", "slippage-vs-size", "cost-over-time", "maker-share", "markouts")
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,28 +26,13 @@ pytestmark = [
 ]
 
 
-def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def chromium(tmp: Path, *args: str, size: str = "1400,2400") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp / 'profile'}",
-            "--window-size=1400,2400",
-            "--virtual-time-budget=15000",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp / 'profile'}", f"--window-size={size}",
+         "--hide-scrollbars", "--virtual-time-budget=15000", *args],
+        capture_output=True, text=True, timeout=120, check=False)
 
 
 def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
@@ -121,3 +106,66 @@ def test_html_report_renders_its_charts_in_chromium(ledger_db, tmp_path, capsys)
     sampled = len(rows[::8]) * len(range(0, width * bpp, bpp * 4))
     assert len(colours) > 30, "screenshot is (nearly) one colour"
     assert non_white / sampled > 0.03, "screenshot is blank"
+
+
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const vw = document.documentElement.clientWidth;
+  const boxes = [...document.querySelectorAll("div.scroll")].map(d => ({
+    id: d.id, box: Math.round(d.getBoundingClientRect().right),
+    client: d.clientWidth, content: d.scrollWidth,
+    overflow: getComputedStyle(d).overflowX}));
+  const plots = [...document.querySelectorAll("div.plot")].map(d => ({
+    id: d.id, right: Math.round(d.getBoundingClientRect().right),
+    svg: d.querySelectorAll("svg.main-svg").length,
+    text: d.textContent}));
+  document.body.setAttribute("data-layout", JSON.stringify({
+    viewport: vw, page: document.documentElement.scrollWidth, boxes, plots}));
+}, 500));
+</script>"""
+
+
+def test_html_fits_a_1280_px_window(ledger_db, tmp_path, capsys):
+    """At 1280x800: the page never scrolls sideways, every table fits or scrolls inside its
+    own box, each chart renders (or says why not), and the one-bucket chart says so."""
+    import html
+    import json
+
+    page = tmp_path / "report.html"
+    rc, _, _, err = run_report(["--db", ledger_db, "--html", str(page)], tmp_path, capsys)
+    assert rc == 0, err
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
+    dom = chromium(tmp_path, "--dump-dom", probe.resolve().as_uri(), size="1280,800")
+    assert dom.returncode == 0, dom.stderr[-500:]
+    raw = re.search(r'data-layout="([^"]*)"', dom.stdout)
+    assert raw, "the layout probe did not run"
+    layout = json.loads(html.unescape(raw.group(1)))
+    assert layout["viewport"] <= 1280
+    assert layout["page"] <= layout["viewport"], "the page scrolls sideways at 1280 px"
+    names = {b["id"] for b in layout["boxes"]}
+    assert {"t-slippage", "t-costs", "t-shortfall", "t-executions"} <= names
+    for b in layout["boxes"]:
+        assert b["box"] <= layout["viewport"], f"{b['id']} is cut at the window's edge"
+        assert b["content"] <= b["client"] or b["overflow"] in ("auto", "scroll"), b
+    plots = {p["id"]: p for p in layout["plots"]}
+    assert set(PLOTS) <= set(plots)
+    for p in plots.values():
+        assert p["right"] <= layout["viewport"], p["id"]
+        assert p["svg"] >= 1, f"{p['id']} did not render"
+    assert "one hour only" not in plots["cost-over-time"]["text"]  # 4 hours of executions
+    shot = tmp_path / "report-1280x800.png"  # kept with the test's tmp dir as an artifact
+    res = chromium(tmp_path, f"--screenshot={shot}", page.resolve().as_uri(), size="1280,800")
+    assert res.returncode == 0 and shot.is_file(), res.stderr[-500:]
+    width, _, rows = png_pixels(shot)
+    assert width == 1280 and len(rows) == 800
+
+
+def test_a_one_bucket_chart_says_so(ledger_db, tmp_path, capsys):
+    page = tmp_path / "one.html"
+    rc, _, _, err = run_report(["--db", ledger_db, "--pair", "SOL/USDT", "--html", str(page)],
+                               tmp_path, capsys)
+    assert rc == 0, err
+    dom = chromium(tmp_path, "--dump-dom", page.resolve().as_uri(), size="1280,800")
+    section = dom.stdout.split('id="cost-over-time"', 1)[1].split('class="plot"', 1)[0]
+    assert "one hour only (2026-03-02 15:00 UTC)" in section

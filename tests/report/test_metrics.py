@@ -43,44 +43,66 @@ def test_slippage_sign_positive_is_cost_for_buys_and_sells():
     assert df["slip_decision_bps"].tolist() == pytest.approx([100.0, 100.0, -100.0])
 
 
-def test_shortfall_split_adds_up_and_matches_hand_numbers():
-    # buy 2 @ 100.3: decision 100.0, arrival mid 100.1, half-spread 2 bps, fee 0.2
-    df = M.add_costs(orders([{
-        "amount": 2, "filled": 2, "fill_price": 100.3, "decision_price": 100.0,
-        "arrival_mid": 100.1, "spread_cost_bps": 2.0, "fee": 0.2, "funding": -0.05,
-        "requested_price": 100.3}]))
-    r = df.iloc[0]
-    assert r["is_delay"] == pytest.approx(0.2)  # (100.1 - 100.0) * 2
-    assert r["is_execution"] == pytest.approx(0.4)  # (100.3 - 100.1) * 2
-    assert r["is_spread"] == pytest.approx(2e-4 * 100.1 * 2)
-    assert r["is_impact"] == pytest.approx(0.4 - 2e-4 * 100.1 * 2)
-    assert r["is_funding"] == pytest.approx(0.05)  # paid funding is a cost
-    assert r["is_total"] == pytest.approx(0.2 + 0.4 + 0.2 + 0.05)
-    assert r["slip_decision_bps"] == pytest.approx(30.0)
-    assert r["slip_arrival_bps"] == pytest.approx(0.2 / 100.1 * 1e4)
+def execs(rows: list[dict]) -> pd.DataFrame:
+    from freqtrade_exec_ext.report import executions as X
+
+    base = {"placed_ts": 0.0, "row_id": 0}
+    df = orders([{**base, **r, "row_id": k + 1,
+                  "placed_ts": r.get("placed_ts", float(k))} for k, r in enumerate(rows)])
+    return X.build(M.add_costs(df))
 
 
-def test_without_arrival_the_decision_move_is_execution_and_delay_unknown():
-    df = M.add_costs(orders([{"amount": 1, "filled": 1, "fill_price": 100.5,
-                              "decision_price": 100.0}]))
-    assert math.isnan(df.iloc[0]["is_delay"])
-    assert df.iloc[0]["is_execution"] == pytest.approx(0.5)
+def test_one_execution_covers_the_cancelled_orders_and_the_fill():
+    # buy 2 decided at 100.0 (ledger of the fill), arrival 100.1, half-spread 2 bps:
+    # a limit at 100.0 cancelled, then 2 filled at 100.3 with fee 0.2 and funding paid 0.05
+    ex = execs([
+        {"status": "cancelled", "amount": 2, "filled": 0, "requested_price": 100.0},
+        {"amount": 2, "filled": 2, "fill_price": 100.3, "decision_price": 100.0,
+         "arrival_mid": 100.1, "spread_cost_bps": 2.0, "fee": 0.2, "funding": -0.05,
+         "requested_price": 100.3, "has_ledger": True},
+    ])
+    (r,) = ex.to_dict("records")
+    assert (r["n_orders"], r["status"], r["decision_source"]) == (2, "complete", "ledger")
+    assert r["delay"] == pytest.approx(0.2)  # (100.1 - 100.0) * 2
+    assert r["spread"] == pytest.approx(2e-4 * 100.1 * 2)
+    assert r["impact"] == pytest.approx(0.4 - 2e-4 * 100.1 * 2)  # (100.3 - 100.1) * 2 - spread
+    assert r["funding"] == pytest.approx(0.05)  # paid funding is a cost
+    assert r["total"] == pytest.approx(0.2 + 0.4 + 0.2 + 0.05)
+    assert r["total_bps"] == pytest.approx(r["total"] / 200.0 * 1e4)
 
 
-def test_opportunity_cost_of_a_cancelled_order():
-    # sell 0.5 requested 2010 cancelled; the trade sold later at 2005: 2.5 lost
-    df = M.add_costs(orders([
-        {"side": "sell", "intent": "exit", "status": "cancelled", "amount": 0.5, "filled": 0,
-         "requested_price": 2010.0, "later_price": 2005.0},
-        {"side": "buy", "status": "cancelled", "amount": 1.0, "filled": 0,
-         "requested_price": 10.0},  # nothing filled later: unknown, not 0
-        {"side": "buy", "status": "cancelled", "amount": 1.0, "filled": 0,
-         "requested_price": 10.0, "later_price": 11.0, "opp_covered": True},
-    ]))
-    assert df["is_opportunity"].iloc[0] == pytest.approx(2.5)
-    assert math.isnan(df["is_opportunity"].iloc[1])
-    assert df["is_opportunity"].iloc[2] == 0.0  # counted in the later fill's slippage
-    assert df["unfilled_notional"].tolist() == pytest.approx([1005.0, 10.0, 0.0])
+def test_without_a_decision_record_the_first_requested_price_is_the_decision():
+    # the chase of the issue: a sell decided at limit 114196.67, repriced to 114183.27,
+    # cancelled, then sold at market 114152.78
+    ex = execs([
+        {"side": "sell", "intent": "exit", "status": "cancelled", "amount": 0.002,
+         "filled": 0, "requested_price": 114196.67, "reason": "exit_signal"},
+        {"side": "sell", "intent": "exit", "status": "cancelled", "amount": 0.002,
+         "filled": 0, "requested_price": 114183.27, "reason": "exit_signal"},
+        {"side": "sell", "intent": "exit", "order_type": "market", "amount": 0.002,
+         "filled": 0.002, "fill_price": 114152.78, "requested_price": 114152.78,
+         "decision_price": 114152.8, "has_ledger": True, "reason": "force_exit"},
+    ])
+    (r,) = ex.to_dict("records")
+    assert r["decision_price"] == 114196.67 and r["decision_source"] == "requested price"
+    assert r["order_types"] == "limit→market" and r["reason"] == "exit_signal→force_exit"
+    assert r["impact_bps"] == pytest.approx((114196.67 - 114152.78) / 114196.67 * 1e4)
+    assert math.isnan(r["delay"])
+
+
+def test_an_abandoned_remainder_has_unknown_opportunity_and_a_later_fill_splits():
+    ex = execs([
+        {"status": "partial", "amount": 2.0, "filled": 1.0, "fill_price": 50.0,
+         "requested_price": 50.0},
+        {"trade_id": 2, "amount": 1.0, "filled": 1.0, "fill_price": 10.0,
+         "requested_price": 10.0},
+        {"trade_id": 2, "amount": 1.0, "filled": 1.0, "fill_price": 11.0,
+         "requested_price": 11.0, "placed_ts": 50.0},  # a DCA entry after the first one
+    ]).sort_values(["trade_id", "decided_ts"])
+    first, second, third = ex.to_dict("records")
+    assert first["status"] == "partial" and math.isnan(first["opportunity"])
+    assert first["unfilled"] == 1.0
+    assert (second["kind"], third["kind"]) == ("signal", "adjust")
 
 
 def test_summarize_statistics_per_group():
@@ -118,6 +140,10 @@ def test_breaches_and_contract_recheck():
     ]))
     b = M.breaches(df)
     assert len(b) == 1 and b["excess_bps"].iloc[0] == pytest.approx(5.0)
+    # without a recorded verdict, over budget = decision slippage above the budget
+    ob = M.add_costs(orders([{"amount": 1, "filled": 1, "fill_price": 100.2,
+                              "decision_price": 100.0, "budget_bps": 15.0}]))
+    assert ob["over_budget"].tolist() == [1.0]
     re = M.recheck_budget(df, entry_bps=25.0, exit_bps=10.0)
     assert re["over_budget"].tolist() == [0.0, 1.0]
     assert M.breaches(re)["intent"].astype(str).tolist() == ["exit"]
@@ -130,4 +156,3 @@ def test_funding_paid_and_received_are_separate():
     ])), [])
     assert out[0]["funding_paid"] == pytest.approx(0.3)
     assert out[0]["funding_received"] == pytest.approx(0.1)
-    assert out[0]["shortfall"]["funding"] == pytest.approx(0.2)

@@ -64,7 +64,11 @@ def test_dry_run_database_report_matches_hand_computation(str001_dry_run_db, tmp
         assert g["slip_requested"]["mean"] == pytest.approx(
             _bps(o["side"], o["ft_price"], o["average"]))
         sign = 1 if o["side"] == "buy" else -1
-        sf = g["shortfall"]
+        # each market order here is an execution of its own: its decision is the ledger's
+        sf = next(e for e in data["executions"]["worst"]
+                  if e["trade_id"] == o["ft_trade_id"] and e["side"] == o["side"])
+        assert sf["n_orders"] == 1 and sf["filled"] == pytest.approx(o["filled"])
+        assert sf["vwap"] == pytest.approx(o["average"])
         dec_price, arrival = rec["decision_price"], rec["arrival_mid"]
         if dec_price is None:  # the mixin had no decision price: the report says n/a
             assert g["slip_decision"] is None
@@ -75,9 +79,9 @@ def test_dry_run_database_report_matches_hand_computation(str001_dry_run_db, tmp
         if arrival is not None:
             assert g["slip_arrival"]["mean"] == pytest.approx(
                 _bps(o["side"], arrival, o["average"]))
-            # execution is measured from the arrival mid
-            assert sf["execution"] == pytest.approx(sign * (o["average"] - arrival)
-                                                    * o["filled"])
+            # impact + spread is measured from the arrival mid
+            assert sf["impact"] + (sf["spread"] or 0.0) == pytest.approx(
+                sign * (o["average"] - arrival) * o["filled"])
         if arrival is not None and dec_price is not None:
             assert sf["delay"] == pytest.approx(sign * (arrival - dec_price) * o["filled"])
         assert g["fees"] == pytest.approx(rec["fee_cost"])
@@ -91,9 +95,9 @@ def test_dry_run_database_report_matches_hand_computation(str001_dry_run_db, tmp
     over = sorted(o["order_id"] for o in filled if ledger[o["order_id"]]["over_budget"])
     assert sorted(b["order_id"] for b in data["breaches"]) == over
     stops = [o for o in orders if o["ft_order_side"] == "stoploss"]
-    for g in data["groups"]:
-        if g["filled"] == 0:  # cancelled stop-losses: no fill, no opportunity cost
-            assert g["shortfall"]["opportunity"] in (0.0, None)
+    # cancelled protective stop-losses are not executions: one entry and one exit per trade
+    trades = {o["ft_trade_id"] for o in filled}
+    assert len(data["executions"]["worst"]) == 2 * len(trades)
     assert sum(g["cancelled"] for g in data["groups"]) >= len(
         [s for s in stops if s["status"] == "canceled"])
     assert "STR001" in out and "dry_run" in out
@@ -130,7 +134,12 @@ def test_backtest_report_matches_the_ledger_and_the_export(str001_backtest, tmp_
         assert g["slip_decision"]["weighted"] == pytest.approx(
             sum(s * n for s, n in zip(slips, notional, strict=True)) / sum(notional))
         assert g["fees"] == pytest.approx(sum(r.fee_cost for r in mine))
-        assert g["shortfall"]["delay"] is None  # no order book in a backtest
+    assert all(e["delay"] is None for e in data["executions"]["worst"])  # no order book
+    # markouts from the 5m candles, every fill recomputed by hand from the candle file
+    assert [m["horizon"] for m in data["markouts"]] == ["5m", "15m", "1h"]
+    mk = _candle_markouts(records, 300)
+    assert data["markouts"][0]["all"]["n"] == len(mk)
+    assert data["markouts"][0]["all"]["mean"] == pytest.approx(sum(mk) / len(mk))
     first = records[0]  # one record fully by hand
     g = next(g for g in data["groups"] if g["pair"] == first.pair and g["side"] == first.side)
     assert first.slippage_decision_bps == pytest.approx(
@@ -138,6 +147,22 @@ def test_backtest_report_matches_the_ledger_and_the_export(str001_backtest, tmp_
     assert g["slip_decision"]["n"] >= 1
     assert any("backtests have no order book" in u for u in data["unavailable"])
     assert "backtest" in out
+
+
+def _candle_markouts(records, horizon_s: int) -> list[float]:
+    import pandas as pd
+    from dryrun_str001 import DATADIR
+    from freqtrade.data.history import load_pair_history
+
+    out = []
+    for r in records:
+        c = load_pair_history(pair=r.pair, timeframe="5m", datadir=DATADIR,
+                              data_format="feather").set_index("date")["open"]
+        t = pd.Timestamp(r.filled_time).floor("5min") + pd.Timedelta(seconds=horizon_s)
+        if t in c.index:
+            s = 1 if r.side == "buy" else -1
+            out.append(-s * (c[t] - r.fill_price) / r.fill_price * 1e4)
+    return out
 
 
 def test_backtest_paths_and_explicit_ledger_agree(str001_backtest, tmp_path, capsys):
