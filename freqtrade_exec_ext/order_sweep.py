@@ -10,8 +10,9 @@ warning and a journal row that says what was done:
 
 * open: cancelled (``stray_cancelled`` when nothing had filled);
 * filled (in part or whole): the fill is traded back at market with the guard's own
-  journaled order (intent ``sellback``), as much as the account holds beyond what the open
-  trades hold (spot; futures: reduce-only, the stray's fill) -> ``stray_sold_back``;
+  journaled order (intent ``sellback``): what the account holds beyond what the open trades
+  hold, at most the stray's fill, to the amount step (spot; futures: reduce-only, the
+  stray's fill) -> ``stray_sold_back``;
   ``stray_balanced`` when the account already matched the trades; ``stray_unresolved``
   when it cannot be done automatically (below the market's minimum order).
 
@@ -125,8 +126,7 @@ class StraySweeper:
         base = str(api.market(o.symbol)["base"])
         side = "sell" if o.side == "buy" else "buy"
         off_by = self._off_by(base, o.side) if self.g.spot else None
-        fee = self._fee_in_base(o, base) if o.side == "buy" else 0.0
-        qty = undo_amount(o.filled, fee, off_by, positions.amount_step(api, o.symbol))
+        qty = undo_amount(o.filled, off_by, positions.amount_step(api, o.symbol))
         if off_by is not None and off_by <= 0:
             return self._record(
                 parent,
@@ -175,18 +175,6 @@ class StraySweeper:
         total = float((self.g.api.fetch_balance().get("total") or {}).get(base) or 0.0)
         held = positions.open_trades_hold(base)
         return total - held if stray_side == "buy" else held - total
-
-    def _fee_in_base(self, o: Seen, base: str) -> float:
-        try:
-            fills = self.g.api.fetch_my_trades(o.symbol, None, None, {"orderId": o.order_id})
-        except Exception as exc:  # noqa: BLE001 - the account's balance bounds it instead
-            logger.warning("exec_ext: fills of stray order %s unavailable: %s", o.order_id, exc)
-            return 0.0
-        return sum(
-            float((f.get("fee") or {}).get("cost") or 0.0)
-            for f in fills or []
-            if (f.get("fee") or {}).get("currency") == base
-        )
 
     def _record(self, parent: Intent, o: Seen, status: str, what: str) -> str:
         detail = (

@@ -124,15 +124,14 @@ def find_strays(
     return out
 
 
-def undo_amount(
-    filled: float, fee_in_base: float, off_by: float | None, step: float | None
-) -> float:
-    """How much of a stray's fill to trade back: what it moved the holding by
-    (``filled``, less a commission paid in the base currency), at most how far the account
-    is off what the open trades hold in that direction (``off_by``: the excess after a
-    stray buy, the shortfall after a stray sell; None when not known, e.g. futures),
-    rounded down to the market's amount ``step``.  0 when nothing can be traded back."""
-    amount = max(0.0, filled - max(0.0, fee_in_base))
+def undo_amount(filled: float, off_by: float | None, step: float | None) -> float:
+    """How much of a stray's fill to trade back: at most what it filled, and at most how
+    far the account is off what the open trades hold in its direction (``off_by``: the
+    excess after a stray buy, the shortfall after a stray sell; None when not known, e.g.
+    futures), rounded down to the market's amount ``step``.  Trading back the excess
+    rather than the stray's net fill also takes the sub-step dust of earlier fills, so the
+    account ends within one step of the trades.  0 when nothing can be traded back."""
+    amount = max(0.0, filled)
     if off_by is not None:
         amount = min(amount, max(0.0, off_by))
     if step and step > 0:

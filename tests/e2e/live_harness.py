@@ -35,11 +35,20 @@ FIVE_MIN_MS = 300_000
 
 
 class VirtualClock:
-    """Wall clock plus an offset that only moves forward."""
+    """Wall clock plus an offset that only moves forward.
+
+    While the venue holds requests back (``late_execute``), time moves in steps of
+    :data:`LATE_STEP_MS` and the venue runs what is due at each, as its backend does in
+    real time while the bot waits (so a late request executes when it is due, not when
+    the next request happens to arrive)."""
+
+    LATE_STEP_MS = 50
 
     def __init__(self) -> None:
         self.offset_ms = 0
         self.slept: list[float] = []  # Freqtrade's retry back-offs
+        self.late_pending: Any = lambda: 0  # how many requests the venue holds back
+        self.run_late: Any = lambda: None  # the venue runs those that are due
 
     def ms(self) -> int:
         return int(time.time() * 1000) + self.offset_ms
@@ -48,13 +57,19 @@ class VirtualClock:
         return datetime.fromtimestamp(self.ms() / 1000, tz=UTC)
 
     def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
+        target = self.offset_ms + int(seconds * 1000)
+        while self.late_pending() and self.offset_ms + self.LATE_STEP_MS < target:
+            self.offset_ms += self.LATE_STEP_MS
+            self.run_late()
+        self.offset_ms = target
+        if self.late_pending():
+            self.run_late()
 
     def align(self, seconds_into_candle: float, candle_ms: int = FIVE_MIN_MS) -> None:
         """Move forward to ``seconds_into_candle`` after the start of a candle."""
         pos = self.ms() % candle_ms
         want = int(seconds_into_candle * 1000)
-        self.offset_ms += (want - pos) % candle_ms
+        self.advance(((want - pos) % candle_ms) / 1000)
 
 
 def _patch_time(mocker: Any, clock: VirtualClock) -> None:
@@ -136,6 +151,9 @@ class LiveBot:
             request_clock=self.clock.ms,
             **kwargs,
         ).start()
+        gateway = self.ex.gateway
+        self.clock.late_pending = gateway.late.pending
+        self.clock.run_late = gateway.run_late
         self.db = tmp / "tradesv3.sqlite"
         self.bot: Any = None
         self.loop_errors: list[str] = []
