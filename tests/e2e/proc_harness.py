@@ -126,7 +126,7 @@ class Bot:
 
     def _config(self, path: Path, user_data: Path) -> Path:
         exchange = freqtrade_exchange_config(self.venue.ex.base_url)
-        exchange["pair_whitelist"] = ["BTC/USDT"]
+        exchange["pair_whitelist"] = ["BTC/USDT", "ETH/USDT"]
         user_data.mkdir(exist_ok=True)
         cfg = {
             "strategy": "XGQuiet",

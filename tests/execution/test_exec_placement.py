@@ -327,7 +327,10 @@ class LateVenue:
         return self.orders[0] if self.orders else ABSENT
 
 
-def run_late(venue: LateVenue, window: ExecutionWindow | None = ExecutionWindow(5000)):
+SHIPPED = ExecutionWindow(5000)
+
+
+def run_late(venue: LateVenue, window: ExecutionWindow | None = SHIPPED):
     slept: list[float] = []
     journal = Recorder()
 
