@@ -316,8 +316,8 @@ class OrderGuard:
             if result is None:
                 raise PlacementUnknown(
                     f"exec_ext: an earlier order for {symbol} ({it.client_order_id}, "
-                    f"{it.intent}) may exist on the exchange and cannot be looked up; no new "
-                    "order is sent until it is settled"
+                    f"{it.intent}) may exist on the exchange, or still be executed by it; no "
+                    "new order is sent until it is settled"
                 )
             if result == "adopted" and (it.intent == intent or intent == "entry"):
                 raise NotSent(
