@@ -122,6 +122,7 @@ def test_killed_while_an_exit_is_placed(venue, bots, tmp_path, ordertype: str) -
     db = Database(tmp_path / "tradesv3.sqlite")
     first = bots("bot1", db.path, crash_at="exit:after_send")
     first.wait_running()
+    assert "TEST CRASH POINT ARMED" in first.log_text()
     trade = _enter(first, venue, db)
     (stop,) = venue.open_stops()
     _call_and_die(
