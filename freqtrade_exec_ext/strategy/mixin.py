@@ -32,13 +32,13 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 
 from freqtrade_exec_ext import compat
+from freqtrade_exec_ext.compat.ops import FLATTEN_REASON, OpsRuntime
 from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.strategy import binding, overrides, startup
@@ -106,6 +106,7 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_decider = Decider(self)
         self.exec_ext_recorder = FillRecorder(self)
         self.exec_ext_live_services = LiveServices(self)
+        self.exec_ext_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
         startup.apply_contract_settings(self, config, want, env=os.environ, argv=sys.argv)
         if self._xm_mode in LIVE_MODES:
             self.exec_ext_live_services.install_hooks()
@@ -204,10 +205,8 @@ class ExecutionMixin(SettingsHook):
                 c.slippage.backtest_bps,
             )
         if mode in LEDGER_FILE_MODES:
-            results = self.config.get("exportdirectory") or (
-                Path(self.config.get("user_data_dir", "user_data")) / "backtest_results"
-            )
-            path = self.exec_ext_recorder.open_file(Path(results), type(self).__name__)
+            results = compat.backtest_results_dir(self.config)
+            path = self.exec_ext_recorder.open_file(results, type(self).__name__)
             logger.info("exec_ext: execution ledger -> %s", path)
         self.exec_ext_decisions.clear()
         self.exec_ext_recorder.reset()
@@ -215,12 +214,18 @@ class ExecutionMixin(SettingsHook):
             self.exec_ext_live_services.start_guard()
         if mode in LIVE_MODES:
             self.exec_ext_live_services.start_session(self.clock())
+            self.exec_ext_ops = OpsRuntime(self, self._xc)
+            self.exec_ext_ops.start(self.clock())
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        if self.exec_ext_ops is not None:
+            self.exec_ext_ops.loop(utc(current_time) or self.clock())
         self.exec_ext_live_services.heartbeat(utc(current_time) or self.clock())
         self.exec_ext_live_services.reconcile()
 
     def exec_ext_bot_stopping(self) -> None:
+        if self.exec_ext_ops is not None:
+            self.exec_ext_ops.stop()
         self.exec_ext_live_services.stop_session(self.clock())
         self.exec_ext_recorder.close()
 
@@ -318,6 +323,8 @@ class ExecutionMixin(SettingsHook):
         exit_tag: str | None,
         **kwargs: Any,
     ) -> float:
+        if self.exec_ext_ops is not None and exit_tag == FLATTEN_REASON:
+            return float(self.exec_ext_ops.flatten_price(pair, bool(trade.is_short), proposed_rate))
         return self.exec_ext_decider.exit_price(pair, trade, proposed_rate, exit_tag)
 
     # ------------------------------------------------------------------ pre-trade checks
@@ -335,6 +342,11 @@ class ExecutionMixin(SettingsHook):
     ) -> bool:
         if self.exec_ext_decider.refused(pair, side, amount, rate):
             return False
+        halt = self.exec_ext_ops.entry_refusal() if self.exec_ext_ops is not None else None
+        if halt:  # the kill switch allows no entry
+            self.exec_ext_decisions.pending.pop(pair, None)
+            self.exec_ext_ops.on_rejection(halt, pair)
+            return False
         if not self.exec_ext_live():
             return True  # no historical order book: the book checks are live/dry-run only
         verdict = self.exec_ext_decider.checks(pair, side, amount)
@@ -348,6 +360,8 @@ class ExecutionMixin(SettingsHook):
                 )
             return True
         self.exec_ext_decisions.pending.pop(pair, None)
+        if self.exec_ext_ops is not None:
+            self.exec_ext_ops.on_rejection(verdict.code)
         self.exec_ext_notify(
             f"{self._xc.strategy_id} entry rejected {pair} {side} amount={amount:g} "
             f"rate={rate:g}: {verdict}"
@@ -365,7 +379,9 @@ class ExecutionMixin(SettingsHook):
 
     def exec_ext_forced_exit(self, trade: Any) -> str | None:
         """An exit the mixin asks Freqtrade for (through ``custom_exit``): a partial entry
-        below min_fill_ratio, or an exit cancelled at a ladder step."""
+        below min_fill_ratio, an exit cancelled at a ladder step, the kill switch's FLATTEN."""
+        if self.exec_ext_ops is not None and self.exec_ext_ops.exit_reason():
+            return str(self.exec_ext_ops.exit_reason())
         return self.exec_ext_timeouts.discard_reason(trade) or self.exec_ext_repricer.pending_exit(
             trade
         )
@@ -428,6 +444,8 @@ class ExecutionMixin(SettingsHook):
     def check_entry_timeout(
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
+        if self.exec_ext_ops is not None and self.exec_ext_ops.cancel_entries():
+            return True  # the kill switch allows no entry: open entry orders go
         try:
             return self.exec_ext_timeouts.entry(
                 pair, trade, order, utc(current_time) or self.clock()
@@ -439,6 +457,8 @@ class ExecutionMixin(SettingsHook):
     def check_exit_timeout(
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
+        if self.exec_ext_ops is not None and self.exec_ext_ops.cancel_exits():
+            return True  # kill switch FLATTEN: placed again at the book of the moment
         try:
             return self.exec_ext_timeouts.exit(
                 pair, trade, order, utc(current_time) or self.clock()
@@ -456,6 +476,8 @@ class ExecutionMixin(SettingsHook):
         try:
             if mode != RunMode.HYPEROPT:
                 record = self.exec_ext_recorder.on_fill(trade, order, current_time, live)
+                if record is not None and live and self.exec_ext_ops is not None:
+                    self.exec_ext_ops.on_fill(record)
                 if record is not None and live and record.intent == "exit" and not trade.is_open:
                     self.exec_ext_decisions.save(trade, "exit", None)
                 if record is not None and record.over_budget:

@@ -15,11 +15,12 @@ import json
 import logging
 import secrets
 import sys
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from support import FakeClock
 
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
@@ -34,10 +35,10 @@ CONTRACT = REPO / ".crypto" / "knowledge" / "strategies" / "STR-001" / "risk-ass
 FIVE_MIN_MS = 300_000
 
 
-class VirtualClock:
-    """Wall clock plus an offset that only moves forward.
+class VirtualClock(FakeClock):
+    """The suite's fake clock (the wall clock plus an offset that only moves forward).
 
-    While the venue holds requests back (``late_execute``), time moves in steps of
+    While the venue holds requests back (``late_execute``), it moves in steps of
     :data:`LATE_STEP_MS` and the venue runs what is due at each, as its backend does in
     real time while the bot waits (so a late request executes when it is due, not when
     the next request happens to arrive)."""
@@ -45,16 +46,9 @@ class VirtualClock:
     LATE_STEP_MS = 50
 
     def __init__(self) -> None:
-        self.offset_ms = 0
-        self.slept: list[float] = []  # Freqtrade's retry back-offs
+        super().__init__()
         self.late_pending: Any = lambda: 0  # how many requests the venue holds back
         self.run_late: Any = lambda: None  # the venue runs those that are due
-
-    def ms(self) -> int:
-        return int(time.time() * 1000) + self.offset_ms
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.ms() / 1000, tz=UTC)
 
     def advance(self, seconds: float) -> None:
         target = self.offset_ms + int(seconds * 1000)
@@ -66,10 +60,8 @@ class VirtualClock:
             self.run_late()
 
     def align(self, seconds_into_candle: float, candle_ms: int = FIVE_MIN_MS) -> None:
-        """Move forward to ``seconds_into_candle`` after the start of a candle."""
         pos = self.ms() % candle_ms
-        want = int(seconds_into_candle * 1000)
-        self.advance(((want - pos) % candle_ms) / 1000)
+        self.advance(((int(seconds_into_candle * 1000) - pos) % candle_ms) / 1000)
 
 
 def _patch_time(mocker: Any, clock: VirtualClock) -> None:

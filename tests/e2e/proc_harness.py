@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from support import free_port
 
 from freqtrade_exec_ext.localex import freqtrade_exchange_config
 from freqtrade_exec_ext.localex.intracandle import LINEAR
@@ -42,12 +42,6 @@ USER, PASSWORD = "guard", "guard-e2e-password"
 #: a calm hour of the shipped BTC/USDT candles: the venue replays from here
 REPLAY_FROM = datetime(2025, 10, 16, 9, 40, tzinfo=UTC)
 WAIT_S = 180.0  # generous: the machine is shared
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = WAIT_S, log: Any = None) -> Any:

@@ -10,6 +10,8 @@ from mixin_helpers import base_config, run_backtest, write_contract
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.store.ledger_files import read_jsonl
 
+pytestmark = pytest.mark.slow
+
 TIMERANGE = "20251001-20251201"
 
 
