@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +33,7 @@ DATADIR = REPO / "user_data" / "data" / "binance"
 STRATEGY_PATH = REPO / "user_data" / "strategies"
 CONTRACT = REPO / ".crypto" / "knowledge" / "strategies" / "STR-001" / "risk-assessment.yaml"
 FIVE_MIN_MS = 300_000
+START_SLACK_S = 240  # < one candle less seconds_into_candle
 
 
 class VirtualClock(FakeClock):
@@ -137,7 +138,11 @@ class LiveBot:
         kwargs.update(venue_kwargs or {})
         self.ex = LocalExchange(
             DATADIR,
-            start_at=start_at,
+            # the venue replays from the latest moment at or before the asked one that has
+            # the wall clock's position inside the candle (``seconds_into_candle``, set by
+            # ``align`` above): ask for a moment later in the same candle, so that it is
+            # ``start_at`` + ``seconds_into_candle`` (however long the venue takes to load)
+            start_at=start_at + timedelta(seconds=seconds_into_candle + START_SLACK_S),
             api_keys={self._key: self._secret},
             clock=self.clock.ms,
             request_clock=self.clock.ms,
