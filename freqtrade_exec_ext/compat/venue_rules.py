@@ -53,10 +53,22 @@ def exchange_time_ms(api: Any) -> int:
     return int(value)
 
 
+#: orders per listing page (Binance ``allOrders`` allows 1000), and pages per sweep
+PAGE, MAX_PAGES = 1000, 10
+
+
 def recent_orders(api: Any, symbol: str, since_ms: int, *, conditional: bool) -> list[Any]:
     """The account's orders of ``symbol`` created since ``since_ms`` (open and closed;
-    Binance ``allOrders``), and its open trigger orders too when ``conditional``."""
-    orders = list(api.fetch_orders(symbol, since_ms) or [])
+    Binance ``allOrders`` pages forward from ``startTime``), and its open trigger orders
+    too when ``conditional``."""
+    orders: list[Any] = []
+    for _ in range(MAX_PAGES):
+        page = list(api.fetch_orders(symbol, since_ms, PAGE) or [])
+        orders.extend(page)
+        stamps = [int(o.get("timestamp") or 0) for o in page]
+        if len(page) < PAGE or not stamps or max(stamps) < since_ms:
+            break
+        since_ms = max(stamps) + 1
     if conditional:
         seen = {str(o.get("id")) for o in orders}
         for o in api.fetch_open_orders(symbol, None, None, {"trigger": True}) or []:

@@ -174,3 +174,20 @@ def test_the_crash_point_is_off_by_default_and_exact_when_set(monkeypatch) -> No
     assert kills == []  # the first stop-loss is not the one
     armed.reached("stoploss", "after_send")
     assert kills == [(order_guard.os.getpid(), signal.SIGKILL)]
+
+
+def test_the_sweep_pages_through_a_busy_day_of_orders(monkeypatch) -> None:
+    from freqtrade_exec_ext.compat import venue_rules
+
+    monkeypatch.setattr(venue_rules, "PAGE", 3)
+    orders = [{"id": str(i), "timestamp": 1000 + i} for i in range(8)]
+    calls: list[int] = []
+
+    class Lister:
+        def fetch_orders(self, symbol: str, since: int, limit: int) -> list[dict[str, Any]]:
+            calls.append(since)
+            return [o for o in orders if o["timestamp"] >= since][:limit]
+
+    listed = venue_rules.recent_orders(Lister(), "BTC/USDT", 1000, conditional=False)
+    assert [o["id"] for o in listed] == [str(i) for i in range(8)]
+    assert calls == [1000, 1003, 1006]
