@@ -54,7 +54,7 @@ def _db_url(args: argparse.Namespace) -> str:
         raise CliError(f"{manifest}: unreadable ({type(exc).__name__}); pass --db URL") from None
     url = st.host_evidence_url(args.strategy_id, args.stage, db)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = f"sqlite:///{(root / url[len('sqlite:///'):]).resolve()}"
+        url = f"sqlite:///{(root / url[len('sqlite:///') :]).resolve()}"
     return url
 
 
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not re.match(STRATEGY_ID_PATTERN, sid):
         raise CliError(f"strategy_id {sid!r}: STR- and 3 or more digits, e.g. STR-001")
     url = _db_url(args)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
         raise CliError(f"--db {mask_url(url)}: no such database file")
     by = args.by or os.environ.get("USER") or getpass.getuser()
     try:
@@ -92,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--db {mask_url(url)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         ) from None
-    print(f"{sid}: kill switch {t.old.name} -> NORMAL by {by} (was {state.reason}: "
-          f"{state.detail}); the bot trades again from its next loop")
+    print(
+        f"{sid}: kill switch {t.old.name} -> NORMAL by {by} (was {state.reason}: "
+        f"{state.detail}); the bot trades again from its next loop"
+    )
     return 0
 
 

@@ -131,7 +131,8 @@ class ClientBudget:
             self._wrap_async(self.api_async)
         logger.info(
             "exec_ext: request budget %s for bot %s (%s)",
-            "shared" if self.store is not None else "off (counting only)", self.bot_id,
+            "shared" if self.store is not None else "off (counting only)",
+            self.bot_id,
             self.exchange_id,
         )
         return self
@@ -283,8 +284,12 @@ class ClientBudget:
             return
         try:
             self.store.observe(
-                self.exchange_id, family, self.bot_id, int(self.clock() * 1000),
-                retry_after_s=wait, reported_used=reported,
+                self.exchange_id,
+                family,
+                self.bot_id,
+                int(self.clock() * 1000),
+                retry_after_s=wait,
+                reported_used=reported,
             )
             self._store_ok()
         except Exception as exc:  # noqa: BLE001
@@ -309,7 +314,9 @@ class ClientBudget:
         if first:
             logger.warning(
                 "exec_ext: the shared request budget is unreachable (%s: %s); requests go "
-                "out on ccxt's own limiter until it answers again", type(exc).__name__, exc,
+                "out on ccxt's own limiter until it answers again",
+                type(exc).__name__,
+                exc,
             )
 
     def _store_ok(self) -> None:

@@ -113,10 +113,14 @@ class OpsRuntime:
             self.store = None
         if self.ks.level is not ks.Level.NORMAL:
             logger.warning(
-                "exec_ext: kill switch is %s since %s (%s: %s)%s", self.ks.level.name,
-                self.ks.state.since, self.ks.state.reason, self.ks.state.detail,
+                "exec_ext: kill switch is %s since %s (%s: %s)%s",
+                self.ks.level.name,
+                self.ks.state.since,
+                self.ks.state.reason,
+                self.ks.state.detail,
                 f"; run `freqtrade-exec resume {self.c.strategy_id}` to trade again"
-                if self.ks.level >= ks.Level.FLATTEN else "",
+                if self.ks.level >= ks.Level.FLATTEN
+                else "",
             )
             self._apply(self.ks.level)
         self.metrics.observe_kill_switch(self.ks.level)
@@ -133,7 +137,7 @@ class OpsRuntime:
         store = None
         try:
             url = str(raw.get("db_url") or "")
-            folder = Path(url[len("sqlite:///"):]).parent if url.startswith("sqlite:///") else None
+            folder = Path(url[len("sqlite:///") :]).parent if url.startswith("sqlite:///") else None
             if folder is not None and not folder.is_dir():
                 logger.warning(
                     "exec_ext: shared request budget off: %s does not exist (the shared "
@@ -188,18 +192,24 @@ class OpsRuntime:
         self.ks.state, self.revision = state, rev
         if state.level < before:
             logger.warning(
-                "exec_ext: kill switch %s -> %s (%s: %s)", before.name, state.level.name,
-                state.reason, state.detail,
+                "exec_ext: kill switch %s -> %s (%s: %s)",
+                before.name,
+                state.level.name,
+                state.reason,
+                state.detail,
             )
             self._apply(state.level)
-            self._alert(f"{self.c.strategy_id} kill switch {before.name} -> "
-                        f"{state.level.name}: {state.reason}: {state.detail}")
+            self._alert(
+                f"{self.c.strategy_id} kill switch {before.name} -> "
+                f"{state.level.name}: {state.reason}: {state.detail}"
+            )
 
     def _announce(self, t: ks.Transition, actor: str) -> None:
         msg = t.message(self.c.strategy_id)
         logger.warning("exec_ext: %s", msg)
-        rev = self.store.save(self.c.strategy_id, self.ks.state, t.at, t, actor=actor,
-                              revision=self.revision)
+        rev = self.store.save(
+            self.c.strategy_id, self.ks.state, t.at, t, actor=actor, revision=self.revision
+        )
         if rev is None:  # a person changed it meanwhile: theirs stands, read next loop
             return
         self.revision = rev
@@ -224,14 +234,18 @@ class OpsRuntime:
             # wait for profit while everything goes
             s.use_exit_signal, s.exit_profit_only = True, False
             until = datetime.now(UTC) + timedelta(days=365 * LOCK_YEARS)
-            s.lock_pair("*", until, f"{LOCK_REASON} {level.name}: run freqtrade-exec resume "
-                                    f"{self.c.strategy_id}")
+            s.lock_pair(
+                "*",
+                until,
+                f"{LOCK_REASON} {level.name}: run freqtrade-exec resume {self.c.strategy_id}",
+            )
         elif self._exit_settings is not None:  # back from FLATTEN/HALTED (a person resumed)
             s.use_exit_signal, s.exit_profit_only = self._exit_settings
             self._exit_settings = None
             for name in ("FLATTEN", "HALTED"):
-                s.unlock_reason(f"{LOCK_REASON} {name}: run freqtrade-exec resume "
-                                f"{self.c.strategy_id}")
+                s.unlock_reason(
+                    f"{LOCK_REASON} {name}: run freqtrade-exec resume {self.c.strategy_id}"
+                )
 
     # ------------------------------------------------------------------ observations
     def _observe(self, now: datetime) -> ks.Observations:
@@ -272,8 +286,11 @@ class OpsRuntime:
     def _stoploss_streak(self, now: datetime) -> int:
         from freqtrade_exec_ext.compat.persistence import closed_trades_since
 
-        closed = sorted(closed_trades_since(now - STREAK_LOOKBACK),
-                        key=lambda t: _utc(t.close_date) or now, reverse=True)
+        closed = sorted(
+            closed_trades_since(now - STREAK_LOOKBACK),
+            key=lambda t: _utc(t.close_date) or now,
+            reverse=True,
+        )
         n = 0
         for t in closed:
             if t.exit_reason not in STOP_EXITS:
@@ -317,10 +334,12 @@ class OpsRuntime:
         st = self.ks.state
         peak = st.peak_equity or o.equity
         m.observe_loop(
-            now_s=now.timestamp(), equity=o.equity,
+            now_s=now.timestamp(),
+            equity=o.equity,
             drawdown=(peak - o.equity) / peak if peak > 0 else 0.0,
             daily_loss=((st.day_open_equity or o.equity) - o.equity) / o.capital,
-            open_trades=o.open_trades, data_age_s=o.data_age_s,
+            open_trades=o.open_trades,
+            data_age_s=o.data_age_s,
             data_age_limit_s=o.timeframe_s + self.ks.thresholds.stale_data_s,
         )
         m.observe_kill_switch(self.ks.level)

@@ -127,7 +127,7 @@ def family_of(url: str) -> tuple[str | None, str, dict[str, str]]:
     for prefix, family in _FAMILY_PREFIX:
         at = path.find(prefix)
         if at >= 0:
-            rest = _VERSION.sub("", path[at + len(prefix):], count=1)
+            rest = _VERSION.sub("", path[at + len(prefix) :], count=1)
             return family, rest, params
     return None, path.lstrip("/"), params
 

@@ -162,31 +162,69 @@ def trips(t: Thresholds, s: State, o: Observations) -> list[Trip]:
     )
     day_open = s.day_open_equity if s.day_open_equity is not None else o.equity
     dl = _loss_trip(
-        DAILY_LOSS, "day's loss", _ratio(day_open - o.equity, o.capital),
-        t.daily_loss_limit, t.flatten_ratio,
+        DAILY_LOSS,
+        "day's loss",
+        _ratio(day_open - o.equity, o.capital),
+        t.daily_loss_limit,
+        t.flatten_ratio,
     )
     out += [x for x in (dd, dl) if x is not None]
     if o.consecutive_stoplosses >= t.max_consecutive_stoplosses:
-        out.append(Trip(Level.REDUCING, STOPLOSS_STREAK, (
-            f"{o.consecutive_stoplosses} stop-losses in a row >= "
-            f"{t.max_consecutive_stoplosses}")))
+        out.append(
+            Trip(
+                Level.REDUCING,
+                STOPLOSS_STREAK,
+                (
+                    f"{o.consecutive_stoplosses} stop-losses in a row >= "
+                    f"{t.max_consecutive_stoplosses}"
+                ),
+            )
+        )
     if o.consecutive_over_budget >= t.max_fills_over_budget:
-        out.append(Trip(Level.REDUCING, FILLS_OVER_BUDGET, (
-            f"{o.consecutive_over_budget} fills in a row over the slippage budget >= "
-            f"{t.max_fills_over_budget}")))
+        out.append(
+            Trip(
+                Level.REDUCING,
+                FILLS_OVER_BUDGET,
+                (
+                    f"{o.consecutive_over_budget} fills in a row over the slippage budget >= "
+                    f"{t.max_fills_over_budget}"
+                ),
+            )
+        )
     rate = _ratio(o.recent_rejections, o.recent_attempts)
     if o.recent_attempts >= t.rejection_window and rate >= t.max_rejection_rate:
-        out.append(Trip(Level.REDUCING, REJECTION_RATE, (
-            f"{o.recent_rejections} of the last {o.recent_attempts} orders rejected "
-            f"({rate:.0%} >= {t.max_rejection_rate:.0%})")))
+        out.append(
+            Trip(
+                Level.REDUCING,
+                REJECTION_RATE,
+                (
+                    f"{o.recent_rejections} of the last {o.recent_attempts} orders rejected "
+                    f"({rate:.0%} >= {t.max_rejection_rate:.0%})"
+                ),
+            )
+        )
     if o.data_age_s is not None and o.data_age_s > o.timeframe_s + t.stale_data_s:
-        out.append(Trip(Level.REDUCING, STALE_DATA, (
-            f"newest candle closed {o.data_age_s:.0f} s ago > {o.timeframe_s:.0f} + "
-            f"{t.stale_data_s:.0f} s")))
+        out.append(
+            Trip(
+                Level.REDUCING,
+                STALE_DATA,
+                (
+                    f"newest candle closed {o.data_age_s:.0f} s ago > {o.timeframe_s:.0f} + "
+                    f"{t.stale_data_s:.0f} s"
+                ),
+            )
+        )
     if s.error_loops >= t.max_exchange_error_loops:
-        out.append(Trip(Level.REDUCING, EXCHANGE_ERRORS, (
-            f"{s.error_loops} bot loops in a row with exchange errors >= "
-            f"{t.max_exchange_error_loops}")))
+        out.append(
+            Trip(
+                Level.REDUCING,
+                EXCHANGE_ERRORS,
+                (
+                    f"{s.error_loops} bot loops in a row with exchange errors >= "
+                    f"{t.max_exchange_error_loops}"
+                ),
+            )
+        )
     out.sort(key=lambda x: -x.level)
     return out
 
@@ -221,8 +259,7 @@ class KillSwitch:
         if s.day != today or day_open is None:
             day_open = o.equity
         errors = s.error_loops + 1 if o.exchange_errors else 0
-        return replace(s, peak_equity=peak, day=today, day_open_equity=day_open,
-                       error_loops=errors)
+        return replace(s, peak_equity=peak, day=today, day_open_equity=day_open, error_loops=errors)
 
     def evaluate(self, o: Observations, now: datetime) -> Transition | None:
         """Update the state from one bot loop's observations; the transition, if any."""
@@ -247,7 +284,8 @@ class KillSwitch:
             return self._move(Level.HALTED, FLATTENED, f"flat after {loops} bot loop(s)", now)
         if loops >= self.thresholds.flatten_max_loops:
             return self._move(
-                Level.HALTED, FLATTEN_INCOMPLETE,
+                Level.HALTED,
+                FLATTEN_INCOMPLETE,
                 f"{o.open_trades} trade(s) still open after {loops} bot loops; exits go on",
                 now,
             )
@@ -257,7 +295,11 @@ class KillSwitch:
         old = self.state.level
         loops = 0 if new is Level.FLATTEN else self.state.flatten_loops
         self.state = replace(
-            self.state, level=new, since=now, reason=reason, detail=detail,
+            self.state,
+            level=new,
+            since=now,
+            reason=reason,
+            detail=detail,
             flatten_loops=loops,
         )
         return Transition(old, new, reason, detail, now)

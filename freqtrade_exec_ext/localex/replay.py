@@ -136,7 +136,10 @@ def make_clock(
     # ``align``.  Take the latest such time at or before the asked one, so the asked moment
     # is replayed rather than skipped (start_note says so).
     offset = (start_wall_ms // align) * align - (anchor // align) * align
-    if start_at is not None and start_wall_ms - offset > anchor:
+    base = min(s.base_ms for s in series)
+    past = start_at is not None and start_wall_ms - offset > anchor
+    # past the asked time: kept only inside the asked time's own (smallest) candle
+    if past and (start_wall_ms - offset) // base != anchor // base:
         offset += align
     return ReplayClock(
         start_wall_ms=start_wall_ms,
@@ -153,15 +156,20 @@ def start_note(clock: ReplayClock) -> str | None:
         return None
     start = clock.data_now(clock.start_wall_ms)
     lag_s = (clock.asked_ms - start) / 1000
-    if lag_s < 1:
+    if abs(lag_s) < 1:
         return None
-    wait_s = lag_s / clock.speed
+    why = (
+        f"served candles must open on whole {_duration(clock.align_ms / 1000)} boundaries "
+        "(the largest timeframe in the datadir), so the data time keeps the wall clock's "
+        "position inside one"
+    )
+    asked = f"--start-at {_iso(clock.asked_ms)}: replay starts at {_iso(start)}"
+    if lag_s < 0:
+        return f"{asked}, {_duration(-lag_s)} later, inside the same candle: {why}"
     return (
-        f"--start-at {_iso(clock.asked_ms)}: replay starts at {_iso(start)} and reaches it in "
-        f"{_duration(wait_s)} (speed {clock.speed:g}): served candles must open on whole "
-        f"{_duration(clock.align_ms / 1000)} boundaries (the largest timeframe in the "
-        "datadir), so the data time keeps the wall clock's position inside one; use --speed "
-        "to get there sooner, or keep only smaller timeframes in the datadir"
+        f"{asked} and reaches it in {_duration(lag_s / clock.speed)} (speed {clock.speed:g}): "
+        f"{why}; use --speed to get there sooner, or keep only smaller timeframes in the "
+        "datadir"
     )
 
 

@@ -11,55 +11,103 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 P = "exec_ext_"
 #: slippage buckets (bps, positive = cost): price improvement to a bad miss
-SLIPPAGE_BUCKETS_BPS = (-50.0, -20.0, -10.0, -5.0, -2.0, 0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0,
-                        50.0, 100.0, 200.0)
+SLIPPAGE_BUCKETS_BPS = (
+    -50.0,
+    -20.0,
+    -10.0,
+    -5.0,
+    -2.0,
+    0.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    50.0,
+    100.0,
+    200.0,
+)
 
 # name -> (kind, help, labels); the one list of every metric this package exposes
 METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     f"{P}bot_info": ("gauge", "Always 1; labels name the bot.", ("strategy_id", "bot")),
     f"{P}fills": ("counter", "Filled orders.", ("pair", "side", "intent", "liquidity")),
     f"{P}fill_notional_quote": (
-        "counter", "Filled notional (stake currency).", ("pair", "side", "liquidity")),
+        "counter",
+        "Filled notional (stake currency).",
+        ("pair", "side", "liquidity"),
+    ),
     f"{P}slippage_bps": (
-        "histogram", "Fill vs decision price, bps; positive = cost.", ("pair", "side")),
+        "histogram",
+        "Fill vs decision price, bps; positive = cost.",
+        ("pair", "side"),
+    ),
     f"{P}shortfall_quote": (
-        "gauge", ("Implementation shortfall since start: slippage cost plus fees "
-        "(stake currency; negative = gain)."), ("pair", "side")),
+        "gauge",
+        (
+            "Implementation shortfall since start: slippage cost plus fees "
+            "(stake currency; negative = gain)."
+        ),
+        ("pair", "side"),
+    ),
     f"{P}fills_over_budget": (
-        "counter", "Fills whose slippage exceeded the contract's budget.", ("pair", "intent")),
+        "counter",
+        "Fills whose slippage exceeded the contract's budget.",
+        ("pair", "intent"),
+    ),
     f"{P}maker_share": (
-        "gauge", "Share of the filled notional made as maker (0..1) since start.", ()),
-    f"{P}rejections": ("counter", "Entries refused or orders rejected, by reason code.",
-                       ("reason",)),
+        "gauge",
+        "Share of the filled notional made as maker (0..1) since start.",
+        (),
+    ),
+    f"{P}rejections": (
+        "counter",
+        "Entries refused or orders rejected, by reason code.",
+        ("reason",),
+    ),
     f"{P}reprices": ("counter", "Orders repriced on the ladder.", ("pair", "intent")),
     f"{P}order_guard_orders": (
-        "gauge", "Order journal rows by status (live trading).", ("status",)),
-    f"{P}request_weight": (
-        "counter", "Request weight this bot sent, by API family.", ("family",)),
+        "gauge",
+        "Order journal rows by status (live trading).",
+        ("status",),
+    ),
+    f"{P}request_weight": ("counter", "Request weight this bot sent, by API family.", ("family",)),
     f"{P}requests": ("counter", "HTTP answers by status.", ("status",)),
     f"{P}rate_limit_holds": ("counter", "Requests held back by the shared budget.", ()),
     f"{P}rate_limit_hold_seconds": ("counter", "Time requests were held back.", ()),
     f"{P}rate_limit_refused": (
-        "counter", "Requests not sent: the budget had no room within the hold limit.", ()),
+        "counter",
+        "Requests not sent: the budget had no room within the hold limit.",
+        (),
+    ),
     f"{P}rate_limited": ("counter", "429/418 answers from the exchange.", ("status",)),
     f"{P}budget_store_errors": (
-        "counter", "Shared budget store failures (requests went out unbudgeted).", ()),
+        "counter",
+        "Shared budget store failures (requests went out unbudgeted).",
+        (),
+    ),
     f"{P}kill_switch_level": (
-        "gauge", "Kill switch: 0 NORMAL, 1 REDUCING, 2 FLATTEN, 3 HALTED.", ()),
-    f"{P}kill_switch_transitions": (
-        "counter", "Kill switch transitions.", ("to", "reason")),
-    f"{P}equity_quote": (
-        "gauge", "Capital + realized + unrealised profit (stake currency).", ()),
+        "gauge",
+        "Kill switch: 0 NORMAL, 1 REDUCING, 2 FLATTEN, 3 HALTED.",
+        (),
+    ),
+    f"{P}kill_switch_transitions": ("counter", "Kill switch transitions.", ("to", "reason")),
+    f"{P}equity_quote": ("gauge", "Capital + realized + unrealised profit (stake currency).", ()),
     f"{P}drawdown_ratio": ("gauge", "Drawdown from peak equity (0..1).", ()),
     f"{P}daily_loss_ratio": ("gauge", "The day's loss as a share of capital.", ()),
     f"{P}open_trades": ("gauge", "Open trades.", ()),
-    f"{P}data_age_seconds": (
-        "gauge", "Seconds since the newest candle closed (oldest pair).", ()),
+    f"{P}data_age_seconds": ("gauge", "Seconds since the newest candle closed (oldest pair).", ()),
     f"{P}data_age_limit_seconds": (
-        "gauge", "Data age the kill switch tolerates: timeframe + limits.stale_data_s.", ()),
+        "gauge",
+        "Data age the kill switch tolerates: timeframe + limits.stale_data_s.",
+        (),
+    ),
     f"{P}funding_paid_quote": (
-        "gauge", ("Funding paid by closed and open trades (stake currency; negative = "
-        "received)."), ("pair",)),
+        "gauge",
+        ("Funding paid by closed and open trades (stake currency; negative = received)."),
+        ("pair",),
+    ),
     f"{P}last_loop_timestamp_seconds": ("gauge", "Unix time of the last bot loop.", ()),
 }
 _KIND = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
@@ -173,10 +221,14 @@ class Metrics:
         data_age_limit_s: float | None = None,
     ) -> None:
         self._c("last_loop_timestamp_seconds").set(now_s)
-        for name, value in (("equity_quote", equity), ("drawdown_ratio", drawdown),
-                            ("daily_loss_ratio", daily_loss), ("open_trades", open_trades),
-                            ("data_age_seconds", data_age_s),
-                            ("data_age_limit_seconds", data_age_limit_s)):
+        for name, value in (
+            ("equity_quote", equity),
+            ("drawdown_ratio", drawdown),
+            ("daily_loss_ratio", daily_loss),
+            ("open_trades", open_trades),
+            ("data_age_seconds", data_age_s),
+            ("data_age_limit_seconds", data_age_limit_s),
+        ):
             if value is not None:
                 self._c(name).set(value)
 

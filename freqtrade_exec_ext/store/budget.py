@@ -145,10 +145,17 @@ class BudgetStore:
     def _family_row(
         self, conn: Connection, exchange: str, family: str, start: int
     ) -> tuple[int, int, int]:
-        self._insert_missing(conn, families, {
-            "exchange": exchange, "family": family, "window_start_ms": start, "used": 0,
-            "blocked_until_ms": 0,
-        })
+        self._insert_missing(
+            conn,
+            families,
+            {
+                "exchange": exchange,
+                "family": family,
+                "window_start_ms": start,
+                "used": 0,
+                "blocked_until_ms": 0,
+            },
+        )
         q = select(families.c.window_start_ms, families.c.used, families.c.blocked_until_ms)
         q = q.where(families.c.exchange == exchange, families.c.family == family)
         if self._locking:
@@ -162,11 +169,24 @@ class BudgetStore:
     def _bot_row(
         self, conn: Connection, exchange: str, family: str, bot_id: str, start: int, now_ms: int
     ) -> int:
-        self._insert_missing(conn, bots, {
-            "exchange": exchange, "family": family, "bot_id": bot_id, "window_start_ms": start,
-            "used": 0, "last_seen_ms": now_ms, "requests": 0, "weight_total": 0, "holds": 0,
-            "hold_ms": 0, "refused": 0, "throttled": 0,
-        })
+        self._insert_missing(
+            conn,
+            bots,
+            {
+                "exchange": exchange,
+                "family": family,
+                "bot_id": bot_id,
+                "window_start_ms": start,
+                "used": 0,
+                "last_seen_ms": now_ms,
+                "requests": 0,
+                "weight_total": 0,
+                "holds": 0,
+                "hold_ms": 0,
+                "refused": 0,
+                "throttled": 0,
+            },
+        )
         row = conn.execute(
             select(bots.c.window_start_ms, bots.c.used).where(
                 bots.c.exchange == exchange, bots.c.family == family, bots.c.bot_id == bot_id
@@ -176,16 +196,17 @@ class BudgetStore:
 
     def _active(self, conn: Connection, exchange: str, family: str, since_ms: int) -> int:
         n = conn.execute(
-            select(func.count()).select_from(bots).where(
-                bots.c.exchange == exchange, bots.c.family == family,
+            select(func.count())
+            .select_from(bots)
+            .where(
+                bots.c.exchange == exchange,
+                bots.c.family == family,
                 bots.c.last_seen_ms >= since_ms,
             )
         ).scalar_one()
         return int(n)
 
-    def reserve(
-        self, exchange: str, family: str, bot_id: str, weight: int, now_ms: int
-    ) -> Grant:
+    def reserve(self, exchange: str, family: str, bot_id: str, weight: int, now_ms: int) -> Grant:
         """Take ``weight`` from the budget now, or say how long to wait (nothing taken)."""
         cfg = self.config
         start = window_start(now_ms, cfg.limits[family].window_ms)
@@ -195,8 +216,11 @@ class BudgetStore:
             bot_used = self._bot_row(conn, exchange, family, bot_id, max(ws, start), now_ms)
             active = self._active(conn, exchange, family, now_ms - int(cfg.active_s * 1000))
             grant = decide(
-                cfg, family, weight,
-                Counts(ws, used, bot_used, blocked, max(1, active)), now_ms,
+                cfg,
+                family,
+                weight,
+                Counts(ws, used, bot_used, blocked, max(1, active)),
+                now_ms,
             )
             if not grant.ok:
                 conn.execute(update(bots).where(key).values(last_seen_ms=now_ms))
@@ -207,9 +231,14 @@ class BudgetStore:
                 .values(window_start_ms=ws, used=used + weight)
             )
             conn.execute(
-                update(bots).where(key).values(
-                    window_start_ms=ws, used=bot_used + weight, last_seen_ms=now_ms,
-                    requests=bots.c.requests + 1, weight_total=bots.c.weight_total + weight,
+                update(bots)
+                .where(key)
+                .values(
+                    window_start_ms=ws,
+                    used=bot_used + weight,
+                    last_seen_ms=now_ms,
+                    requests=bots.c.requests + 1,
+                    weight_total=bots.c.weight_total + weight,
                 )
             )
         return grant
@@ -235,10 +264,13 @@ class BudgetStore:
             if retry_after_s is not None:
                 values["blocked_until_ms"] = max(blocked, now_ms + int(retry_after_s * 1000))
                 conn.execute(
-                    update(bots).where(
-                        bots.c.exchange == exchange, bots.c.family == family,
+                    update(bots)
+                    .where(
+                        bots.c.exchange == exchange,
+                        bots.c.family == family,
                         bots.c.bot_id == bot_id,
-                    ).values(throttled=bots.c.throttled + 1)
+                    )
+                    .values(throttled=bots.c.throttled + 1)
                 )
             if reported_used is not None and reported_used > used:
                 values.update(window_start_ms=ws, used=reported_used)
@@ -254,9 +286,11 @@ class BudgetStore:
     ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(bots).where(
+                update(bots)
+                .where(
                     bots.c.exchange == exchange, bots.c.family == family, bots.c.bot_id == bot_id
-                ).values(
+                )
+                .values(
                     holds=bots.c.holds + (0 if refused else 1),
                     hold_ms=bots.c.hold_ms + (0 if refused else int(seconds * 1000)),
                     refused=bots.c.refused + (1 if refused else 0),
@@ -270,8 +304,9 @@ class BudgetStore:
             q = q.where(bots.c.bot_id == bot_id)
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(bots.c.exchange, bots.c.family, bots.c.bot_id))
-            return [BotStats(**{k: r._mapping[k] for k in BotStats.__dataclass_fields__})
-                    for r in rows]
+            return [
+                BotStats(**{k: r._mapping[k] for k in BotStats.__dataclass_fields__}) for r in rows
+            ]
 
     def family_used(self, exchange: str, family: str, now_ms: int) -> int:
         start = window_start(now_ms, self.config.limits[family].window_ms)
@@ -282,4 +317,3 @@ class BudgetStore:
                 )
             ).first()
         return int(row[1]) if row is not None and int(row[0]) == start else 0
-

@@ -167,8 +167,9 @@ class KillSwitchStore:
             else:
                 conn.execute(
                     update(state_table)
-                    .where(state_table.c.strategy_id == strategy_id,
-                           state_table.c.revision == current)
+                    .where(
+                        state_table.c.strategy_id == strategy_id, state_table.c.revision == current
+                    )
                     .values(revision=current + 1, **values)
                 )
             if transition is not None:

@@ -504,6 +504,13 @@ def test_plain_decimal_and_exponent_numbers_are_read(text):
     assert parse_contract(parse_yaml_text(raw.encode(), "c.yaml")).capital.initial_capital == 1000
 
 
+@pytest.mark.parametrize("text", ["-8e-2", "-0.8e-1", "-8.0e-2"])
+def test_small_exponent_numbers_are_read(text):
+    """YAML 1.1 resolves '-8e-2' (no dot) to text; the contract reads it as the number."""
+    raw = MINIMAL_TEXT.replace("stoploss: -0.08", f"stoploss: {text}")
+    assert parse_contract(parse_yaml_text(raw.encode(), "c.yaml")).stop_loss.stoploss == -0.08
+
+
 @pytest.mark.parametrize("text", ["yes", "no", "on", "off", "Yes", "y"])
 def test_yaml_11_booleans_are_text(text):
     raw = MINIMAL_TEXT.replace("stoploss: -0.08", f"stoploss: -0.08\n  on_exchange: {text}")

@@ -84,6 +84,7 @@ def test_exposed_names_match_a_real_exposition():
             "exec_ext_rejections_total", "exec_ext_kill_switch_level"} <= samples
 
 
+@pytest.mark.slow
 def test_promtool_checks_the_generated_config_and_rules(deployment):
     tool = promtool()
     prom = deployment / mon.PROMETHEUS_FILE
@@ -99,6 +100,7 @@ def test_promtool_checks_the_generated_config_and_rules(deployment):
     assert out.returncode == 0 and "SUCCESS: 9 rules found" in out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_the_kill_switch_and_rate_limit_alerts_fire(deployment, tmp_path):
     """promtool's rule unit test: series as the bot would export them, alerts expected."""
     tool = promtool()
@@ -193,6 +195,7 @@ def test_compose_runs_prometheus_and_grafana_pinned_with_healthchecks(deployment
         f"freqtrade:{config['api_server']['listen_port']}"]
 
 
+@pytest.mark.slow
 def test_bot_healthcheck_probe_reads_the_loop_time(tmp_path, deployment):
     """The probe compose runs inside the bot's container, against a stand-in /metrics."""
     import http.server
