@@ -10,9 +10,20 @@ response (Binance's own guidance for ``-1007 "execution status unknown"``):
   be sent again after the wait the exchange asks for.
 * **unknown**: a timeout, a 5xx, a dropped connection, "execution status unknown".  The
   order *may* exist.  Sending it again could open a second position, so first look it up
-  by the client order id it was sent with: found -> that is the order; certainly absent
+  by the client order id it was sent with: found -> that is the order; **certainly absent**
   -> it may be sent again (same client order id); the lookup itself failing -> the state is
   unknown and **nothing more is sent** for it (:class:`PlacementUnknown`).
+
+"Not found by a lookup" is not "certainly absent": the exchange's backend may still execute
+a request it answered -1007 or timed out on, after the lookups (it did, in the e2e harness:
+both the late first request and the resent one filled, and Binance refuses a repeated
+client order id only while the first order is still *open*).  An order is certainly absent
+only once the exchange **can no longer execute it** (:func:`absence`): Binance's matching
+engine refuses a request whose ``timestamp + recvWindow`` has passed on its clock, so every
+order request is signed with a short, explicit ``recvWindow`` (:class:`ExecutionWindow`) and
+its timestamp is journaled before it is sent.  For an exchange without such a rule, absence
+is never certain: the order is never sent again, the pair stays blocked and a lookup settles
+it later.
 
 Every attempt of one placement carries the same client order id, so the exchange itself
 refuses a duplicate of an order still open, and the lookup finds whichever attempt landed.
@@ -100,7 +111,9 @@ class PlacementUnknown(ccxt.NetworkError, TemporaryFailure):  # type: ignore[mis
 class Journal(Protocol):
     """Where placements are recorded (see ``store/journal.py``)."""
 
-    def sending(self, cid: str) -> None: ...
+    def sending(
+        self, cid: str, *, sent_ms: int | None = None, window_ms: int | None = None
+    ) -> None: ...
     def accepted(self, cid: str, order_id: str, *, recovered: bool = False) -> None: ...
     def rejected(self, cid: str, reason: str) -> None: ...
     def unknown(self, cid: str, reason: str) -> None: ...
@@ -121,6 +134,8 @@ class RetryPolicy:
     lookup_waits_s: Sequence[float] = (0.5, 1.0, 2.0)
     backoff_s: Sequence[float] = (1.0, 2.0, 4.0)
     max_wait_s: float = 10.0
+    #: how many times the exchange's clock is read while waiting out an execution window
+    window_checks: int = 3
 
     def backoff(self, attempt: int) -> float:
         waits = list(self.backoff_s) or [1.0]
@@ -132,6 +147,62 @@ class _Absent:
 
 
 ABSENT = _Absent()  # a lookup that says: no such order
+
+#: How far the clock that answers "what time is it" (Binance ``GET /api/v3/time``) may be
+#: from the matching engine's, in ms.  Binance itself tolerates a request timestamp up to
+#: 1000 ms ahead of its clock ("timestamp < serverTime + 1000"), so it runs its clocks at
+#: least that close; the guard waits the same 1000 ms more before calling an order gone.
+CLOCK_SKEW_MARGIN_MS = 1000
+#: the ``recvWindow`` every order request is signed with, where the exchange has the rule
+#: (Binance's default is 5000 ms, its advice "5000 or less"; ccxt would sign with 10000)
+ORDER_RECV_WINDOW_MS = 5000
+
+
+@dataclass(frozen=True)
+class ExecutionWindow:
+    """An exchange rule after which a request can no longer be executed.
+
+    Binance (spot and USD-M futures): a signed request is processed only while
+    ``serverTime - timestamp <= recvWindow``, and since 2024 the matching engine applies
+    that check again when the request reaches it (spot -1021 "Timestamp for this request is
+    outside of the recvWindow.", USD-M -5028 "Timestamp for this request is outside of the
+    ME recvWindow.").  So a request whose ``timestamp + recvWindow`` has passed on the
+    exchange's clock can never be executed any more, however late its backend gets to it.
+    """
+
+    recv_window_ms: int = ORDER_RECV_WINDOW_MS
+    margin_ms: int = CLOCK_SKEW_MARGIN_MS
+
+    def gone_after_ms(self, sent_ms: int) -> int:
+        """The exchange time after which a request signed at ``sent_ms`` cannot execute."""
+        return sent_ms + self.recv_window_ms + self.margin_ms
+
+
+class Absence(StrEnum):
+    """What "not found by lookup" means for an order (see :func:`absence`)."""
+
+    CERTAIN = "certain"  # the exchange can no longer execute it: it may be sent again
+    NOT_YET = "not_yet"  # it may still be executed: wait, then look again
+    NEVER = "never"  # the exchange gives no time after which it cannot: never resend
+
+
+def absence(
+    window: ExecutionWindow | None, sent_ms: int | None, exchange_now_ms: int | None
+) -> tuple[Absence, float]:
+    """Whether an order that lookups did not find is certainly absent, and if not yet,
+    how many seconds until it may be (0 when the exchange's time is unknown).
+
+    ``sent_ms`` is the timestamp the last attempt was signed with; ``exchange_now_ms`` the
+    exchange's clock now (None: it could not be read).  Pure: the caller reads the clocks.
+    """
+    if window is None or sent_ms is None:
+        return Absence.NEVER, 0.0
+    if exchange_now_ms is None:
+        return Absence.NOT_YET, 0.0
+    left_ms = window.gone_after_ms(sent_ms) - exchange_now_ms
+    if left_ms < 0:
+        return Absence.CERTAIN, 0.0
+    return Absence.NOT_YET, (left_ms + 1) / 1000.0
 
 
 @dataclass
@@ -177,19 +248,24 @@ def place(
     retry_after: Callable[[], float | None] = lambda: None,
     journal: Journal | None = None,
     outcome: Outcome | None = None,
+    stamp: Callable[[], int | None] = lambda: None,
+    window: ExecutionWindow | None = None,
+    exchange_now: Callable[[], int] | None = None,
 ) -> T:
     """Send one order at most once, however the exchange answers.
 
-    ``send()`` sends the order (always with client order id ``cid``); ``lookup()`` fetches
-    it by ``cid`` (``ABSENT`` when the exchange says it does not exist).  Returns the
-    order; raises the exchange's error when no order exists, or :class:`PlacementUnknown`
-    when one may exist but could not be found.
+    ``send()`` sends the order (always with client order id ``cid``, signed with the
+    timestamp the last ``stamp()`` returned); ``lookup()`` fetches it by ``cid`` (``ABSENT``
+    when the exchange says it does not exist).  ``window`` is the exchange's execution rule
+    (None: it has none) and ``exchange_now()`` reads the exchange's clock in ms.  Returns
+    the order; raises the exchange's error when no order exists, or
+    :class:`PlacementUnknown` when one may exist but could not be found.
     """
-    run = _Run(cid, journal, outcome if outcome is not None else Outcome())
+    run = _Run(cid, journal, outcome if outcome is not None else Outcome(), window)
     maybe_sent = False  # some attempt's fate was unknown: it may be the order
     attempt = 0
     while True:
-        run.sending()
+        run.sending(stamp())
         try:
             order = send()
         except Exception as exc:
@@ -198,10 +274,7 @@ def place(
             if kind is Failure.UNKNOWN or (maybe_sent and kind is Failure.REJECTED):
                 # unknown, or a refusal after an unknown attempt (e.g. "duplicate order")
                 maybe_sent = True
-                found = resolve(lookup, policy.lookup_waits_s, sleep)
-                if found is None:
-                    why = f"the order could not be looked up ({_one_line(exc)})"
-                    raise run.unknown(why) from exc
+                found = _find_or_outlive(run, lookup, policy, sleep, exchange_now, exc)
                 if not isinstance(found, _Absent):
                     return run.found(found)
                 kind = Failure.NOT_PROCESSED  # certainly absent: safe to send again
@@ -218,30 +291,80 @@ def place(
             if not maybe_sent:
                 run.rejected(why)
                 raise
-            # lookups said absent, but "no order" is only said when no attempt may have
-            # landed: one last look, else the order counts as unknown
-            found = resolve(lookup, policy.lookup_waits_s[-1:], sleep)
-            if found is not None and not isinstance(found, _Absent):
-                return run.found(found)
+            # an attempt's fate was unknown: one last look, else the journal keeps it as
+            # unknown and the reconciliation settles it (absent once certainly so)
+            last = resolve(lookup, policy.lookup_waits_s[-1:], sleep)
+            if last is not None and not isinstance(last, _Absent):
+                return run.found(last)
             raise run.unknown(f"{why}; an earlier attempt may still have been placed") from exc
         return run.accepted(order)
+
+
+def _find_or_outlive(
+    run: _Run,
+    lookup: Callable[[], T | _Absent],
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    exchange_now: Callable[[], int] | None,
+    exc: BaseException,
+) -> T | _Absent:
+    """After an unknown answer: the order if a lookup finds it, ``ABSENT`` once it is
+    certainly absent (not found, and the exchange can no longer execute it); otherwise
+    raises :class:`PlacementUnknown` (journaled ``unknown``: nothing more is sent)."""
+    found = resolve(lookup, policy.lookup_waits_s, sleep)
+    for _ in range(max(1, policy.window_checks)):
+        if found is None:
+            raise run.unknown(f"the order could not be looked up ({_one_line(exc)})") from exc
+        if not isinstance(found, _Absent):
+            return found
+        verdict, wait = absence(run.window, run.sent_ms, _read(exchange_now))
+        if verdict is Absence.CERTAIN:
+            return found
+        if verdict is Absence.NEVER:
+            raise run.unknown(
+                "not found by lookup, but this exchange sets no time after which it can no "
+                "longer execute the request, so it is never sent again; a later lookup "
+                f"settles it ({_one_line(exc)})"
+            ) from exc
+        if wait > policy.max_wait_s:
+            break
+        # the exchange may still execute it: wait its window out, then look again
+        found = resolve(lookup, (wait or policy.lookup_waits_s[-1],), sleep)
+    raise run.unknown(
+        "not found by lookup, and the exchange's clock could not show that it can no "
+        f"longer execute it ({_one_line(exc)})"
+    ) from exc
+
+
+def _read(clock: Callable[[], int] | None) -> int | None:
+    if clock is None:
+        return None
+    try:
+        return int(clock())
+    except Exception:  # noqa: BLE001 - an unreadable clock proves nothing: not certain
+        return None
 
 
 class _Run:
     """One placement's bookkeeping (journal and outcome)."""
 
-    def __init__(self, cid: str, journal: Journal | None, out: Outcome) -> None:
-        self.cid, self.journal, self.out = cid, journal, out
+    def __init__(
+        self, cid: str, journal: Journal | None, out: Outcome, window: ExecutionWindow | None
+    ) -> None:
+        self.cid, self.journal, self.out, self.window = cid, journal, out, window
         self.failures: list[Failure] = []
+        self.sent_ms: int | None = None  # the last attempt's signed timestamp
         out.failures = self.failures
 
     def failed(self, kind: Failure) -> None:
         self.failures.append(kind)
 
-    def sending(self) -> None:
+    def sending(self, sent_ms: int | None) -> None:
         self.out.attempts += 1
+        self.sent_ms = sent_ms
         if self.journal is not None:
-            self.journal.sending(self.cid)
+            window_ms = self.window.recv_window_ms if self.window and sent_ms else None
+            self.journal.sending(self.cid, sent_ms=sent_ms, window_ms=window_ms)
 
     def accepted(self, order: T) -> T:
         if self.journal is not None:

@@ -13,9 +13,29 @@ Statuses::
     tracked   -> that order id is in Freqtrade's orders table: nothing more to do
     unknown   -> the answer was ambiguous and no lookup could settle it yet
     rejected  -> no order exists (refused, or given up before one was created)
-    absent    -> a later lookup showed the order never existed
+    absent    -> not found by lookup once the exchange could no longer execute it
+                 (``sent_at_ms + recv_window_ms`` passed; see ``execution/placement.py``)
     cancelled -> an order Freqtrade did not know, cancelled before anything filled
     adopted   -> an order Freqtrade did not know, with fills, handed to Freqtrade
+
+Strays (``order_sweep.py``): an order of ours on the exchange that neither Freqtrade nor
+this journal accounts for, e.g. a second order under one client order id that the
+exchange executed late.  Each gets its own row, keyed ``<client order id>@<order id>``::
+
+    stray_cancelled  -> it was open; cancelled before anything filled
+    stray_sold_back  -> it had filled; the excess was traded back (its ``detail`` names
+                        the sell-back order) so the account holds what the trades hold
+    stray_balanced   -> it had filled, but the account already held no more than the open
+                        trades (nothing to trade back)
+    stray_unresolved -> it cannot be undone automatically (e.g. below the market's minimum
+                        order): check the account (an error is retried at the next sweep)
+
+The guard's own sell-back orders have intent ``sellback`` and end ``guard_order``: they
+are never Freqtrade's and are not adopted.
+
+Every attempt records the timestamp it was signed with (``sent_at_ms``) and the
+``recv_window_ms`` it was signed with, before it is sent: what decides when a lost order
+can no longer be executed.
 
 SQLAlchemy only (no Freqtrade objects): the journal runs on any engine, the tests use an
 in-memory SQLite database.
@@ -28,7 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Integer, String, Text, select
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -44,7 +64,14 @@ STATUSES = (
     "absent",
     "cancelled",
     "adopted",
+    "stray_cancelled",
+    "stray_sold_back",
+    "stray_balanced",
+    "stray_unresolved",
+    "guard_order",
 )
+STRAY_STATUSES = ("stray_cancelled", "stray_sold_back", "stray_balanced", "stray_unresolved")
+SELLBACK = "sellback"  # intent of the guard's own orders that undo a stray's fill
 
 
 class _Base(DeclarativeBase):
@@ -72,6 +99,13 @@ class OrderIntent(_Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # the last attempt: the timestamp it was signed with, and its recvWindow (ms)
+    sent_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    recv_window_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+#: columns added after the table first shipped: (name, SQL type), added to older tables
+_ADDED_COLUMNS = (("sent_at_ms", "BIGINT"), ("recv_window_ms", "INTEGER"))
 
 
 @dataclass(frozen=True)
@@ -94,6 +128,13 @@ class Intent:
     detail: str | None
     created_at: datetime
     updated_at: datetime
+    sent_at_ms: int | None = None
+    recv_window_ms: int | None = None
+    attempts: int = 0  # requests sent (0: journaled, never sent)
+
+    @property
+    def is_stray(self) -> bool:
+        return self.status in STRAY_STATUSES
 
     @classmethod
     def of(cls, row: OrderIntent) -> Intent:
@@ -114,6 +155,9 @@ class Intent:
             detail=row.detail,
             created_at=_aware(row.created_at),
             updated_at=_aware(row.updated_at),
+            sent_at_ms=row.sent_at_ms,
+            recv_window_ms=row.recv_window_ms,
+            attempts=int(row.attempts or 0),
         )
 
 
@@ -135,6 +179,7 @@ class OrderJournal:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         _Base.metadata.create_all(engine, tables=[OrderIntent.__table__])  # type: ignore[list-item]
+        _add_missing_columns(engine)
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self.strategy_id = strategy_id
         self._clock = clock
@@ -190,6 +235,8 @@ class OrderJournal:
         order_id: str | None = None,
         detail: str | None = None,
         attempt: bool = False,
+        sent_ms: int | None = None,
+        window_ms: int | None = None,
     ) -> None:
         if status not in STATUSES:
             raise ValueError(f"journal status {status!r}: allowed {', '.join(STATUSES)}")
@@ -204,11 +251,49 @@ class OrderJournal:
                 row.detail = detail[:2000]
             if attempt:
                 row.attempts += 1
+                row.sent_at_ms = sent_ms
+                row.recv_window_ms = window_ms
             row.updated_at = self._now()
 
+    def record_stray(
+        self, parent: Intent, order_id: str, status: str, *, amount: float, detail: str
+    ) -> str:
+        """A row for an order of ours that nothing accounted for (``order_sweep.py``);
+        ``parent`` is the placement whose client order id it carries.  Returns its key."""
+        if status not in STRAY_STATUSES:
+            raise ValueError(f"stray status {status!r}: allowed {', '.join(STRAY_STATUSES)}")
+        key = f"{parent.client_order_id}@{order_id}"[:64]
+        now = self._now()
+        with self._sessions.begin() as s:
+            row = s.scalars(select(OrderIntent).filter_by(client_order_id=key)).first()
+            if row is None:
+                row = OrderIntent(
+                    client_order_id=key,
+                    strategy_id=self.strategy_id,
+                    pair=parent.pair,
+                    side=parent.side,
+                    intent=parent.intent,
+                    order_type=parent.order_type,
+                    amount=float(amount),
+                    price=parent.price,
+                    conditional=int(parent.conditional),
+                    enter_tag=parent.enter_tag,
+                    leverage=parent.leverage,
+                    order_id=str(order_id),
+                    attempts=0,
+                    created_at=now,
+                )
+                s.add(row)
+            row.status = status
+            row.detail = detail[:2000]
+            row.updated_at = now
+        return key
+
     # the placement.Journal protocol
-    def sending(self, cid: str) -> None:
-        self.mark(cid, "sending", attempt=True)
+    def sending(
+        self, cid: str, *, sent_ms: int | None = None, window_ms: int | None = None
+    ) -> None:
+        self.mark(cid, "sending", attempt=True, sent_ms=sent_ms, window_ms=window_ms)
 
     def accepted(self, cid: str, order_id: str, *, recovered: bool = False) -> None:
         detail = "found by client order id after an unknown answer" if recovered else None
@@ -242,11 +327,32 @@ class OrderJournal:
             q = select(OrderIntent).filter(OrderIntent.strategy_id == self.strategy_id)
             return [Intent.of(r) for r in s.scalars(q.order_by(OrderIntent.id))]
 
+    def since(self, when: datetime) -> list[Intent]:
+        """This strategy's rows written or changed at or after ``when``."""
+        with self._sessions() as s:
+            q = select(OrderIntent).filter(
+                OrderIntent.strategy_id == self.strategy_id,
+                OrderIntent.updated_at >= _naive(when),
+            )
+            return [Intent.of(r) for r in s.scalars(q.order_by(OrderIntent.id))]
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for it in self.all():
             out[it.status] = out.get(it.status, 0) + 1
         return out
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a journal table written by an older release up to date (new nullable columns;
+    the rows it holds keep NULL there, which the guard reads as "no execution window")."""
+    have = {c["name"] for c in inspect(engine).get_columns(TABLE)}
+    missing = [(name, sql) for name, sql in _ADDED_COLUMNS if name not in have]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for name, sql in missing:
+            conn.execute(text(f"ALTER TABLE {TABLE} ADD COLUMN {name} {sql}"))
 
 
 def intent_of(side: str, params: dict[str, Any], *, spot: bool) -> str:

@@ -1,7 +1,11 @@
 """What the mixin runs only when Freqtrade trades (live, and dry-run where it applies).
 
 * the order guard (live: client order ids, the journal, lookups after ambiguous answers,
-  Retry-After; ``order_guard.py``); if it cannot start, no entry is allowed;
+  Retry-After, the stray sweep; ``order_guard.py``); if it cannot start, no entry is
+  allowed;
+* one bot per database (live): the bot claims its database at start and renews the claim
+  every loop (``store/bot_identity.py``); a second live bot on the same database places no
+  order at all;
 * the run session (live and dry-run): the stage gates' evidence (``store/sessions.py``);
 * instance-level wrappers of ``custom_exit`` and ``confirm_trade_exit``: they run only in
   live and dry-run (in backtests Freqtrade would deep-copy every open trade on every candle
@@ -26,6 +30,9 @@ class LiveServices:
         self.guard_error: str | None = None
         self.session: Any = None  # SessionRecorder
         self.markouts: Any = None  # MarkoutSampler (live and dry-run)
+        self.identities: Any = None  # BotIdentities (live trading)
+        self.identity: Any = None  # this process's BotIdentity
+        self._refusing: Any = None  # the guard of a refused bot: it refuses every order
 
     # ---------------------------------------------------------------- the bot's life
     def start(self, now: datetime) -> None:
@@ -105,6 +112,8 @@ class LiveServices:
                 )
                 guard.install()
                 self.guard = guard
+            if not self._claim_database():
+                return
             done = self.guard.reconcile(startup=True)
             if done:
                 logger.warning("exec_ext: order journal at start: %s", done)
@@ -112,6 +121,41 @@ class LiveServices:
         except Exception as exc:
             self.guard_error = f"{type(exc).__name__}: {exc}"
             logger.exception("exec_ext: order guard could not start; entries are blocked")
+
+    def _claim_database(self) -> bool:
+        """One bot per database; False (and no order from this bot) when another has it."""
+        from freqtrade_exec_ext.compat.strategy import config_files_sha256
+        from freqtrade_exec_ext.store.bot_identity import BotIdentities, BotIdentity
+
+        s = self._s
+        now = s.clock()
+        if self.identities is None:
+            self.identities = BotIdentities(compat.db_engine())
+            self.identity = BotIdentity.this_process(
+                type(s).__name__, config_files_sha256(s.config), now
+            )
+        claim = self.identities.claim(self.identity, now)
+        if claim.ok:
+            if claim.other is not None:
+                logger.warning(
+                    "exec_ext: this database's previous bot is gone (%s); taken over",
+                    claim.other.describe(now),
+                )
+            return True
+        self._refuse(
+            "another live bot uses this database ("
+            + (claim.other.describe(now) if claim.other else "unknown")
+            + "); two bots on one database corrupt both order journals: give each its own "
+            "db_url. This bot places no order"
+        )
+        return False
+
+    def _refuse(self, why: str) -> None:
+        self.guard_error = why
+        logger.error("exec_ext: REFUSED: %s", why)
+        if self.guard is not None:
+            self.guard.refuse(f"exec_ext: {why}")
+            self._refusing, self.guard = self.guard, None  # entries see no guard: denied
 
     def reconcile(self) -> None:
         if self.guard is None:
@@ -122,6 +166,24 @@ class LiveServices:
                 logger.warning("exec_ext: order journal: %s", done)
         except Exception:
             logger.exception("exec_ext: order journal reconciliation failed")
+        try:
+            swept = self.guard.sweep()
+            if swept:
+                logger.warning("exec_ext: stray sweep: %s", swept)
+        except Exception:
+            logger.exception("exec_ext: stray sweep failed")
+
+    def keep_claim(self, now: datetime) -> None:
+        """Renew this bot's claim on its database; refuse every order once it is lost."""
+        if self.identities is None or self.guard is None:
+            return
+        try:
+            kept = self.identities.heartbeat(self.identity.token, now)
+        except Exception:
+            logger.exception("exec_ext: bot identity heartbeat failed")
+            return
+        if not kept:
+            self._refuse("another live bot has taken over this database")
 
     # ---------------------------------------------------------------- run sessions
     def start_session(self, now: datetime) -> None:
@@ -154,6 +216,7 @@ class LiveServices:
             logger.exception("exec_ext: could not record the run session")
 
     def heartbeat(self, now: datetime) -> None:
+        self.keep_claim(now)
         if self.session is not None:
             try:
                 self.session.heartbeat(now)
@@ -161,6 +224,11 @@ class LiveServices:
                 logger.exception("exec_ext: run session heartbeat failed")
 
     def stop_session(self, now: datetime) -> None:
+        if self.identities is not None and self.guard is not None:
+            try:
+                self.identities.release(self.identity.token)
+            except Exception:
+                logger.exception("exec_ext: could not release the bot identity")
         if self.session is not None:
             try:
                 self.session.stop(now)

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,10 +33,36 @@ DATADIR = REPO / "user_data" / "data" / "binance"
 STRATEGY_PATH = REPO / "user_data" / "strategies"
 CONTRACT = REPO / ".crypto" / "knowledge" / "strategies" / "STR-001" / "risk-assessment.yaml"
 FIVE_MIN_MS = 300_000
+START_SLACK_S = 240  # < one candle less seconds_into_candle
 
 
-# wall clock plus an offset that only moves forward (the suite's one fake clock)
-VirtualClock = FakeClock
+class VirtualClock(FakeClock):
+    """The suite's fake clock (the wall clock plus an offset that only moves forward).
+
+    While the venue holds requests back (``late_execute``), it moves in steps of
+    :data:`LATE_STEP_MS` and the venue runs what is due at each, as its backend does in
+    real time while the bot waits (so a late request executes when it is due, not when
+    the next request happens to arrive)."""
+
+    LATE_STEP_MS = 50
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.late_pending: Any = lambda: 0  # how many requests the venue holds back
+        self.run_late: Any = lambda: None  # the venue runs those that are due
+
+    def advance(self, seconds: float) -> None:
+        target = self.offset_ms + int(seconds * 1000)
+        while self.late_pending() and self.offset_ms + self.LATE_STEP_MS < target:
+            self.offset_ms += self.LATE_STEP_MS
+            self.run_late()
+        self.offset_ms = target
+        if self.late_pending():
+            self.run_late()
+
+    def align(self, seconds_into_candle: float, candle_ms: int = FIVE_MIN_MS) -> None:
+        pos = self.ms() % candle_ms
+        self.advance(((int(seconds_into_candle * 1000) - pos) % candle_ms) / 1000)
 
 
 def _patch_time(mocker: Any, clock: VirtualClock) -> None:
@@ -112,12 +138,19 @@ class LiveBot:
         kwargs.update(venue_kwargs or {})
         self.ex = LocalExchange(
             DATADIR,
-            start_at=start_at,
+            # the venue replays from the latest moment at or before the asked one that has
+            # the wall clock's position inside the candle (``seconds_into_candle``, set by
+            # ``align`` above): ask for a moment later in the same candle, so that it is
+            # ``start_at`` + ``seconds_into_candle`` (however long the venue takes to load)
+            start_at=start_at + timedelta(seconds=seconds_into_candle + START_SLACK_S),
             api_keys={self._key: self._secret},
             clock=self.clock.ms,
             request_clock=self.clock.ms,
             **kwargs,
         ).start()
+        gateway = self.ex.gateway
+        self.clock.late_pending = gateway.late.pending
+        self.clock.run_late = gateway.run_late
         self.db = tmp / "tradesv3.sqlite"
         self.bot: Any = None
         self.loop_errors: list[str] = []
