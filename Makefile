@@ -25,8 +25,10 @@ demo: $(STAMP) ## backtest STR001 offline on the shipped data, then its executio
 test: $(STAMP) ## run the test suite (offline)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check freqtrade_exec_ext tests benchmarks user_data/strategies
+	$(BIN)/ruff format --check freqtrade_exec_ext
+	$(BIN)/mypy freqtrade_exec_ext
 
 bench: $(STAMP) ## benchmarks: ratios measured in one run against a baseline
 	$(BIN)/python -m benchmarks

@@ -32,7 +32,7 @@ PLAIN_STRATEGY = '''
 import importlib.util
 from freqtrade.strategy import IStrategy
 from freqtrade_exec_ext.contract import load_contract
-from freqtrade_exec_ext.execution.ft_settings import strategy_settings
+from freqtrade_exec_ext.strategy.settings import strategy_settings
 from freqtrade_exec_ext.plugins.protection_config import build_protections
 
 _spec = importlib.util.spec_from_file_location("_str001_source", {source!r})

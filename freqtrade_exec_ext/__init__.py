@@ -22,12 +22,12 @@ __version__ = "0.1.0"
 __all__ = ["ContractError", "ExecutionMixin", "RiskContract", "__version__", "load_contract"]
 
 if TYPE_CHECKING:
-    from freqtrade_exec_ext.mixin import ExecutionMixin
+    from freqtrade_exec_ext.strategy.mixin import ExecutionMixin
 
 
 def __getattr__(name: str) -> Any:
     if name == "ExecutionMixin":
-        from freqtrade_exec_ext.mixin import ExecutionMixin
+        from freqtrade_exec_ext.strategy.mixin import ExecutionMixin
 
         return ExecutionMixin
     raise AttributeError(f"module 'freqtrade_exec_ext' has no attribute {name!r}")

@@ -1,10 +1,10 @@
 """OrderGuard: no duplicate and no untracked order, and no rate-limit ban (live trading).
 
-Installed by :class:`~freqtrade_exec_ext.mixin.ExecutionMixin` when Freqtrade trades for
+Installed by :class:`~freqtrade_exec_ext.strategy.mixin.ExecutionMixin` when Freqtrade trades for
 real (``dry_run: false``), between Freqtrade and its ccxt client:
 
 * **every order** (entries, exits, stop-losses) gets a client order id and a journal row
-  *before* it is sent (:mod:`~freqtrade_exec_ext.execution.journal`), and goes through
+  *before* it is sent (:mod:`~freqtrade_exec_ext.store.journal`), and goes through
   :func:`~freqtrade_exec_ext.execution.placement.place`: an ambiguous answer is settled by
   looking the order up, requests the exchange did not process are retried up to the
   contract's ``orders.max_retries`` after the wait it asked for, and an order whose fate
@@ -31,7 +31,8 @@ from typing import Any
 import ccxt
 
 from freqtrade_exec_ext import compat
-from freqtrade_exec_ext.execution.journal import UNSETTLED, Intent, OrderJournal, intent_of
+from freqtrade_exec_ext.compat.ccxt_hooks import Hooked, hook_ccxt
+from freqtrade_exec_ext.errors import TemporaryFailure
 from freqtrade_exec_ext.execution.placement import (
     ABSENT,
     Outcome,
@@ -42,6 +43,7 @@ from freqtrade_exec_ext.execution.placement import (
     retry_after_s,
 )
 from freqtrade_exec_ext.execution.throttle import RateGovernor
+from freqtrade_exec_ext.store.journal import UNSETTLED, Intent, OrderJournal, intent_of
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ MAX_HOLD_S = 65.0
 _TRIGGER_KEYS = ("stopPrice", "triggerPrice", "stopLossPrice")
 
 
-class NotSent(ccxt.OperationFailed):
+class NotSent(ccxt.OperationFailed, TemporaryFailure):  # type: ignore[misc]  # untyped base
     """The guard did not send the order (Freqtrade takes it as a temporary error)."""
 
 
@@ -64,79 +66,45 @@ class OrderGuard:
         policy: RetryPolicy,
         *,
         strategy: Any,
+        exit_reason_of: Any = None,
         max_hold_s: float = MAX_HOLD_S,
     ) -> None:
         self.exchange = exchange
         self.journal = journal
         self.policy = policy
         self.strategy = strategy
+        # (trade) -> the exit reason the strategy recorded when it decided the trade's exit
+        self.exit_reason_of = exit_reason_of or (lambda trade: None)
         self.max_hold_s = max_hold_s
         self.api, self.api_async = compat.ccxt_clients(exchange)
         self.governor = RateGovernor()
         self.meta: dict[str, dict[str, Any]] = {}  # pair -> the entry being confirmed
         self.spot = compat.is_spot(exchange)
-        self._originals: dict[str, Any] = {}
+        self._hooked: Hooked | None = None
 
     # ------------------------------------------------------------------ install
     def install(self) -> None:
         """Wrap the ccxt clients' order creation and HTTP layer (idempotent)."""
-        if self._originals:
+        if self._hooked is not None:
             return
-        api = self.api
-        create, fetch, on_resp = api.create_order, api.fetch, api.on_rest_response
-        self._originals = {"create_order": create, "fetch": fetch, "on_rest_response": on_resp}
-
-        def create_order(
-            symbol: str,
-            type: str,
-            side: str,
-            amount: float,
-            price: float | None = None,
-            params: dict | None = None,
-        ) -> dict:
-            return self.create_order(create, symbol, type, side, amount, price, params)
-
-        def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None):
-            self._hold()
-            return fetch(url, method, headers, body)
-
-        api.create_order = create_order
-        api.fetch = guarded_fetch
-        api.on_rest_response = self._observer(on_resp)
-        aapi = self.api_async
-        if aapi is not None:
-            afetch = aapi.fetch
-            self._originals["async_fetch"] = afetch
-            self._originals["async_on_rest_response"] = aapi.on_rest_response
-
-            async def guarded_afetch(
-                url: str, method: str = "GET", headers: Any = None, body: Any = None
-            ):
-                await self._ahold()
-                return await afetch(url, method, headers, body)
-
-            aapi.fetch = guarded_afetch
-            aapi.on_rest_response = self._observer(aapi.on_rest_response)
+        self._hooked = hook_ccxt(
+            self.exchange,
+            create_order=self.create_order,
+            before_request=lambda url, method: self._hold(),
+            before_request_async=lambda url, method: self._ahold(),
+            on_response=lambda code, headers: self.governor.on_response(code, headers, time.time()),
+        )
         logger.info(
             "exec_ext: order guard on (client order ids, order journal %s, max_retries %d, "
-            "Retry-After honoured)", self.journal.counts() or "empty", self.policy.max_retries,
+            "Retry-After honoured)",
+            self.journal.counts() or "empty",
+            self.policy.max_retries,
         )
 
     def uninstall(self) -> None:
-        for name in ("create_order", "fetch", "on_rest_response"):
-            if name in self._originals:
-                setattr(self.api, name, self._originals[name])
-        if self.api_async is not None and "async_fetch" in self._originals:
-            self.api_async.fetch = self._originals["async_fetch"]
-            self.api_async.on_rest_response = self._originals["async_on_rest_response"]
-        self._originals = {}
-
-    def _observer(self, original: Any) -> Any:
-        def on_rest_response(code, reason, url, method, headers, body, *rest):
-            self.governor.on_response(code, headers, time.time())
-            return original(code, reason, url, method, headers, body, *rest)
-
-        return on_rest_response
+        if self._hooked is not None:
+            self._hooked.remove()
+            self._hooked = None
 
     # ------------------------------------------------------------------ rate limits
     def _wait(self) -> float:
@@ -174,8 +142,8 @@ class OrderGuard:
         side: str,
         amount: float,
         price: float | None,
-        params: dict | None,
-    ) -> dict:
+        params: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         params = dict(params or {})
         cid = (
             params.pop("newClientOrderId", None)
@@ -220,9 +188,13 @@ class OrderGuard:
             logger.warning(
                 "exec_ext: %s %s %s order %s: the exchange's answer was lost; found it by "
                 "client order id %s (no second order sent)",
-                symbol, intent, side, order.get("id"), cid,
+                symbol,
+                intent,
+                side,
+                order.get("id"),
+                cid,
             )
-        return order
+        return dict(order)
 
     def _lookup(self, symbol: str, cid: str, order_id: str | None, conditional: bool) -> Any:
         params: dict[str, Any] = {} if order_id else {"clientOrderId": cid}
@@ -251,9 +223,9 @@ class OrderGuard:
                 )
 
     def _exit_reason(self, trade: Any) -> str | None:
-        """The exit reason the strategy recorded when it decided this exit (mixin)."""
-        reason_of = getattr(self.strategy, "_xm_exit_reason", None)
-        return reason_of(trade) if reason_of is not None else None
+        """The exit reason the strategy recorded when it decided this exit."""
+        reason = self.exit_reason_of(trade)
+        return str(reason) if reason else None
 
     # ------------------------------------------------------------------ reconciliation
     def reconcile(self, *, startup: bool = False) -> dict[str, int]:
@@ -293,7 +265,7 @@ class OrderGuard:
             return "tracked"
         return self._untracked(it, order)
 
-    def _untracked(self, it: Intent, order: dict) -> str | None:
+    def _untracked(self, it: Intent, order: dict[str, Any]) -> str | None:
         oid = str(order.get("id"))
         params = {"trigger": True} if it.conditional else {}
         was_open = order.get("status") == "open"
@@ -314,12 +286,18 @@ class OrderGuard:
         if filled <= 0:
             how = "cancelled by the guard" if was_open else f"{order.get('status')} on the exchange"
             self.journal.mark(
-                it.client_order_id, "cancelled", order_id=oid,
+                it.client_order_id,
+                "cancelled",
+                order_id=oid,
                 detail=f"on the exchange but unknown to Freqtrade; {how}, nothing filled",
             )
             logger.warning(
                 "exec_ext: %s %s order %s was on the exchange but not in Freqtrade's "
-                "database; %s, nothing filled", it.pair, it.intent, oid, how,
+                "database; %s, nothing filled",
+                it.pair,
+                it.intent,
+                oid,
+                how,
             )
             return "cancelled"
         where = compat.adopt_order(
@@ -329,6 +307,11 @@ class OrderGuard:
         logger.warning(
             "exec_ext: %s %s order %s (%s of %s filled) was on the exchange but not in "
             "Freqtrade's database; handed to Freqtrade: %s",
-            it.pair, it.intent, oid, filled, order.get("amount"), where,
+            it.pair,
+            it.intent,
+            oid,
+            filled,
+            order.get("amount"),
+            where,
         )
         return "adopted"

@@ -11,8 +11,8 @@ from freqtrade.configuration.config_validation import validate_config_consistenc
 from freqtrade.enums import RunMode
 
 from freqtrade_exec_ext.contract import load_contract
-from freqtrade_exec_ext.execution.ft_settings import strategy_settings, wallet_settings
 from freqtrade_exec_ext.localex import freqtrade_exchange_config
+from freqtrade_exec_ext.strategy.settings import strategy_settings, wallet_settings
 
 
 def example_config(repo_root: Path) -> dict:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from freqtrade_exec_ext.errors import InputRefused
 
-class CliError(Exception):
+
+class CliError(InputRefused):
     """Bad input: each line names the file or option, the field and what is allowed."""
 
     exit_code = 2

@@ -29,6 +29,7 @@ from freqtrade_exec_ext.compat.exchange import (
     fetch_order_book,
     is_spot,
     price_tick,
+    trades_for_order,
 )
 from freqtrade_exec_ext.compat.persistence import (
     adopt_order,
@@ -105,6 +106,7 @@ __all__ = [
     "supported_freqtrade_version",
     "timerange_start",
     "trade_custom_data",
+    "trades_for_order",
     "trades_since",
     "uninstall",
 ]

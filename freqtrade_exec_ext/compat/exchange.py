@@ -91,3 +91,18 @@ def maintenance_margin_estimate(exchange: str, leverage: float) -> tuple[float, 
         f"{rate:.2%}, the first-tier rate 9 in 10 of {len(rates)} {exchange} USDT-M markets "
         f"allowing {leverage:g}x stay under (Freqtrade's bundled leverage tiers)"
     )
+
+
+def trades_for_order(dp: Any, order_id: str, pair: str, since: Any) -> list[Any]:
+    """The exchange's own fills of an order (``Exchange.get_trades_for_order``: ccxt trades
+    with ``fee`` and ``takerOrMaker``); [] when they cannot be read (the ledger then infers
+    the fee)."""
+    import logging
+
+    try:
+        return list(exchange_of(dp).get_trades_for_order(order_id, pair, since) or [])
+    except Exception as exc:  # noqa: BLE001 - the fee is inferred instead, and said so
+        logging.getLogger(__name__).warning(
+            "exec_ext: fills of order %s (%s) unavailable: %s", order_id, pair, exc
+        )
+        return []

@@ -55,8 +55,15 @@ def _as_open_order(order: dict[str, Any]) -> dict[str, Any]:
     ``order_filled``) exactly as for an order it placed."""
     out = dict(order)
     out.update(
-        {"status": "open", "filled": 0.0, "remaining": order.get("amount"), "cost": 0.0,
-         "average": None, "trades": [], "fee": None}
+        {
+            "status": "open",
+            "filled": 0.0,
+            "remaining": order.get("amount"),
+            "cost": 0.0,
+            "average": None,
+            "trades": [],
+            "fee": None,
+        }
     )
     return out
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade_exec_ext.compat.version import check_internals, operational_exception
+from freqtrade_exec_ext.errors import InputRefused
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ PROTECTIONS: dict[str, str] = {
 }
 
 
-class ExecExtConfigError(ValueError):
+class ExecExtConfigError(InputRefused, ValueError):
     """Bad ``exec_ext`` section in the Freqtrade config (one clear line)."""
 
 
@@ -48,17 +49,23 @@ def plugin_class(name: str) -> type | None:
     module = PAIRLISTS.get(name) or PROTECTIONS.get(name)
     if module is None:
         return None
-    return getattr(importlib.import_module(module), name)
+    klass: type = getattr(importlib.import_module(module), name)
+    return klass
 
 
-def _wrap_resolver(resolver: type, names: dict[str, str], kind: str) -> None:
+def _wrap_resolver(resolver: Any, names: dict[str, str], kind: str) -> None:
     original_load = resolver.__dict__.get("load_object")
     original_search = resolver.__dict__.get("search_all_objects")
-    base_load = resolver.load_object.__func__  # type: ignore[attr-defined]
-    base_search = resolver.search_all_objects.__func__  # type: ignore[attr-defined]
+    base_load = resolver.load_object.__func__
+    base_search = resolver.search_all_objects.__func__
 
     def load_object(
-        cls: type, object_name: str, config: dict, *, kwargs: dict, extra_dir: str | None = None
+        cls: type,
+        object_name: str,
+        config: dict[str, Any],
+        *,
+        kwargs: dict[str, Any],
+        extra_dir: str | None = None,
     ) -> Any:
         if object_name in names:
             klass = plugin_class(object_name)
@@ -73,9 +80,9 @@ def _wrap_resolver(resolver: type, names: dict[str, str], kind: str) -> None:
         return base_load(cls, object_name, config, kwargs=kwargs, extra_dir=extra_dir)
 
     def search_all_objects(
-        cls: type, config: dict, enum_failed: bool, recursive: bool = False
+        cls: type, config: dict[str, Any], enum_failed: bool, recursive: bool = False
     ) -> list[dict[str, Any]]:
-        result = base_search(cls, config, enum_failed, recursive)
+        result: list[dict[str, Any]] = base_search(cls, config, enum_failed, recursive)
         for name, module in names.items():
             klass = plugin_class(name)
             location = Path(importlib.import_module(module).__file__ or module)
@@ -90,9 +97,9 @@ def _wrap_resolver(resolver: type, names: dict[str, str], kind: str) -> None:
         return result
 
     load_object.__exec_ext__ = True  # type: ignore[attr-defined]
-    resolver.load_object = classmethod(load_object)  # type: ignore[assignment]
-    resolver.search_all_objects = classmethod(search_all_objects)  # type: ignore[assignment]
-    resolver._exec_ext_originals = (original_load, original_search)  # type: ignore[attr-defined]
+    resolver.load_object = classmethod(load_object)
+    resolver.search_all_objects = classmethod(search_all_objects)
+    resolver._exec_ext_originals = (original_load, original_search)
 
 
 def install() -> None:
@@ -200,14 +207,14 @@ def install_config_hook() -> None:
     original = Configuration.load_config
 
     def load_config(self: Any) -> dict[str, Any]:
-        config = original(self)
+        config: dict[str, Any] = original(self)
         try:
             merge_exec_ext_pairlists(config)
         except ExecExtConfigError as exc:
             raise OperationalException(str(exc)) from None
         return config
 
-    Configuration.load_config = load_config  # type: ignore[method-assign]
+    Configuration.load_config = load_config
     _state["config_hook"] = True
 
 

@@ -44,22 +44,76 @@ def tables() -> FreqtradeTables:
 
 # Columns this package reads, per table (logical name -> Freqtrade's column).
 ORDER_COLUMNS: tuple[str, ...] = (
-    "id", "ft_trade_id", "ft_order_side", "ft_pair", "ft_is_open", "ft_amount", "ft_price",
-    "ft_order_tag", "order_id", "status", "symbol", "order_type", "side", "price", "average",
-    "amount", "filled", "remaining", "cost", "stop_price", "order_date", "order_filled_date",
-    "order_update_date", "ft_fee_base", "funding_fee",
+    "id",
+    "ft_trade_id",
+    "ft_order_side",
+    "ft_pair",
+    "ft_is_open",
+    "ft_amount",
+    "ft_price",
+    "ft_order_tag",
+    "order_id",
+    "status",
+    "symbol",
+    "order_type",
+    "side",
+    "price",
+    "average",
+    "amount",
+    "filled",
+    "remaining",
+    "cost",
+    "stop_price",
+    "order_date",
+    "order_filled_date",
+    "order_update_date",
+    "ft_fee_base",
+    "funding_fee",
 )
 TRADE_COLUMNS: tuple[str, ...] = (
-    "id", "exchange", "pair", "base_currency", "stake_currency", "is_open", "fee_open",
-    "fee_close", "open_rate", "open_rate_requested", "close_rate", "close_rate_requested",
-    "realized_profit", "close_profit", "close_profit_abs", "stake_amount", "amount",
-    "open_date", "close_date", "stop_loss", "stop_loss_pct", "initial_stop_loss",
-    "initial_stop_loss_pct", "is_stop_loss_trailing", "strategy", "enter_tag",
-    "exit_reason", "timeframe", "trading_mode", "leverage", "is_short", "funding_fees",
-    "max_rate", "min_rate",
+    "id",
+    "exchange",
+    "pair",
+    "base_currency",
+    "stake_currency",
+    "is_open",
+    "fee_open",
+    "fee_close",
+    "open_rate",
+    "open_rate_requested",
+    "close_rate",
+    "close_rate_requested",
+    "realized_profit",
+    "close_profit",
+    "close_profit_abs",
+    "stake_amount",
+    "amount",
+    "open_date",
+    "close_date",
+    "stop_loss",
+    "stop_loss_pct",
+    "initial_stop_loss",
+    "initial_stop_loss_pct",
+    "is_stop_loss_trailing",
+    "strategy",
+    "enter_tag",
+    "exit_reason",
+    "timeframe",
+    "trading_mode",
+    "leverage",
+    "is_short",
+    "funding_fees",
+    "max_rate",
+    "min_rate",
 )
 CUSTOM_DATA_COLUMNS: tuple[str, ...] = (
-    "id", "ft_trade_id", "cd_key", "cd_type", "cd_value", "created_at", "updated_at",
+    "id",
+    "ft_trade_id",
+    "cd_key",
+    "cd_type",
+    "cd_value",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -81,5 +135,6 @@ def missing_columns() -> list[str]:
     t = tables()
     have = model_columns()
     wanted = {t.orders: ORDER_COLUMNS, t.trades: TRADE_COLUMNS, t.custom_data: CUSTOM_DATA_COLUMNS}
-    return [f"{table}.{col}" for table, cols in wanted.items() for col in cols
-            if col not in have[table]]
+    return [
+        f"{table}.{col}" for table, cols in wanted.items() for col in cols if col not in have[table]
+    ]

@@ -8,6 +8,8 @@ import logging
 import re
 from typing import Any
 
+from freqtrade_exec_ext.errors import InputRefused
+
 logger = logging.getLogger(__name__)
 
 DISTRIBUTION = "freqtrade-exec-ext"
@@ -52,10 +54,10 @@ REQUIRED_INTERNALS: tuple[tuple[str, str], ...] = (
 try:  # Freqtrade reports an OperationalException as one line (exit 2), not a traceback
     from freqtrade.exceptions import OperationalException as _CompatBase
 except ImportError:  # pragma: no cover - Freqtrade missing or broken altogether
-    _CompatBase = RuntimeError  # type: ignore[assignment, misc]
+    _CompatBase = RuntimeError
 
 
-class FreqtradeCompatError(_CompatBase):  # type: ignore[valid-type, misc]
+class FreqtradeCompatError(_CompatBase, InputRefused):  # type: ignore[misc]  # untyped base
     """The installed Freqtrade lacks internals this package relies on."""
 
 
@@ -121,4 +123,5 @@ def operational_exception() -> type[Exception]:
     """Freqtrade's OperationalException: reported in one line, exit code 2."""
     from freqtrade.exceptions import OperationalException
 
-    return OperationalException
+    error: type[Exception] = OperationalException
+    return error

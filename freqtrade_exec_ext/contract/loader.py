@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from freqtrade_exec_ext.contract.model import STRATEGY_ID_PATTERN, RiskContract, allowed_text
+from freqtrade_exec_ext.errors import InputRefused
 
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 20
@@ -53,7 +54,7 @@ class Problem:
         return safe_text(f"{self.file}: {where}{self.message}")
 
 
-class ContractError(Exception):
+class ContractError(InputRefused):
     """The contract file is missing or invalid; ``problems`` holds one entry per finding."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
@@ -78,9 +79,9 @@ class ContractError(Exception):
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader without aliases, duplicate keys, non-string keys or deep nesting."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.MarkedYAMLError(
                 "while reading the contract",
                 None,
@@ -94,7 +95,7 @@ class _StrictLoader(yaml.SafeLoader):
                     None,
                     None,
                     f"nesting deeper than {MAX_DEPTH} levels",
-                    self.peek_event().start_mark,
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                 )
             return super().compose_node(parent, index)
         finally:
@@ -239,9 +240,9 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return path, f"must be a mapping of keys, was {_show(value)}"
     if kind == "value_error":
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        sub = re.match(r"^([A-Za-z_][\w.]*): (.*)$", msg)
-        if sub:
-            return ".".join(p for p in (path, sub.group(1)) if p), sub.group(2)
+        found = re.match(r"^([A-Za-z_][\w.]*): (.*)$", msg)
+        if found:
+            return ".".join(p for p in (path, found.group(1)) if p), found.group(2)
         return path, msg
     allowed = _allowed(loc)
     if kind == "finite_number":

@@ -35,7 +35,7 @@ def spec(
     ``lt``, ``Literal`` choices); :func:`allowed_text` derives the words people read from
     them.  ``note`` adds what no constraint expresses (a cross-field rule, an example).
     """
-    extra = {"note": note, "unit": unit}
+    extra: dict[str, Any] = {"note": note, "unit": unit}
     return Field(default, description=desc, json_schema_extra=extra, **constraints)
 
 
@@ -55,7 +55,8 @@ def allowed_text(info: Any) -> str:
         text = "true | false"
     elif ann in (int, float):
         kind = "integer" if ann is int else "number"
-        lo = hi = None
+        lo: Any = None
+        hi: Any = None
         lo_open = hi_open = False
         for m in info.metadata:
             if isinstance(m, at.Ge):

@@ -13,16 +13,29 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from freqtrade_exec_ext.errors import InputRefused
+
 # attributes read from a strategy class (the values Freqtrade would read)
 STRATEGY_ATTRS = (
-    "stoploss", "trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset",
-    "trailing_only_offset_is_reached", "order_types", "order_time_in_force", "timeframe",
-    "ticker_interval", "can_short", "use_custom_stoploss", "position_adjustment_enable",
-    "minimal_roi", "max_open_trades", "unfilledtimeout",
+    "stoploss",
+    "trailing_stop",
+    "trailing_stop_positive",
+    "trailing_stop_positive_offset",
+    "trailing_only_offset_is_reached",
+    "order_types",
+    "order_time_in_force",
+    "timeframe",
+    "ticker_interval",
+    "can_short",
+    "use_custom_stoploss",
+    "position_adjustment_enable",
+    "minimal_roi",
+    "max_open_trades",
+    "unfilledtimeout",
 )
 
 
-class TemplateError(ValueError):
+class TemplateError(InputRefused, ValueError):
     """The strategy cannot be read, or needs an answer (one line)."""
 
 
@@ -114,6 +127,71 @@ def _stop(facts: StrategyFacts | None, stoploss: float | None) -> tuple[float, s
     return value, f"stoploss {value:g} -> stop_loss.stoploss"
 
 
+def _leverage(facts: StrategyFacts | None, mapped: list[str], not_mapped: list[str]) -> float:
+    leverage = facts.leverage_constant if facts and facts.leverage_constant else 1.0
+    if facts and "leverage" in facts.methods:
+        if facts.leverage_constant:
+            mapped.append(f"leverage() returns {leverage:g} -> leverage.max")
+        else:
+            not_mapped.append(
+                "leverage(): not a constant; leverage.max stays 1 (raise it to the highest "
+                "leverage the strategy may ask for; the mixin caps leverage() at it)"
+            )
+    return leverage
+
+
+def _orders(
+    attrs: dict[str, Any], mapped: list[str], not_mapped: list[str]
+) -> tuple[str, str, Any, Any, str]:
+    ot = attrs.get("order_types") or {}
+    entry = _ordertype(ot.get("entry", ot.get("buy"))) or "limit"
+    exit_ = _ordertype(ot.get("exit", ot.get("sell"))) or "limit"
+    if ot:
+        mapped.append(
+            "order_types -> orders.entry_type/exit_type, stop_loss.order_type/on_exchange"
+        )
+    tif = (attrs.get("order_time_in_force") or {}).get("entry")
+    tif = str(tif).upper() if tif else "GTC"
+    if tif not in ("GTC", "IOC", "FOK", "PO"):
+        not_mapped.append(f"order_time_in_force {tif}: not GTC/IOC/FOK/PO; GTC used")
+        tif = "GTC"
+    if tif == "PO" and "market" in (entry, exit_):
+        not_mapped.append("order_time_in_force PO with market orders: not possible; GTC used")
+        tif = "GTC"
+    return entry, exit_, ot.get("stoploss"), ot.get("stoploss_on_exchange"), tif
+
+
+def _kept_callbacks(facts: StrategyFacts | None, attrs: dict[str, Any]) -> list[str]:
+    methods = facts.methods if facts else set()
+    out = [
+        f"{key} {attrs[key]}: stays in the strategy (not a risk limit)"
+        for key in ("timeframe", "ticker_interval")
+        if key in attrs
+    ]
+    if "minimal_roi" in attrs:
+        out.append("minimal_roi: stays in the strategy (an exit rule, not a risk limit)")
+    if attrs.get("use_custom_stoploss") or "custom_stoploss" in methods:
+        out.append(
+            "custom_stoploss: kept; the mixin lets it tighten the contract's stop, never loosen it"
+        )
+    if attrs.get("position_adjustment_enable") or "adjust_trade_position" in methods:
+        out.append(
+            "adjust_trade_position: kept; every add is capped so the trade's total stake "
+            "stays within sizing (risk_per_trade, max_stake)"
+        )
+    if "custom_stake_amount" in methods:
+        out.append("custom_stake_amount: kept; it gets the contract's stake and may only lower it")
+    return out
+
+
+def _trades(attrs: dict[str, Any], cfg: dict[str, Any]) -> int:
+    trades = attrs.get("max_open_trades", cfg.get("max_open_trades", 3))
+    try:
+        return int(trades) if trades not in (-1, None) and float(trades) > 0 else 3
+    except (TypeError, ValueError):
+        return 3
+
+
 def build(
     strategy_id: str,
     facts: StrategyFacts | None = None,
@@ -129,67 +207,14 @@ def build(
     stop, why = _stop(facts, stoploss) if facts or stoploss is not None else (-0.05, "")
     if why:
         mapped.append(why)
-
     futures = bool(attrs.get("can_short")) or cfg.get("trading_mode") == "futures"
-    leverage = facts.leverage_constant if facts and facts.leverage_constant else 1.0
-    if facts and "leverage" in facts.methods:
-        if facts.leverage_constant:
-            mapped.append(f"leverage() returns {leverage:g} -> leverage.max")
-        else:
-            not_mapped.append(
-                "leverage(): not a constant; leverage.max stays 1 (raise it to the highest "
-                "leverage the strategy may ask for; the mixin caps leverage() at it)"
-            )
+    leverage = _leverage(facts, mapped, not_mapped)
     if attrs.get("can_short"):
         mapped.append("can_short = True -> market.trading_mode futures (shorts need futures)")
-
-    ot = attrs.get("order_types") or {}
-    entry = _ordertype(ot.get("entry", ot.get("buy")))
-    exit_ = _ordertype(ot.get("exit", ot.get("sell")))
-    stop_type = ot.get("stoploss")
-    on_exchange = ot.get("stoploss_on_exchange")
-    if ot:
-        mapped.append(
-            "order_types -> orders.entry_type/exit_type, stop_loss.order_type/on_exchange"
-        )
-    tif = (attrs.get("order_time_in_force") or {}).get("entry")
-    tif = str(tif).upper() if tif else None
-    if tif and tif not in ("GTC", "IOC", "FOK", "PO"):
-        not_mapped.append(f"order_time_in_force {tif}: not GTC/IOC/FOK/PO; GTC used")
-        tif = None
-
-    if tif == "PO" and "market" in (entry, exit_):
-        not_mapped.append("order_time_in_force PO with market orders: not possible; GTC used")
-        tif = "GTC"
-    trailing = bool(attrs.get("trailing_stop"))
-    for key in ("timeframe", "ticker_interval"):
-        if key in attrs:
-            not_mapped.append(f"{key} {attrs[key]}: stays in the strategy (not a risk limit)")
-    if "minimal_roi" in attrs:
-        not_mapped.append("minimal_roi: stays in the strategy (an exit rule, not a risk limit)")
-    if attrs.get("use_custom_stoploss") or "custom_stoploss" in (facts.methods if facts else ()):
-        not_mapped.append(
-            "custom_stoploss: kept; the mixin lets it tighten the contract's stop, never "
-            "loosen it"
-        )
-    if attrs.get("position_adjustment_enable") or "adjust_trade_position" in (
-        facts.methods if facts else ()
-    ):
-        not_mapped.append(
-            "adjust_trade_position: kept; every add is capped so the trade's total stake "
-            "stays within sizing (risk_per_trade, max_stake)"
-        )
-    if "custom_stake_amount" in (facts.methods if facts else ()):
-        not_mapped.append(
-            "custom_stake_amount: kept; it gets the contract's stake and may only lower it"
-        )
-
+    entry, exit_, stop_type, on_exchange, tif = _orders(attrs, mapped, not_mapped)
+    not_mapped += _kept_callbacks(facts, attrs)
     capital = float(cfg.get("dry_run_wallet") or cfg.get("available_capital") or 1000)
-    trades = attrs.get("max_open_trades", cfg.get("max_open_trades", 3))
-    try:
-        trades = int(trades) if trades not in (-1, None) and float(trades) > 0 else 3
-    except (TypeError, ValueError):
-        trades = 3
+    trades = _trades(attrs, cfg)
     sizing, sizing_note = _sizing(cfg.get("stake_amount"), trades, capital)
     mapped.append(sizing_note)
     lines = _render(
@@ -203,13 +228,13 @@ def build(
         trades=trades,
         sizing=sizing,
         stop=stop,
-        trailing=trailing,
+        trailing=bool(attrs.get("trailing_stop")),
         attrs=attrs,
-        entry=entry or "limit",
-        exit_=exit_ or "limit",
+        entry=entry,
+        exit_=exit_,
         stop_type="stop_market" if stop_type == "market" else "stop_limit",
         on_exchange=True if on_exchange is None else bool(on_exchange),
-        tif=tif or "GTC",
+        tif=tif,
         leverage=leverage if futures else 1.0,
     )
     return Template("\n".join(lines) + "\n", mapped, not_mapped)
@@ -222,8 +247,12 @@ def _sizing(stake: Any, trades: int, capital: float) -> tuple[dict[str, Any], st
             f"stake_amount 'unlimited' -> sizing.method fraction_of_equity {share:g} "
             f"(Freqtrade splits the wallet over {trades} trades)"
         )
-        return {"method": "fraction_of_equity", "fraction_of_equity": share,
-                "min_stake": 10, "max_stake": round(capital, 2)}, note
+        return {
+            "method": "fraction_of_equity",
+            "fraction_of_equity": share,
+            "min_stake": 10,
+            "max_stake": round(capital, 2),
+        }, note
     try:
         amount = float(stake)
     except (TypeError, ValueError):
@@ -231,11 +260,19 @@ def _sizing(stake: Any, trades: int, capital: float) -> tuple[dict[str, Any], st
             "no stake_amount given: sizing.method risk_per_trade 0.01 (1 % of equity lost "
             "at the stop)"
         )
-        return {"method": "risk_per_trade", "risk_per_trade": 0.01,
-                "min_stake": 10, "max_stake": 300}, note
+        return {
+            "method": "risk_per_trade",
+            "risk_per_trade": 0.01,
+            "min_stake": 10,
+            "max_stake": 300,
+        }, note
     return (
-        {"method": "fixed_stake", "fixed_stake": amount, "min_stake": min(10.0, amount),
-         "max_stake": amount},
+        {
+            "method": "fixed_stake",
+            "fixed_stake": amount,
+            "min_stake": min(10.0, amount),
+            "max_stake": amount,
+        },
         f"stake_amount {amount:g} -> sizing.method fixed_stake",
     )
 
@@ -268,8 +305,10 @@ def _render(**v: Any) -> list[str]:
         f"  max_open_trades: {v['trades']}",
         "sizing:",
     ]
-    out += [f"  {k}: {val:g}" if isinstance(val, float) else f"  {k}: {val}"
-            for k, val in sizing.items()]
+    out += [
+        f"  {k}: {val:g}" if isinstance(val, float) else f"  {k}: {val}"
+        for k, val in sizing.items()
+    ]
     out += [
         "stop_loss:",
         f"  stoploss: {v['stop']:g}      # a price move from the entry, at any leverage",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade_exec_ext.contract import RiskContract
+from freqtrade_exec_ext.errors import InputRefused
 
 APPROVAL_VERSION = 2
 REPORT_FILENAME = "live-paper-report.json"
@@ -35,7 +36,7 @@ _NAME = re.compile(r"^[\w .@'-]{1,100}$")
 _REASON_MAX = 500
 
 
-class ApprovalError(ValueError):
+class ApprovalError(InputRefused, ValueError):
     """Missing, unreadable or invalid approval (one clear line)."""
 
 

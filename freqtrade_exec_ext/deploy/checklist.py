@@ -14,7 +14,8 @@ from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.deploy import stages as st
 from freqtrade_exec_ext.deploy.approval import Approval
 from freqtrade_exec_ext.deploy.config_builder import risk_summary
-from freqtrade_exec_ext.deploy.evidence_rules import StageEvidence, plural
+from freqtrade_exec_ext.deploy.evidence_model import plural
+from freqtrade_exec_ext.deploy.evidence_rules import StageEvidence
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from freqtrade_exec_ext.deploy import stages as st
+from freqtrade_exec_ext.localex.daemon import READY_PATH
 
 LOG_OPTIONS = {"max-size": "10m", "max-file": "5"}
 POSTGRES_IMAGE = "postgres:17-alpine"
@@ -129,9 +130,9 @@ def compose_yaml(ci: ComposeInput) -> str:
             "    ports:",
             "      # the bot's REST API, published through the shared namespace, loopback only",
             f"      - {_q(api)}",
-            # the admin API: outside rate limits and faults, so a bot banned by the venue
-            # (same IP) does not make the venue look unhealthy
-            *_healthcheck("    ", f"http://127.0.0.1:{port}/_admin/state", "30s"),
+            # the readiness probe: outside rate limits and faults, so a bot banned by the
+            # venue (same IP) does not make the venue look unhealthy
+            *_healthcheck("    ", f"http://127.0.0.1:{port}{READY_PATH}", "30s"),
             *_logging("    "),
         ]
     lines += [

@@ -1,7 +1,7 @@
 """config.json of a deployment, derived from the risk contract by pure functions.
 
 No number of the contract is typed here: :func:`risk_settings` takes every risk-bearing
-key from :mod:`freqtrade_exec_ext.execution.ft_settings` (the one mapping the mixin uses
+key from :mod:`freqtrade_exec_ext.strategy.settings` (the one mapping the mixin uses
 too), and ``freqtrade-exec validate`` recomputes it and compares it with the file.
 
 Secrets are never written: exchange key/secret, API password, JWT secret, bot tokens and
@@ -22,7 +22,8 @@ from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.deploy import stages as st
 from freqtrade_exec_ext.deploy.stamp import stamp, stamp_problem
 from freqtrade_exec_ext.deploy.testnets import find_testnet, known_testnets
-from freqtrade_exec_ext.execution import ft_settings
+from freqtrade_exec_ext.errors import InputRefused
+from freqtrade_exec_ext.strategy import settings as ft_settings
 
 SCHEMA_URL = "https://schema.freqtrade.io/schema.json"
 EXEC_EXT_PAIRLISTS: tuple[dict[str, Any], ...] = ({"method": "ExecutionCostFilter"},)
@@ -38,7 +39,7 @@ LOG_BACKUPS = 10
 _PAIR = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{2,10}(?::[A-Z0-9]{2,10})?$")
 
 
-class BuildError(ValueError):
+class BuildError(InputRefused, ValueError):
     """Bad deployment input; ``lines`` holds one clear line per problem."""
 
     def __init__(self, lines: str | Sequence[str]) -> None:

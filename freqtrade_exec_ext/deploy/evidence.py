@@ -8,7 +8,7 @@ What is read, and from where:
 * this package's run sessions (:mod:`freqtrade_exec_ext.store.sessions`), written by the
   bot itself: stage, exchange host, dry-run, contract sha256, heartbeats;
 * the order guard's journal (table ``exec_ext_order_intents``, see
-  :mod:`freqtrade_exec_ext.execution.journal`): every order a live bot sent.
+  :mod:`freqtrade_exec_ext.store.journal`): every order a live bot sent.
 
 What the facts prove is decided by :mod:`freqtrade_exec_ext.deploy.evidence_rules` (pure).
 """
@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.store.sessions import RunSession
 
 
-class EvidenceError(Exception):
+class EvidenceError(InputRefused):
     """The database cannot be read (one clear line)."""
 
 
@@ -161,7 +162,7 @@ def _schema() -> tuple[Any, Any, Any, Any]:
     from sqlalchemy import column, table
 
     from freqtrade_exec_ext.compat import schema
-    from freqtrade_exec_ext.execution.journal import TABLE as JOURNAL_TABLE
+    from freqtrade_exec_ext.store.journal import TABLE as JOURNAL_TABLE
 
     t = schema.tables()
 
@@ -190,8 +191,8 @@ def read_stage_db(url: str, root: Path) -> StageDb:
     from sqlalchemy.exc import SQLAlchemyError
 
     from freqtrade_exec_ext.compat import schema
-    from freqtrade_exec_ext.execution.journal import TABLE as JOURNAL_TABLE
     from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
+    from freqtrade_exec_ext.store.journal import TABLE as JOURNAL_TABLE
     from freqtrade_exec_ext.store.sessions import read_sessions
 
     open_url, shown = sqlalchemy_url(url, root)

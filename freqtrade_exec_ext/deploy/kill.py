@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.redact import mask_url
 
 USER_VAR = "FREQTRADE__API_SERVER__USERNAME"
@@ -34,7 +35,7 @@ TIMEOUT_S = 15.0
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-class KillError(Exception):
+class KillError(InputRefused):
     """Bad input for the kill switch (one clear line)."""
 
 

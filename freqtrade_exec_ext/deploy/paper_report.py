@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from freqtrade_exec_ext.errors import TemporaryFailure
 
-class ReportUnavailable(Exception):
+
+class ReportUnavailable(TemporaryFailure):
     """The report could not be rendered (one clear line)."""
 
 

@@ -64,7 +64,9 @@ def check_spread(quote: Quote, max_spread_bps: float) -> Verdict:
     return Verdict(True, OK, {"spread_bps": spread, "max": max_spread_bps})
 
 
-def check_book_walk(book: dict, side: Side, base_amount: float, max_entry_bps: float) -> Verdict:
+def check_book_walk(
+    book: dict[str, Any], side: Side, base_amount: float, max_entry_bps: float
+) -> Verdict:
     """Estimated cost of sweeping the book for ``base_amount``, in bps of the mid."""
     walk = walk_book(book, side, base_amount=base_amount)
     if not walk.complete:
@@ -92,7 +94,7 @@ def check_funding(rate: float | None, is_short: bool, max_rate_bps: float) -> Ve
 
 
 def pre_trade_checks(
-    book: dict | None,
+    book: dict[str, Any] | None,
     side: Side,
     base_amount: float,
     *,

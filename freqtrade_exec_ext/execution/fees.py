@@ -23,7 +23,9 @@ def _f(x: Any) -> float:
     return v if math.isfinite(v) else 0.0
 
 
-def fees_from_trades(trades: list[dict], *, base: str, quote: str, notional: float) -> OrderFees:
+def fees_from_trades(
+    trades: list[dict[str, Any]], *, base: str, quote: str, notional: float
+) -> OrderFees:
     """Sum ccxt trades' fees (base-currency fees converted at the trade price) and take
     the liquidity of the larger filled amount."""
     cost = 0.0

@@ -20,7 +20,7 @@ replacement: so after the decision's candle, at most one entry step per candle c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,9 +39,7 @@ def steps_due(elapsed_s: float, timeout_s: float, max_reprices: int) -> int:
     return min(due, max_reprices)
 
 
-def entry_schedule_problem(
-    timeout_s: float, max_reprices: int, timeframe_s: float
-) -> str | None:
+def entry_schedule_problem(timeout_s: float, max_reprices: int, timeframe_s: float) -> str | None:
     """Why the entry ladder cannot be kept on this timeframe, or None when it can.
 
     Steps during the decision's candle are placed again on the same signal; a later step
@@ -70,7 +68,7 @@ class EntryLadder:
 
     start: datetime
     signal_candle: datetime | None
-    ctx: dict[str, Any] = field(default_factory=dict)  # the decision (price, bound, book)
+    decision: Any = None  # the decision (price, bound, book): the strategy's record of it
     steps: int = 0
     pending: int | None = None  # a step cancelled for, to be placed this bot loop
     expired: bool = False  # timed out: no new entry on the same signal candle

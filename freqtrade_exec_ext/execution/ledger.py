@@ -9,7 +9,8 @@ Where records live:
   ``trade_custom_data``, one row per order under the key ``LEDGER_KEY_PREFIX + order_id``
   (value: the record as JSON).  It survives restarts with the trade.
 * ``freqtrade backtesting``: a JSON-lines file beside the backtest result
-  (``backtest_results/<strategy>-exec-ledger.jsonl``, one record per line).
+  (``backtest_results/<strategy>-exec-ledger.jsonl``, one record per line;
+  :mod:`freqtrade_exec_ext.store.ledger_files` reads and names it).
 * ``freqtrade hyperopt``: nowhere.
 
 Sign convention: slippage and costs in bps are **positive when they cost money**
@@ -21,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, Literal
 
 LEDGER_KEY_PREFIX = "exec_ext.fill."
@@ -101,18 +101,3 @@ class FillRecord:
     @property
     def custom_data_key(self) -> str:
         return LEDGER_KEY_PREFIX + self.order_id
-
-
-def read_jsonl(path: str | Path) -> list[FillRecord]:
-    """Read a backtest ledger file."""
-    out = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if line:
-                out.append(FillRecord.from_dict(json.loads(line)))
-    return out
-
-
-def backtest_ledger_path(results_dir: str | Path, strategy_name: str) -> Path:
-    return Path(results_dir) / f"{strategy_name}{BACKTEST_LEDGER_SUFFIX}"

@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from freqtrade_exec_ext.errors import InputRefused
 
 Level = Sequence[float]
 Side = Literal["buy", "sell"]
 
 
-class BookError(ValueError):
+class BookError(InputRefused, ValueError):
     """The order book is empty, crossed or holds a non-finite or non-positive level."""
 
 
@@ -49,7 +51,7 @@ class Quote:
         return (self.best_ask - self.best_bid) / self.mid * 10_000.0
 
 
-def top_of_book(book: dict) -> Quote:
+def top_of_book(book: dict[str, Any]) -> Quote:
     bids = _levels(book.get("bids"), "bids")
     asks = _levels(book.get("asks"), "asks")
     quote = Quote(bids[0][0], asks[0][0])
@@ -94,7 +96,7 @@ class BookWalk:
 
 
 def walk_book(
-    book: dict,
+    book: dict[str, Any],
     side: Side,
     *,
     quote_amount: float | None = None,
@@ -135,7 +137,7 @@ def walk_book(
     return BookWalk(side, filled_base, filled_quote, used, complete, best, quote.mid, worst)
 
 
-def depth_within_bps(book: dict, side: Side, bps: float) -> float:
+def depth_within_bps(book: dict[str, Any], side: Side, bps: float) -> float:
     """Stake-currency notional available on ``side``'s book within ``bps`` of the mid."""
     quote = top_of_book(book)
     mid = quote.mid

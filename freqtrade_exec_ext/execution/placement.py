@@ -33,6 +33,8 @@ from typing import Any, Protocol, TypeVar
 
 import ccxt
 
+from freqtrade_exec_ext.errors import TemporaryFailure
+
 T = TypeVar("T")
 
 CLIENT_ID_PREFIX = "fxe-"
@@ -86,7 +88,7 @@ def is_valid_client_order_id(cid: str) -> bool:
     return bool(_CLIENT_ID_RE.match(cid))
 
 
-class PlacementUnknown(ccxt.NetworkError):
+class PlacementUnknown(ccxt.NetworkError, TemporaryFailure):  # type: ignore[misc]  # untyped base
     """The order may exist on the exchange and could not be looked up.
 
     Nothing more is sent for it; the journal keeps it as ``unknown`` until a later lookup
@@ -96,7 +98,7 @@ class PlacementUnknown(ccxt.NetworkError):
 
 
 class Journal(Protocol):
-    """Where placements are recorded (see ``execution/journal.py``)."""
+    """Where placements are recorded (see ``store/journal.py``)."""
 
     def sending(self, cid: str) -> None: ...
     def accepted(self, cid: str, order_id: str, *, recovered: bool = False) -> None: ...
@@ -142,17 +144,17 @@ class Outcome:
 
 
 def resolve(
-    lookup: Callable[[], Any],
+    lookup: Callable[[], T | _Absent],
     waits: Sequence[float],
     sleep: Callable[[float], None],
-) -> Any:
+) -> T | _Absent | None:
     """Look an order up after an unknown answer.
 
     ``lookup()`` returns the order, ``ABSENT``, or raises when it cannot tell.  Returns the
     order, ``ABSENT`` when every lookup said absent (the exchange had time to process it),
     or None when no lookup could tell.
     """
-    answer: Any = None
+    answer: T | _Absent | None = None
     for wait in waits:
         sleep(wait)
         try:
@@ -160,7 +162,7 @@ def resolve(
         except Exception:  # noqa: BLE001 - cannot tell this time; try again
             answer = None
             continue
-        if answer is not ABSENT:
+        if not isinstance(answer, _Absent):
             return answer
     return answer
 
@@ -192,7 +194,7 @@ def place(
             order = send()
         except Exception as exc:
             kind = classify(exc)
-            run.out.failures.append(kind)
+            run.failed(kind)
             if kind is Failure.UNKNOWN or (maybe_sent and kind is Failure.REJECTED):
                 # unknown, or a refusal after an unknown attempt (e.g. "duplicate order")
                 maybe_sent = True
@@ -200,7 +202,7 @@ def place(
                 if found is None:
                     why = f"the order could not be looked up ({_one_line(exc)})"
                     raise run.unknown(why) from exc
-                if found is not ABSENT:
+                if not isinstance(found, _Absent):
                     return run.found(found)
                 kind = Failure.NOT_PROCESSED  # certainly absent: safe to send again
             if kind is Failure.REJECTED:
@@ -219,7 +221,7 @@ def place(
             # lookups said absent, but "no order" is only said when no attempt may have
             # landed: one last look, else the order counts as unknown
             found = resolve(lookup, policy.lookup_waits_s[-1:], sleep)
-            if found is not None and found is not ABSENT:
+            if found is not None and not isinstance(found, _Absent):
                 return run.found(found)
             raise run.unknown(f"{why}; an earlier attempt may still have been placed") from exc
         return run.accepted(order)
@@ -230,7 +232,11 @@ class _Run:
 
     def __init__(self, cid: str, journal: Journal | None, out: Outcome) -> None:
         self.cid, self.journal, self.out = cid, journal, out
-        out.failures = []
+        self.failures: list[Failure] = []
+        out.failures = self.failures
+
+    def failed(self, kind: Failure) -> None:
+        self.failures.append(kind)
 
     def sending(self) -> None:
         self.out.attempts += 1
@@ -242,7 +248,7 @@ class _Run:
             self.journal.accepted(self.cid, _order_id(order))
         return order
 
-    def found(self, order: Any) -> Any:
+    def found(self, order: T) -> T:
         self.out.recovered = True
         if self.journal is not None:
             self.journal.accepted(self.cid, _order_id(order), recovered=True)

@@ -71,4 +71,3 @@ class RateGovernor:
                 if wait is None:
                     wait = DEFAULT_RETRY_AFTER_S[status]
                 self.blocked_until = max(self.blocked_until, now + wait)
-

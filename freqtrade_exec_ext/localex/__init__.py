@@ -1,7 +1,7 @@
 """Local Binance-compatible exchange on 127.0.0.1 (replayed candles, calibrated books).
 
 Layers: ``replay`` (candles mapped onto the present, pure), ``book`` (synthetic calibrated
-order books, pure), ``venue`` (Binance-shaped answers), ``server`` (FastAPI/uvicorn HTTP
+order books, pure), ``venue`` (Binance-shaped answers), ``server`` (uvicorn HTTP
 layer and :class:`~freqtrade_exec_ext.localex.server.LocalExchange`), ``urls`` (ccxt and
 Freqtrade configuration pointing at it).  See docs/local-exchange.md.
 """

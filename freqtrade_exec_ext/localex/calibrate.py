@@ -18,6 +18,12 @@ the BTC/USDT books:
 * ``volume_exponent``: how depth grows with traded volume, estimated from the USDT-M BTC and
   ETH books (log depth ratio / log volume ratio), clamped to [0.3, 1.0].
 
+It also writes ``localex/data/path-calibration.json``: the volatility ``k`` of the
+intra-candle bridge (``intracandle.py``), the median over the complete one-minute candles of
+the three captures of ``sqrt(sum of squared 1 s changes of the book mid) / (high - low)``
+(the high and low of the candle built from the trades), so that the bridge wiggles inside
+a candle as much as the real price did.
+
 Pure standard library + numpy/pandas; nothing here talks to an exchange.
 """
 
@@ -34,6 +40,8 @@ import numpy as np
 
 DEFAULT_L2_ROOT = Path("/work/shared/data/binance-l2-trades-2024-08-08")
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "book-calibration.json"
+DEFAULT_PATH_OUT = Path(__file__).resolve().parent / "data" / "path-calibration.json"
+PATH_STEP_MS = 1_000  # the bridge's resolution: the books' (one a second)
 LEVELS = 20
 FILES = {
     "spot": ("spot_BTC_USDT-l2top20-1s.jsonl.gz", "BTC_USDT-trades.feather"),
@@ -116,10 +124,44 @@ def calibrate(l2_root: Path) -> dict[str, Any]:
     return out
 
 
+def candle_k(mid_ms: np.ndarray, mid: np.ndarray, candles: Any) -> list[float]:
+    """``sqrt(realised variance of the 1 s mid) / range`` of each complete 1m candle."""
+    sec = mid_ms // 1000
+    out = []
+    for date, high, low in zip(candles["date"], candles["high"], candles["low"], strict=True):
+        m0 = int(date.timestamp())
+        inside = (sec >= m0) & (sec <= m0 + 60)
+        if inside.sum() < 55 or high <= low:  # incomplete minute, or a flat one
+            continue
+        out.append(float(np.sqrt(np.sum(np.diff(mid[inside]) ** 2)) / (high - low)))
+    return out
+
+
+def path_calibration(l2_root: Path) -> dict[str, Any]:
+    from freqtrade_exec_ext.localex import tape
+
+    by_market: dict[str, list[float]] = {}
+    for capture in tape.CAPTURES:
+        data = tape.load(l2_root, capture)
+        mid = np.array([(b[0][0] + a[0][0]) / 2 for b, a in zip(data.bids, data.asks, strict=True)])
+        by_market[capture.name] = candle_k(data.book_ms, mid, tape.candles_1m(data))
+    pooled = [k for ks in by_market.values() for k in ks]
+    return {
+        "source": "binance-l2-trades-2024-08-08 (spot BTC, USD-M BTC and ETH: 1 s books, trades)",
+        "method": "median over complete 1m candles of sqrt(sum of squared 1 s mid changes) / "
+        "(high - low)",
+        "k": round(float(np.median(pooled)), 4),
+        "step_ms": PATH_STEP_MS,
+        "candles": len(pooled),
+        "k_by_market": {m: round(float(np.median(ks)), 4) for m, ks in by_market.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--l2-dir", type=Path, default=DEFAULT_L2_ROOT)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--path-out", type=Path, default=DEFAULT_PATH_OUT)
     args = parser.parse_args(argv)
     if not (args.l2_dir / "derived" / "l2").is_dir():
         print(f"--l2-dir {args.l2_dir}: no derived/l2 folder with L2 books", flush=True)
@@ -128,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
+    args.path_out.write_text(json.dumps(path_calibration(args.l2_dir), indent=1) + "\n")
+    print(f"wrote {args.path_out}")
     return 0
 
 

@@ -28,6 +28,12 @@ kind             answer                                                     exec
                  open, partially filled)
 ``venue_cancel`` the created order is cancelled by the venue ``delay_s``     yes
                  after creation (status ``status_text``: CANCELED/EXPIRED)
+``late_execute`` HTTP ``status`` (default 504) / -1007 "execution status     later,
+                 unknown" after ``delay_s`` (default 0; longer than the      inside
+                 client's timeout: the connection is held until the client   its
+                 gives up); the venue executes the request                   recv-
+                 ``execute_after_s`` (default 2) after it arrived, unless    Window
+                 its ``timestamp + recvWindow`` has passed by then (dropped)
 ===============  =========================================================  =========
 
 Scripts load from JSON or YAML: a list of fault objects, or ``{"faults": [...]}``.
@@ -52,11 +58,14 @@ KINDS = (
     "ambiguous",
     "partial_fill",
     "venue_cancel",
+    "late_execute",
 )
 # kinds that change how an order is created rather than the HTTP answer
 ORDER_KINDS = ("partial_fill", "venue_cancel")
 REJECT_REASONS = ("insufficient_balance", "min_notional")
 METHODS = ("GET", "POST", "PUT", "DELETE")
+MAX_DELAY_S = 3600.0  # delays, timeouts and back-offs a fault may ask for
+MAX_BAN_S = 3 * 86_400.0  # Binance's longest IP ban
 
 
 class FaultError(ValueError):
@@ -80,6 +89,7 @@ class Fault:
     ban_s: float = 120.0
     execute: bool = False
     status_text: str = "CANCELED"
+    execute_after_s: float = 2.0
     id: int = 0
     seen: int = 0
     fired: int = 0
@@ -87,22 +97,15 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise FaultError(f"fault kind {self.kind!r}: allowed {', '.join(KINDS)}")
-        if self.count is not None and self.count < 1:
-            raise FaultError(f"fault count {self.count!r}: a positive integer or null")
-        if self.after < 0:
-            raise FaultError(f"fault after {self.after!r}: must be >= 0")
+        _check_numbers(self)
         if self.kind == "reject" and self.reason is None and self.code is None:
             raise FaultError(
                 f"reject fault: give reason ({', '.join(REJECT_REASONS)}) or code and msg"
             )
         if self.reason is not None and self.reason not in REJECT_REASONS:
             raise FaultError(f"fault reason {self.reason!r}: allowed {', '.join(REJECT_REASONS)}")
-        if not 0.0 <= self.ratio <= 1.0:
-            raise FaultError(f"fault ratio {self.ratio!r}: must be within 0..1")
         if self.status_text not in ("CANCELED", "EXPIRED"):
             raise FaultError(f"fault status_text {self.status_text!r}: CANCELED or EXPIRED")
-        if self.delay_s is not None and self.delay_s < 0:
-            raise FaultError(f"fault delay_s {self.delay_s!r}: must be >= 0")
         method, _ = self._split()
         if method is not None and method not in METHODS and method != "*":
             raise FaultError(
@@ -130,6 +133,34 @@ class Fault:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: numeric fields: (smallest, largest) allowed; counts are integers, the rest numbers
+_RANGES: dict[str, tuple[float, float]] = {
+    "count": (1, 1e9),
+    "after": (0, 1e9),
+    "delay_s": (0, MAX_DELAY_S),
+    "status": (100, 599),
+    "code": (-1e9, 1e9),
+    "ratio": (0, 1),
+    "retry_after_s": (0, MAX_DELAY_S),
+    "ban_s": (0, MAX_BAN_S),
+    "execute_after_s": (0, MAX_DELAY_S),
+}
+_INTEGERS = ("count", "after", "status", "code")
+
+
+def _check_numbers(fault: Fault) -> None:
+    """Every numeric field a finite number in its range (a JSON 1e400 is infinite)."""
+    for name, (lo, hi) in _RANGES.items():
+        value = getattr(fault, name)
+        if value is None and name in ("count", "delay_s", "status", "code"):
+            continue
+        whole = name in _INTEGERS
+        ok_type = isinstance(value, int) if whole else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type or not (lo <= value <= hi):
+            kind = "an integer" if whole else "a number"
+            raise FaultError(f"fault {name} {value!r}: {kind} within {lo:g}..{hi:g}")
 
 
 _FIELDS = {f.name for f in fields(Fault)} - {"id", "seen", "fired"}

@@ -9,44 +9,36 @@ rate limits (429/418), scripted faults, signature (SIGNED endpoints), then the e
 Every answer carries the ``X-MBX-USED-WEIGHT-*`` headers of its API family.
 
 ``/_admin/*`` (not a Binance path) lets a process drive the venue over HTTP: faults,
-venue-side cancels, state and fills.  The server only listens on loopback.
+venue-side cancels, state and fills; it needs the per-run admin token (``admin.py``).
+``/_localex/ready`` answers ``{"ready": true}`` outside rate limits, faults and the token.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from freqtrade_exec_ext.localex import auth
-from freqtrade_exec_ext.localex import private_api as pa
-from freqtrade_exec_ext.localex.errors import VenueError, int_param
+from freqtrade_exec_ext.localex import admin, auth
+from freqtrade_exec_ext.localex.daemon import READY_PATH
+from freqtrade_exec_ext.localex.errors import VenueError
 from freqtrade_exec_ext.localex.faults import (
     ORDER_KINDS,
     Fault,
-    FaultError,
     FaultScript,
     OrderFaults,
 )
+from freqtrade_exec_ext.localex.late import LateRequests
+from freqtrade_exec_ext.localex.messages import UNKNOWN_ERROR, HttpStats, Plan, Reply, Request
 from freqtrade_exec_ext.localex.ratelimit import RateLimiter, request_weight
+from freqtrade_exec_ext.localex.routes import resolve
 from freqtrade_exec_ext.localex.trading import TradingEngine
 from freqtrade_exec_ext.localex.venue import MarketVenue
 
 logger = logging.getLogger(__name__)
 
-# URL prefix -> API family (rate limits) and market (answers)
-PREFIXES: dict[str, tuple[str, str]] = {
-    "/api/v3": ("spot", "spot"),
-    "/sapi/v1": ("sapi", "spot"),
-    "/fapi/v1": ("usdm", "usdm"),
-    "/fapi/v2": ("usdm", "usdm"),
-    "/fapi/v3": ("usdm", "usdm"),
-    "/dapi/v1": ("coinm", "coinm"),
-}
 DEFAULT_TIMEOUT_S = 15.0
 UNKNOWN_MSG = (
     "Timeout waiting for response from backend server. Send status unknown; "
@@ -72,158 +64,8 @@ HTTP_ERROR_BODIES = {
 }
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: str = ""
-    body: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    client: str = "127.0.0.1"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
-
-
-@dataclass
-class Plan:
-    """An admitted request: run :meth:`Gateway.execute` after ``delay_s``."""
-
-    request: Request
-    route: Route
-    params: dict[str, str]
-    headers: dict[str, str]
-    fault: Fault | None = None
-    delay_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class Route:
-    family: str
-    market: str
-    method: str
-    name: str
-    signed: bool
-    handler: Callable[[Plan, Gateway], Any]
-    creates_order: bool = False
-
-
 def _wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _symbols(params: Mapping[str, str]) -> list[str] | None:
-    raw = params.get("symbols")
-    if not raw:
-        return None
-    try:
-        out = json.loads(raw)
-    except ValueError:
-        out = None
-    if not isinstance(out, list) or not all(isinstance(s, str) for s in out):
-        raise VenueError(-1100, "Illegal characters found in parameter 'symbols'.")
-    return out
-
-
-# ------------------------------------------------------------------ route table
-
-_PUBLIC: dict[str, Callable[[MarketVenue, TradingEngine, str, Mapping[str, str]], Any]] = {
-    "ping": lambda v, e, m, q: {},
-    "time": lambda v, e, m, q: {"serverTime": v.server_time()},
-    "exchangeInfo": lambda v, e, m, q: v.exchange_info(m),
-    "depth": lambda v, e, m, q: v.depth(m, q.get("symbol"), int_param(q, "limit")),
-    "ticker/24hr": lambda v, e, m, q: v.ticker_24hr(m, q.get("symbol"), _symbols(q)),
-    "ticker/bookTicker": lambda v, e, m, q: v.book_ticker(m, q.get("symbol"), _symbols(q)),
-    "ticker/price": lambda v, e, m, q: v.price_ticker(m, q.get("symbol"), _symbols(q)),
-}
-_KLINES = ("klines", "uiKlines", "markPriceKlines", "indexPriceKlines", "continuousKlines")
-_USDM_PUBLIC: dict[str, Callable[[TradingEngine, Mapping[str, str]], Any]] = {
-    "premiumIndex": pa.premium_index,
-    "fundingRate": pa.funding_rate_history,
-    "fundingInfo": pa.funding_info,
-}
-# (family, method, name) -> (handler, creates_order)
-_PRIVATE: dict[tuple[str, str, str], tuple[Callable[..., Any], bool]] = {
-    ("spot", "POST", "order"): (pa.spot_new_order, True),
-    ("spot", "GET", "order"): (pa.spot_get_order, False),
-    ("spot", "DELETE", "order"): (pa.spot_cancel_order, False),
-    ("spot", "DELETE", "openOrders"): (pa.spot_cancel_all, False),
-    ("spot", "GET", "openOrders"): (pa.spot_open_orders, False),
-    ("spot", "GET", "allOrders"): (pa.spot_all_orders, False),
-    ("spot", "GET", "myTrades"): (pa.spot_my_trades, False),
-    ("spot", "GET", "account"): (pa.spot_account, False),
-    ("spot", "GET", "account/commission"): (pa.spot_commission, False),
-    ("sapi", "GET", "spot/delist-schedule"): (pa.sapi_delist_schedule, False),
-    ("sapi", "GET", "asset/tradeFee"): (pa.sapi_trade_fee, False),
-    ("usdm", "POST", "order"): (pa.usdm_new_order, True),
-    ("usdm", "GET", "order"): (pa.usdm_get_order, False),
-    ("usdm", "DELETE", "order"): (pa.usdm_cancel_order, False),
-    ("usdm", "DELETE", "allOpenOrders"): (pa.usdm_cancel_all, False),
-    ("usdm", "GET", "openOrders"): (pa.usdm_open_orders, False),
-    ("usdm", "GET", "openOrder"): (pa.usdm_open_order, False),
-    ("usdm", "GET", "allOrders"): (pa.usdm_all_orders, False),
-    ("usdm", "GET", "userTrades"): (pa.usdm_user_trades, False),
-    ("usdm", "GET", "account"): (pa.usdm_account, False),
-    ("usdm", "GET", "balance"): (pa.usdm_balance, False),
-    ("usdm", "GET", "positionRisk"): (pa.usdm_position_risk, False),
-    ("usdm", "POST", "leverage"): (pa.usdm_set_leverage, False),
-    ("usdm", "POST", "marginType"): (pa.usdm_set_margin_type, False),
-    ("usdm", "GET", "positionSide/dual"): (pa.usdm_position_side, False),
-    ("usdm", "POST", "positionSide/dual"): (pa.usdm_set_position_side, False),
-    ("usdm", "GET", "multiAssetsMargin"): (pa.usdm_multi_assets, False),
-    ("usdm", "GET", "leverageBracket"): (pa.usdm_leverage_bracket, False),
-    ("usdm", "GET", "income"): (pa.usdm_income, False),
-    ("usdm", "GET", "commissionRate"): (pa.usdm_commission_rate, False),
-    ("usdm", "POST", "algoOrder"): (pa.usdm_new_algo, True),
-    ("usdm", "GET", "algoOrder"): (pa.usdm_get_algo, False),
-    ("usdm", "DELETE", "algoOrder"): (pa.usdm_cancel_algo, False),
-    ("usdm", "GET", "openAlgoOrders"): (pa.usdm_open_algos, False),
-    ("usdm", "GET", "allAlgoOrders"): (pa.usdm_all_algos, False),
-}
-
-
-def _public_handler(name: str) -> Callable[[Plan, Gateway], Any]:
-    if name in _KLINES:
-        return lambda plan, gw: gw.market.klines(
-            plan.route.market,
-            plan.params.get("symbol") or plan.params.get("pair"),
-            plan.params.get("interval"),
-            int_param(plan.params, "startTime"),
-            int_param(plan.params, "endTime"),
-            int_param(plan.params, "limit"),
-        )
-    if name in _USDM_PUBLIC:
-        fn = _USDM_PUBLIC[name]
-        return lambda plan, gw: fn(gw.engine, plan.params)
-    fn2 = _PUBLIC[name]
-    return lambda plan, gw: fn2(gw.market, gw.engine, plan.route.market, plan.params)
-
-
-def _private_handler(fn: Callable[..., Any], creates: bool) -> Callable[[Plan, Gateway], Any]:
-    if creates:
-        return lambda plan, gw: fn(gw.engine, plan.params, gw.order_faults(plan.fault))
-    return lambda plan, gw: fn(gw.engine, plan.params)
-
-
-def resolve(method: str, path: str) -> Route | None:
-    for prefix, (family, market) in PREFIXES.items():
-        if not path.startswith(prefix + "/"):
-            continue
-        name = path[len(prefix) + 1 :]
-        key = (family, method, name)
-        if key in _PRIVATE:
-            fn, creates = _PRIVATE[key]
-            return Route(family, market, method, name, True, _private_handler(fn, creates), creates)
-        public = name in _PUBLIC or name in _KLINES or (family == "usdm" and name in _USDM_PUBLIC)
-        if public and method == "GET" and family != "sapi":
-            return Route(family, market, method, name, False, _public_handler(name))
-        return None
-    return None
 
 
 # ------------------------------------------------------------------ the gateway
@@ -238,6 +80,9 @@ class Gateway:
         faults: FaultScript,
         api_keys: Mapping[str, str],
         wall_ms: Callable[[], int] = _wall_ms,
+        *,
+        admin_token: str | None = None,
+        http_stats: HttpStats | None = None,
     ) -> None:
         self.market = market
         self.engine = engine
@@ -246,14 +91,21 @@ class Gateway:
         self.api_keys = dict(api_keys)
         self.wall_ms = wall_ms
         self.requests = 0
+        self.late = LateRequests()
+        #: ``/_admin/*`` needs it (a random one unless given): fail closed
+        self.admin_token = admin_token or admin.new_admin_token()
+        self.http_stats = http_stats or HttpStats()
 
     # ---------------------------------------------------------------- pipeline
 
     def admit(self, req: Request) -> Plan | Reply:
+        if req.path == READY_PATH:  # readiness probe: no rate limit, fault or token
+            return Reply(200, {"ready": True})
+        self.run_late()  # what was due before this request reaches the engine first
         self.requests += 1
         method = req.method.upper()
         if req.path.startswith("/_admin/"):
-            return self.admin(req)
+            return admin.authorized(self, req) or admin.handle(self, req)
         route = resolve(method, req.path)
         if route is None:
             return Reply(
@@ -276,7 +128,7 @@ class Gateway:
         fault = self.faults.fire(
             method, req.path, params.get("symbol"), creates_order=route.creates_order
         )
-        plan = Plan(req, route, params, headers, fault)
+        plan = Plan(req, route, params, headers, fault, received_ms=now)
         if fault is None:
             return plan
         return self._pre_fault(plan, fault, now)
@@ -318,7 +170,40 @@ class Gateway:
             return Reply(fault.status or 400, {"code": code, "msg": msg}, h, fault.delay_s or 0)
         if kind == "timeout" and not fault.execute:
             return self._timeout_reply(fault, h)
+        if kind == "late_execute":
+            return self._hold_back(plan, fault, now)
         return plan  # ambiguous, executed timeout, order-level kinds: after execution
+
+    def _hold_back(self, plan: Plan, fault: Fault, now: int) -> Reply:
+        """``late_execute``: answer -1007 now, execute the request later (if still valid)."""
+        h = plan.headers
+        if plan.route.signed:
+            try:  # a request Binance would refuse on receipt is refused, not held back
+                self._authenticate(plan, now)
+            except VenueError as exc:
+                return Reply(exc.status, exc.body(), h)
+        self.late.hold(plan, now + int(fault.execute_after_s * 1000), now)
+        body = {"code": fault.code or -1007, "msg": fault.msg or UNKNOWN_MSG}
+        return Reply(fault.status or 504, body, h, fault.delay_s or 0.0)
+
+    def run_late(self, now: int | None = None) -> list[dict[str, Any]]:
+        """Execute the held-back requests that are due (``late_execute``); their outcomes."""
+        out = []
+        for item in self.late.due(self.wall_ms() if now is None else now):
+            reply = self.execute(item.plan)
+            out.append(self.late.record(item, reply, self.wall_ms()))
+        return out
+
+    def _authenticate(self, plan: Plan, now: int) -> None:
+        req = plan.request
+        auth.verify_signed(
+            query=req.query,
+            body=req.body,
+            params=plan.params,
+            headers=req.headers,
+            keys=self.api_keys,
+            now_ms=now,
+        )
 
     @staticmethod
     def _timeout_reply(fault: Fault, headers: dict[str, str]) -> Reply:
@@ -328,22 +213,19 @@ class Gateway:
     def execute(self, plan: Plan) -> Reply:
         req, route, h = plan.request, plan.route, plan.headers
         try:
-            if route.signed:
-                auth.verify_signed(
-                    query=req.query,
-                    body=req.body,
-                    params=plan.params,
-                    headers=req.headers,
-                    keys=self.api_keys,
-                    now_ms=self.wall_ms(),
-                )
+            if route.signed:  # as checked on receipt
+                received = plan.received_ms
+                self._authenticate(plan, self.wall_ms() if received is None else received)
             with self.engine.lock:
+                if route.signed:  # and again on arrival at the matching engine (auth.py)
+                    auth.check_engine_window(plan.params, self.wall_ms(), route.market)
                 result = route.handler(plan, self)
         except VenueError as exc:
             return Reply(exc.status, exc.body(), h)
-        except Exception as exc:  # a venue bug must not look like a Binance answer
+        except Exception:  # a venue bug must not look like a Binance answer (nor show one)
             logger.exception("localex: %s %s failed", req.method, req.path)
-            return Reply(500, {"code": -1000, "msg": f"localex internal error: {exc!r}"}, h)
+            self.http_stats.errors += 1
+            return Reply(500, {"code": -1000, "msg": UNKNOWN_ERROR}, h)
         fault = plan.fault
         if fault is not None and fault.kind == "ambiguous":
             status = fault.status or 503
@@ -374,109 +256,3 @@ class Gateway:
         )
 
     # ---------------------------------------------------------------- admin
-
-    def admin(self, req: Request) -> Reply:
-        name = req.path[len("/_admin/") :].strip("/")
-        method = req.method.upper()
-        try:
-            payload = json.loads(req.body) if req.body.strip() else None
-        except ValueError:
-            return Reply(400, {"error": "body is not JSON"})
-        try:
-            if name == "faults":
-                return self._admin_faults(method, payload)
-            if name == "cancel" and method == "POST":
-                if not isinstance(payload, dict) or "order_id" not in payload:
-                    return Reply(400, {"error": 'expected {"order_id": <id>}'})
-                o = self.engine.venue_cancel(
-                    int(payload["order_id"]), payload.get("status", "CANCELED")
-                )
-                return Reply(200, {"order_id": o.order_id, "status": o.status})
-            if name == "state" and method == "GET":
-                return Reply(200, self.state())
-            if name == "fills" and method == "GET":
-                return Reply(200, [fill_dict(f) for f in self.engine.fills])
-        except (FaultError, KeyError, ValueError, TypeError) as exc:
-            return Reply(400, {"error": str(exc)})
-        return Reply(404, {"error": f"unknown admin call {method} /_admin/{name}"})
-
-    def _admin_faults(self, method: str, payload: Any) -> Reply:
-        if method == "GET":
-            return Reply(
-                200,
-                {
-                    "faults": [f.to_dict() for f in self.faults.active()],
-                    "history": list(self.faults.history),
-                },
-            )
-        if method == "DELETE":
-            self.faults.clear()
-            return Reply(200, {"cleared": True})
-        if method == "POST":
-            items = payload.get("faults", payload) if isinstance(payload, dict) else payload
-            if isinstance(items, dict):
-                items = [items]
-            if not isinstance(items, list):
-                return Reply(400, {"error": "expected a fault object or a list of them"})
-            added = self.faults.extend(items)
-            return Reply(200, {"added": [f.id for f in added]})
-        return Reply(405, {"error": f"{method} /_admin/faults: use GET, POST or DELETE"})
-
-    def state(self) -> dict[str, Any]:
-        eng = self.engine
-        with eng.lock:
-            eng.step()
-            return {
-                "spot_balances": {a: {"free": b[0], "locked": b[1]} for a, b in eng.spot.items()},
-                "futures_wallet": eng.wallet,
-                "positions": {
-                    s: {
-                        "amount": p.amount,
-                        "entry_price": p.entry_price,
-                        "leverage": p.leverage,
-                        "margin_type": p.margin_type,
-                    }
-                    for s, p in eng.positions.items()
-                    if p.amount != 0
-                },
-                "open_orders": [
-                    {
-                        "order_id": o.order_id,
-                        "market": o.market,
-                        "symbol": o.symbol,
-                        "side": o.side,
-                        "type": o.type,
-                        "status": o.status,
-                        "orig_qty": o.orig_qty,
-                        "executed_qty": o.executed_qty,
-                    }
-                    for o in eng.orders.values()
-                    if o.is_open
-                ],
-                "orders": len(eng.orders),
-                "fills": len(eng.fills),
-                "rate_limit": {
-                    "answers": self.limiter.status_counts(),
-                    "bans": self.limiter.bans(),
-                },
-                "faults_fired": len(self.faults.history),
-                "requests": self.requests,
-            }
-
-
-def fill_dict(f: Any) -> dict[str, Any]:
-    return {
-        "trade_id": f.trade_id,
-        "order_id": str(f.order_id),
-        "market": f.market,
-        "symbol": f.symbol,
-        "side": f.side,
-        "price": f.price,
-        "qty": f.qty,
-        "quote_qty": f.quote_qty,
-        "commission": f.commission,
-        "commission_asset": f.commission_asset,
-        "time": f.time,
-        "is_maker": f.is_maker,
-        "realized_pnl": f.realized_pnl,
-    }

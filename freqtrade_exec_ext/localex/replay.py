@@ -9,9 +9,10 @@ the replay start: ``start_at`` when given, otherwise the first common candle plu
 (30 days, at most half the common data span), so that strategies find history behind "now".
 When the data is exhausted the replay stays on the last candle.
 
-Inside the current base candle the price follows open -> low -> high -> close for a rising
-candle (open -> high -> low -> close for a falling one), linearly over thirds of the candle,
-rounded to the tick; the served partial candle and the ticker use that path.  Timeframes
+Inside the current base candle the price follows the series' intra-candle path
+(``intracandle.py``: a seeded bridge through open, low/high, close calibrated on the real
+tape by default, or the straight open -> low -> high -> close over thirds), rounded to the
+tick; the served partial candle, the ticker and the matching use that path.  Timeframes
 above the base one are aggregated from base candles in served time, like Binance
 (``startTime``/``endTime``/``limit`` select on open time).
 """
@@ -20,11 +21,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from freqtrade_exec_ext.localex import intracandle
+from freqtrade_exec_ext.localex.intracandle import LINEAR, PathModel
 
 MINUTE_MS = 60_000
 DAY_MS = 1440 * MINUTE_MS
@@ -69,6 +74,8 @@ class CandleSeries:
     tick: float = 0.0  # price tick for the intra-candle path (0: no rounding)
     source: str = ""  # file it came from
     derived_from_spot: bool = False
+    path_model: PathModel = LINEAR
+    paths: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.open_time) == 0:
@@ -131,7 +138,9 @@ def _iso(ms: int) -> str:
 # ---------------------------------------------------------------- loading
 
 
-def _read_feather(path: Path, symbol: str, tick: float, derived: bool = False) -> CandleSeries:
+def _read_feather(
+    path: Path, symbol: str, tick: float, derived: bool = False, path_model: PathModel = LINEAR
+) -> CandleSeries:
     import pandas as pd
 
     df = pd.read_feather(path, columns=["date", "open", "high", "low", "close", "volume"])
@@ -151,6 +160,7 @@ def _read_feather(path: Path, symbol: str, tick: float, derived: bool = False) -
         tick=tick,
         source=str(path),
         derived_from_spot=derived,
+        path_model=path_model,
     )
 
 
@@ -185,35 +195,50 @@ def _keep(into: dict[str, tuple[int, Path]], symbol: str, ms: int, path: Path) -
         into[symbol] = (ms, path)
 
 
-def load_series(path: Path, symbol: str, tick: float, derived: bool = False) -> CandleSeries:
-    return _read_feather(path, symbol, tick, derived)
+def load_series(
+    path: Path, symbol: str, tick: float, derived: bool = False, path_model: PathModel = LINEAR
+) -> CandleSeries:
+    return _read_feather(path, symbol, tick, derived, path_model)
 
 
 # ---------------------------------------------------------------- price path
 
-_PATH_T = np.array([0.0, 1 / 3, 2 / 3, 1.0])
+MAX_CACHED_PATHS = 4096
 
 
-def _path(o: float, h: float, low: float, c: float) -> np.ndarray:
-    return np.array([o, low, h, c]) if c >= o else np.array([o, h, low, c])
-
-
-def _round_tick(price: float, tick: float) -> float:
-    if tick <= 0:
-        return price
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(round(price / tick) * tick, decimals)
+def candle_path(series: CandleSeries, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """The intra-candle path of base candle ``i`` (fractions, prices), cached."""
+    got = series.paths.get(i)
+    if got is None:
+        if len(series.paths) >= MAX_CACHED_PATHS:
+            series.paths.clear()
+        ohlc = (
+            float(series.open[i]),
+            float(series.high[i]),
+            float(series.low[i]),
+            float(series.close[i]),
+        )
+        got = intracandle.candle_path(
+            series.path_model, series.symbol, int(series.open_time[i]), series.base_ms, ohlc,
+            series.tick,
+        )  # fmt: skip
+        series.paths[i] = got
+    return got
 
 
 def partial_candle(
     o: float, h: float, low: float, c: float, v: float, frac: float, tick: float = 0.0
 ) -> tuple[float, float, float, float, float]:
-    """OHLCV of a candle seen ``frac`` (0..1) of the way through."""
-    frac = min(max(frac, 0.0), 1.0)
-    pts = _path(o, h, low, c)
-    price = _round_tick(float(np.interp(frac, _PATH_T, pts)), tick)
-    seen = [float(x) for x, t in zip(pts, _PATH_T, strict=True) if t <= frac] + [price]
-    return o, max(seen), min(seen), price, v * frac
+    """OHLCV of a candle seen ``frac`` (0..1) of the way through, on the linear path."""
+    pts = intracandle.linear_points(o, h, low, c)
+    return intracandle.partial(intracandle.LINEAR_T, pts, o, v, frac, tick)
+
+
+def _partial(series: CandleSeries, i: int, frac: float) -> tuple[float, float, float, float, float]:
+    fracs, prices = candle_path(series, i)
+    return intracandle.partial(
+        fracs, prices, float(series.open[i]), float(series.volume[i]), frac, series.tick
+    )
 
 
 @dataclass(frozen=True)
@@ -262,17 +287,7 @@ def _current(series: CandleSeries, data_now: int) -> tuple[int, float]:
 
 def current_price(series: CandleSeries, data_now: int) -> float:
     i, frac = _current(series, data_now)
-    return partial_candle(*_ohlcv(series, i), frac, series.tick)[3]
-
-
-def _ohlcv(s: CandleSeries, i: int) -> tuple[float, float, float, float, float]:
-    return (
-        float(s.open[i]),
-        float(s.high[i]),
-        float(s.low[i]),
-        float(s.close[i]),
-        float(s.volume[i]),
-    )
+    return _partial(series, i, frac)[3]
 
 
 def _arrays_upto(series: CandleSeries, lo: int, hi: int, cur: int, frac: float):
@@ -281,7 +296,7 @@ def _arrays_upto(series: CandleSeries, lo: int, hi: int, cur: int, frac: float):
         a[lo:hi].copy() for a in (series.open, series.high, series.low, series.close, series.volume)
     )
     if lo <= cur < hi:
-        po, ph, pl, pc, pv = partial_candle(*_ohlcv(series, cur), frac, series.tick)
+        po, ph, pl, pc, pv = _partial(series, cur, frac)
         j = cur - lo
         o[j], h[j], low[j], c[j], v[j] = po, ph, pl, pc, pv
     return o, h, low, c, v
@@ -409,25 +424,27 @@ MAX_PATH_SPAN_MS = 7 * DAY_MS
 def path_points(series: CandleSeries, d0: int, d1: int) -> list[tuple[int, float]]:
     """The replayed price path between data times ``d0`` and ``d1`` (inclusive).
 
-    Returned as ``(data_ms, price)`` at ``d0``, at every turning point of the intra-candle
-    path (open, thirds, close) in between, and at ``d1``: the path is linear between two
+    Returned as ``(data_ms, price)`` at ``d0``, at every point of the intra-candle paths
+    (``candle_path``) in between, and at ``d1``: the path is linear between two
     consecutive points, so matching can walk it segment by segment.  Spans longer than
     7 days are cut to their last 7 days.
     """
     if d1 <= d0:
         return [(d1, current_price(series, d1))]
     d0 = max(d0, d1 - MAX_PATH_SPAN_MS)
-    third = series.base_ms / 3.0
     i0 = max(0, int(np.searchsorted(series.open_time, d0, side="right")) - 1)
     i1 = int(np.searchsorted(series.open_time, d1, side="right"))
-    times = {d0, d1}
+    inner: dict[int, None] = {}
     for i in range(i0, min(i1, len(series.open_time))):
         start = int(series.open_time[i])
-        for k in range(4):
-            t = int(start + k * third)
-            if d0 < t < d1:
-                times.add(t)
-    return [(t, current_price(series, t)) for t in sorted(times)]
+        fracs, _ = candle_path(series, i)
+        times = (start + fracs * series.base_ms).astype(np.int64)
+        keep = (times > d0) & (times < d1)
+        inner.update(dict.fromkeys(times[keep].tolist()))
+    pts = [(d0, current_price(series, d0))]
+    pts += [(t, current_price(series, t)) for t in sorted(inner)]
+    pts.append((d1, current_price(series, d1)))
+    return pts
 
 
 def volume_between(series: CandleSeries, d0: int, d1: int) -> float:

@@ -1,34 +1,41 @@
-"""HTTP layer of the local exchange: Binance REST paths on 127.0.0.1 (FastAPI + uvicorn).
+"""The local exchange as a server: Binance REST paths on 127.0.0.1 (uvicorn).
 
 Thin: every request goes through :class:`~freqtrade_exec_ext.localex.gateway.Gateway`
-(routing, rate limits, faults, signatures, answers); this module only moves bytes and
-sleeps the delays faults ask for.  Paths that are not implemented answer HTTP 404 with a
-Binance-style ``{"code", "msg"}`` body naming the path, so nothing a client asks for is
-silently faked.
+(routing, rate limits, faults, signatures, answers); ``http.py`` moves the bytes within
+its limits (body size, read timeouts, connection cap) and sleeps the delays faults ask for.
+Paths that are not implemented answer HTTP 404 with a Binance-style ``{"code", "msg"}``
+body naming the path, so nothing a client asks for is silently faked.  The client address
+is the socket's: ``X-Forwarded-For`` and the like are ignored (uvicorn's proxy headers off),
+so a header cannot escape a ban.  ``/_admin/*`` needs the per-run :attr:`LocalExchange.admin_token`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import logging
+import resource
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
+from freqtrade_exec_ext.localex import daemon
+from freqtrade_exec_ext.localex.admin import new_admin_token
 from freqtrade_exec_ext.localex.faults import FaultScript
-from freqtrade_exec_ext.localex.gateway import Gateway, Plan, Reply
-from freqtrade_exec_ext.localex.gateway import Request as GwRequest
+from freqtrade_exec_ext.localex.gateway import Gateway
+from freqtrade_exec_ext.localex.http import VenueApp, guarded_protocol
+from freqtrade_exec_ext.localex.intracandle import PathModel
+from freqtrade_exec_ext.localex.messages import HttpLimits, HttpStats
+from freqtrade_exec_ext.localex.model import (
+    DEFAULT_FUTURES_BALANCE,
+    DEFAULT_PARTICIPATION,
+    DEFAULT_SPOT_BALANCES,
+)
 from freqtrade_exec_ext.localex.ratelimit import (
     Limit,
     RateLimitConfig,
@@ -39,8 +46,7 @@ from freqtrade_exec_ext.localex.trading import Fees, TradingEngine
 from freqtrade_exec_ext.localex.venue import MarketVenue
 
 logger = logging.getLogger(__name__)
-#: readiness probe: answered by the admin API, outside rate limits and faults
-READY_PATH = "/_admin/state"
+LATE_POLL_S = 0.05  # how often held-back requests are checked for being due
 
 
 class LocalExchangeError(RuntimeError):
@@ -59,50 +65,6 @@ def check_loopback(host: str) -> None:
             f"host {host!r} is not a loopback address; the local exchange only listens on "
             "127.0.0.1, ::1 or localhost"
         )
-
-
-async def _sleep(seconds: float, stopping: threading.Event) -> None:
-    end = time.monotonic() + seconds
-    while not stopping.is_set():
-        left = end - time.monotonic()
-        if left <= 0:
-            return
-        await asyncio.sleep(min(left, 0.1))
-
-
-def create_app(gateway: Gateway, stopping: threading.Event | None = None) -> FastAPI:
-    app = FastAPI(title="freqtrade-exec local exchange", docs_url=None, redoc_url=None)
-    app.state.gateway = gateway
-    stop = stopping or threading.Event()
-
-    def respond(reply: Reply) -> JSONResponse:
-        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
-
-    @app.api_route(
-        "/{path:path}", methods=["GET", "POST", "PUT", "DELETE"], include_in_schema=False
-    )
-    async def _any(path: str, request: Request) -> JSONResponse:
-        body = (await request.body()).decode("utf-8", errors="replace")
-        req = GwRequest(
-            method=request.method,
-            path="/" + path,
-            query=request.url.query,
-            body=body,
-            headers=dict(request.headers),
-            client=request.client.host if request.client else "127.0.0.1",
-        )
-        plan = gateway.admit(req)
-        if isinstance(plan, Plan):
-            if plan.delay_s:
-                await _sleep(plan.delay_s, stop)
-            reply = gateway.execute(plan)
-        else:
-            reply = plan
-        if reply.delay_s:
-            await _sleep(reply.delay_s, stop)
-        return respond(reply)
-
-    return app
 
 
 class LocalExchange:
@@ -131,14 +93,17 @@ class LocalExchange:
         *,
         api_keys: Mapping[str, str] | None = None,
         spot_balances: Mapping[str, float] | None = None,
-        futures_balance: float = 10_000.0,
+        futures_balance: float = DEFAULT_FUTURES_BALANCE,
         fees: Fees | None = None,
         rate_limits: RateLimitConfig | None = None,
-        participation: float = 0.2,
+        participation: float = DEFAULT_PARTICIPATION,
         default_funding_rate: float = 0.0001,
         faults: list[dict[str, Any]] | None = None,
         clock: Callable[[], int] | None = None,
         request_clock: Callable[[], int] | None = None,
+        admin_token: str | None = None,
+        http_limits: HttpLimits | None = None,
+        path_model: PathModel | None = None,
     ) -> None:
         check_loopback(host)
         self.datadir = Path(datadir)
@@ -148,7 +113,7 @@ class LocalExchange:
         self.start_at = start_at
         self.port: int = port
         self.api_keys = dict(api_keys or {})
-        self.spot_balances = dict(spot_balances or {"USDT": 10_000.0})
+        self.spot_balances = dict(spot_balances or DEFAULT_SPOT_BALANCES)
         self.futures_balance = futures_balance
         self.fees = fees or Fees()
         self.rate_limits = rate_limits
@@ -159,6 +124,12 @@ class LocalExchange:
         # agree with the clock clients sign with).  Tests may share a virtual clock.
         self.clock = clock
         self.request_clock = request_clock
+        #: the bearer token ``/_admin/*`` needs (``Authorization: Bearer <token>``): a new
+        #: random one per run unless given; never logged
+        self.admin_token = admin_token or new_admin_token()
+        self.http_limits = http_limits or HttpLimits()
+        self.path_model = path_model  # None: the tape-calibrated bridge (intracandle.py)
+        self.http_stats = HttpStats()
         self.faults = FaultScript()
         if faults:
             self.faults.extend(faults)
@@ -169,6 +140,7 @@ class LocalExchange:
         self._stopping = threading.Event()
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._late_thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
 
     @property
@@ -196,12 +168,14 @@ class LocalExchange:
 
         if self._thread is not None:
             return self
-        if self.clock is not None:
-            self.venue = MarketVenue(
-                self.datadir, speed=self.speed, start_at=self.start_at, now_ms=self.clock
-            )
-        else:
-            self.venue = MarketVenue(self.datadir, speed=self.speed, start_at=self.start_at)
+        clock = {} if self.clock is None else {"now_ms": self.clock}
+        self.venue = MarketVenue(
+            self.datadir,
+            speed=self.speed,
+            start_at=self.start_at,
+            path_model=self.path_model,
+            **clock,
+        )
         limits = self.rate_limits or default_rate_limits(self.venue)
         if not limits.limits:  # settings only (scale, overrides, off): Binance's table
             limits = replace(limits, limits=default_rate_limits(self.venue).limits)
@@ -216,14 +190,28 @@ class LocalExchange:
             funding_rates=load_funding_rates(self.datadir, self.venue.symbols("usdm")),
         )
         self.limiter = RateLimiter(limits)
-        self.gateway = Gateway(self.venue, self.engine, self.limiter, self.faults, self.api_keys)
+        self.gateway = Gateway(
+            self.venue,
+            self.engine,
+            self.limiter,
+            self.faults,
+            self.api_keys,
+            admin_token=self.admin_token,
+            http_stats=self.http_stats,
+        )
         if self.request_clock is not None:
             self.gateway.wall_ms = self.request_clock
         self._stopping.clear()
         self._sock = self._bind()
         self.port = self._sock.getsockname()[1]
+        http = self.http_limits.fitted(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         config = uvicorn.Config(
-            create_app(self.gateway, self._stopping),
+            VenueApp(self.gateway, self._stopping, http, self.http_stats),
+            http=guarded_protocol(http, self.http_stats),
+            ws="none",
+            proxy_headers=False,  # the client is the socket's peer, whatever headers say
+            server_header=False,
+            timeout_keep_alive=http.keep_alive_s,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -237,6 +225,10 @@ class LocalExchange:
             name=f"localex-{self.port}",
         )
         self._thread.start()
+        self._late_thread = threading.Thread(
+            target=self._run_late, daemon=True, name=f"localex-late-{self.port}"
+        )
+        self._late_thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ping():
@@ -248,6 +240,12 @@ class LocalExchange:
         self.stop()
         raise LocalExchangeError(f"local exchange did not answer on {self.base_url}")
 
+    def _run_late(self) -> None:
+        """Execute held-back requests (``late_execute``) when due, even with no traffic."""
+        gateway = self.gateway
+        while gateway is not None and not self._stopping.wait(LATE_POLL_S):
+            gateway.run_late()
+
     def venue_cancel(self, order_id: int, status: str = "CANCELED") -> None:
         """The venue cancels one of its open orders by itself."""
         if self.engine is None:
@@ -255,13 +253,8 @@ class LocalExchange:
         self.engine.venue_cancel(order_id, status)
 
     def ping(self) -> bool:
-        """Whether the server answers.  Asks ``/_admin/state``, which no rate limit or fault
-        applies to, so probing never uses up a scripted fault or gets the client banned."""
-        try:
-            with urllib.request.urlopen(f"{self.base_url}{READY_PATH}", timeout=1) as r:  # noqa: S310
-                return r.status == 200
-        except OSError:
-            return False
+        """Whether the server answers (the probe uses no rate limit or fault up)."""
+        return daemon.ping(self.base_url)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -269,6 +262,9 @@ class LocalExchange:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._late_thread is not None:
+            self._late_thread.join(timeout=10)
+            self._late_thread = None
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()

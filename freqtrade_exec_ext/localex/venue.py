@@ -26,6 +26,7 @@ from typing import Any
 from freqtrade_exec_ext.localex import book as bookmod
 from freqtrade_exec_ext.localex import replay
 from freqtrade_exec_ext.localex.errors import VenueError, invalid_symbol, missing_param
+from freqtrade_exec_ext.localex.intracandle import PathModel, default_model
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,11 @@ class MarketVenue:
         speed: float = 1.0,
         start_at: datetime | None = None,
         now_ms: Callable[[], int] = _wall_ms,
+        path_model: PathModel | None = None,
     ) -> None:
         self.datadir = Path(datadir)
+        #: the price path inside a candle (default: the tape-calibrated bridge)
+        self.path_model = path_model if path_model is not None else default_model()
         self._now_ms = now_ms
         self._info: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, dict[str, SymbolRules]] = {}
@@ -96,7 +100,7 @@ class MarketVenue:
                     logger.info("localex: %s perpetual replays the spot candles %s", name, path)
                 listed.append(sym)
                 rules[name] = r
-                series[name] = replay.load_series(path, name, r.tick, derived)
+                series[name] = replay.load_series(path, name, r.tick, derived, self.path_model)
             info["symbols"] = listed
             self._filters[market] = {
                 sym["symbol"]: {f["filterType"]: f for f in sym.get("filters", [])}

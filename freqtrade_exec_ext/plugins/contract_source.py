@@ -6,8 +6,8 @@ Strategy id, first found wins:
 2. ``config["exec_ext"]["strategy_id"]``;
 3. the strategy class name from ``config["strategy"]``: ``STR001`` -> ``STR-001``.
 
-The contract file: ``find_contract(strategy_id, user_data_dir=config["user_data_dir"],
-override=config["exec_ext"]["risk_contract"])``.  Pure: no Freqtrade import.
+The contract file: :func:`freqtrade_exec_ext.compat.contract.contract_for`, the lookup the
+mixin uses too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import re
 from typing import Any
 
-from freqtrade_exec_ext.contract import ContractError, RiskContract, find_contract, load_contract
+from freqtrade_exec_ext.contract import ContractError, RiskContract
 
 _CLASS_ID = re.compile(r"^STR_?-?(\d{3,})")
 
@@ -45,10 +45,10 @@ def load_plugin_contract(
             "'exec_ext.strategy_id' in the config (e.g. \"STR-001\"), or run a strategy "
             "named like STR001"
         )
-    override = section.get("risk_contract") if isinstance(section, dict) else None
+    from freqtrade_exec_ext.compat.contract import contract_for
+
     try:
-        path = find_contract(str(sid), user_data_dir=config.get("user_data_dir"), override=override)
-        return load_contract(path)
+        return contract_for(config, str(sid))[0]
     except ContractError as exc:
         detail = "; ".join(str(p) for p in exc.problems)
         raise ValueError(f"{plugin}: risk contract for {sid}: {detail}") from None

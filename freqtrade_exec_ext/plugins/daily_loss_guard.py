@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from freqtrade_exec_ext import compat
+from freqtrade_exec_ext.execution.cost_model import tighten
 from freqtrade_exec_ext.plugins.contract_source import announce_lock, load_plugin_contract
-from freqtrade_exec_ext.plugins.cost_model import tighten
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ A book that cannot be fetched or is malformed removes the pair (fail closed).  W
 
 Backtesting / hyperopt: no past order books exist, and the current book would be
 look-ahead.  With ``backtest_mode: candle_proxy`` (default) the filter runs the same
-checks on a labelled candle model (see :mod:`freqtrade_exec_ext.plugins.cost_model`) over
+checks on a labelled candle model (see :mod:`freqtrade_exec_ext.execution.cost_model`) over
 the ``proxy_lookback_candles`` candles that closed before the backtest start, once at the
 start; with ``backtest_mode: pass`` it keeps every pair and says so.
 
@@ -27,8 +27,7 @@ import time
 from typing import Any
 
 from freqtrade_exec_ext import compat
-from freqtrade_exec_ext.plugins.contract_source import load_plugin_contract
-from freqtrade_exec_ext.plugins.cost_model import (
+from freqtrade_exec_ext.execution.cost_model import (
     BookError,
     CostEstimate,
     CostLimits,
@@ -39,6 +38,7 @@ from freqtrade_exec_ext.plugins.cost_model import (
     proxy_cost,
     tighten,
 )
+from freqtrade_exec_ext.plugins.contract_source import load_plugin_contract
 
 logger = logging.getLogger(__name__)
 
@@ -188,10 +188,10 @@ class ExecutionCostFilter(IPairList):  # type: ignore[misc, valid-type]
                 "description": "Proxy lookback",
                 "help": "Candles before the backtest start used by the candle proxy.",
             },
-            **IPairList.refresh_period_parameter(),
+            **IPairList.refresh_period_parameter(),  # type: ignore[attr-defined]
         }
 
-    def filter_pairlist(self, pairlist: list[str], tickers: dict) -> list[str]:
+    def filter_pairlist(self, pairlist: list[str], tickers: dict[str, Any]) -> list[str]:
         if self._backtest and self._backtest_mode == "pass":
             return pairlist
         kept: list[tuple[float, str]] = []

@@ -25,13 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade_exec_ext import compat
-from freqtrade_exec_ext.execution.ledger import (
-    LEDGER_KEY_PREFIX,
-    FillRecord,
-    backtest_ledger_path,
-)
+from freqtrade_exec_ext.execution.cost_model import tighten
+from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 from freqtrade_exec_ext.plugins.contract_source import announce_lock, load_plugin_contract
-from freqtrade_exec_ext.plugins.cost_model import tighten
+from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from freqtrade_exec_ext.execution.ledger import FillRecord, backtest_ledger_path
+from freqtrade_exec_ext.execution.ledger import FillRecord
 from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.report.metrics import coerce_orders, empty_orders
+from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
 LAST_RESULT = ".last_result.json"
 

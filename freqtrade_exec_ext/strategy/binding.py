@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from freqtrade_exec_ext.contract import RiskContract
-from freqtrade_exec_ext.execution import ft_settings
+from freqtrade_exec_ext.strategy import settings as ft_settings
 
 
 @dataclass(frozen=True)
@@ -165,34 +165,53 @@ def _timeout_seconds(value: Any) -> dict[str, float] | None:
     return out
 
 
+def _same_trades(have: Any, want: Any, simulated: bool) -> bool:
+    h, w = _float(have), _float(want)
+    return h is not None and w is not None and (h == w or (h < 0 and math.isinf(w)))
+
+
+def _same_order_types(have: Any, want: Any, simulated: bool) -> bool:
+    if not isinstance(have, Mapping):
+        return False
+    for k, v in want.items():
+        if k == "stoploss_on_exchange" and simulated:
+            continue  # backtests switch it off in their own copy: a perfect stop is assumed
+        if have.get(k) != v:
+            return False
+    return True
+
+
+def _same_timeouts(have: Any, want: Any, simulated: bool) -> bool:
+    return _timeout_seconds(have) == _timeout_seconds(want)
+
+
+def _same_stake(have: Any, want: Any, simulated: bool) -> bool:
+    if str(have) == str(want):
+        return True
+    h, w = _float(have), _float(want)
+    return h is not None and h == w
+
+
+_COMPARE = {
+    "max_open_trades": _same_trades,
+    "order_types": _same_order_types,
+    "unfilledtimeout": _same_timeouts,
+    "stake_amount": _same_stake,
+}
+
+
 def same(key: str, have: Any, want: Any, *, simulated: bool = False) -> bool:
     """Whether ``have`` puts the contract's ``want`` into effect for setting ``key``.
 
     ``simulated``: backtests switch ``stoploss_on_exchange`` off in their own copy (a
     perfect stop is assumed there), which is not a contradiction.
     """
-    if key == "max_open_trades":
-        h, w = _float(have), _float(want)
-        return h is not None and w is not None and (h == w or (h < 0 and math.isinf(w)))
-    if key == "order_types":
-        if not isinstance(have, Mapping):
-            return False
-        for k, v in want.items():
-            if k == "stoploss_on_exchange" and simulated:
-                continue
-            if have.get(k) != v:
-                return False
-        return True
-    if key == "unfilledtimeout":
-        return _timeout_seconds(have) == _timeout_seconds(want)
-    if key == "stake_amount":
-        if str(have) == str(want):
-            return True
-        h, w = _float(have), _float(want)
-        return h is not None and h == w
+    compare = _COMPARE.get(key)
+    if compare is not None:
+        return compare(have, want, simulated)
     if isinstance(want, bool) or isinstance(have, bool):
         return bool(have) == bool(want) and (have is not None or want is False)
-    if isinstance(want, int | float) and not isinstance(want, bool):
+    if isinstance(want, int | float):
         h = _float(have)
         return h is not None and math.isclose(h, float(want), rel_tol=0, abs_tol=1e-12)
     if want is None:

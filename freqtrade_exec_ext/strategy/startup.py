@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from freqtrade_exec_ext.contract import ContractError, RiskContract, find_contract, load_contract
+from freqtrade_exec_ext.contract import ContractError, RiskContract
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.strategy import binding
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ FLAG_ALIASES = {"--dry-run-wallet": ("--dry-run-wallet", "--starting-balance")}
 SCHEMA_DEFAULTS = {"dry_run_wallet": 1000}
 
 
-class StartupError(Exception):
+class StartupError(InputRefused):
     """The strategy must not start; ``str()`` is the whole message (one line per problem)."""
 
 
@@ -45,15 +46,10 @@ def load_strategy_contract(
         raise StartupError(
             'ExecutionMixin: the strategy must set strategy_id (e.g. strategy_id = "STR-001")'
         )
-    override = (config.get("exec_ext") or {}).get("risk_contract")
+    from freqtrade_exec_ext.compat.contract import contract_for
+
     try:
-        path = find_contract(
-            strategy_id,
-            user_data_dir=config.get("user_data_dir"),
-            cwd=Path.cwd(),
-            override=override,
-        )
-        return load_contract(path), path
+        return contract_for(config, strategy_id)
     except ContractError as exc:
         raise StartupError(exc.one_line()) from None
 
@@ -186,9 +182,7 @@ def refusal(
     return "\n".join([head, *(f"  - {line}" for line in shown)])
 
 
-def in_effect_problems(
-    have: Mapping[str, Any], want: Mapping[str, Any], mode: str
-) -> list[str]:
+def in_effect_problems(have: Mapping[str, Any], want: Mapping[str, Any], mode: str) -> list[str]:
     """Owned settings whose value in effect (after Freqtrade applied every source) is not
     the contract's: a source this module does not know about."""
     out = []
@@ -203,3 +197,101 @@ def in_effect_problems(
         if not binding.same(key, have[key], value, simulated=simulated):
             out.append(f"{key}={have[key]!r} is in effect, the contract sets {value!r}")
     return out
+
+
+# --------------------------------------------------------------------- the strategy itself
+def apply_contract_settings(
+    strategy: Any,
+    config: dict[str, Any],
+    want: Mapping[str, Any],
+    *,
+    env: Mapping[str, str],
+    argv: Sequence[str],
+) -> None:
+    """The contract's values become the strategy's (class attributes are replaced, with a
+    warning naming them); config keys were checked before."""
+    cls = type(strategy)
+    contract = strategy.risk_contract
+    for key, value in want.items():
+        if key in binding.CONFIG_ONLY:
+            continue
+        declared = getattr(cls, key, None)
+        if declared_below(cls, key, stop_at=strategy.exec_ext_base) and not binding.same(
+            key, declared, value
+        ):
+            logger.warning(
+                "%s: %s=%r in the strategy class is replaced by the risk contract (%r)",
+                cls.__name__,
+                key,
+                declared,
+                value,
+            )
+        setattr(strategy, key, dict(value) if isinstance(value, dict) else value)
+    if not contract.stop_loss.trailing.enabled or contract.is_futures:
+        strategy.trailing_stop_positive = None
+        strategy.trailing_stop_positive_offset = 0.0
+        strategy.trailing_only_offset_is_reached = False
+    mode = runmode_of(config)
+    if mode in ANALYSIS_MODES:
+        return  # lookahead/recursive analysis set their own wallet; no order goes out
+    if mode in ("backtest", "hyperopt") and not config.get("enable_protections"):
+        # the contract's limits (drawdown, daily loss, stop-loss streak, slippage) act in
+        # every backtest, as they do live; Freqtrade applies protections only with this
+        config["enable_protections"] = True
+        logger.info(
+            "exec_ext: the risk contract's limits act in this %s as protections "
+            "(--enable-protections implied)",
+            mode,
+        )
+    for key in freqtrade_defaults(config, env=env, argv=argv):
+        config[key] = want[key]  # Freqtrade's default, nobody's setting
+    config.setdefault("dry_run_wallet", want["dry_run_wallet"])
+    config.setdefault("stake_currency", want["stake_currency"])
+
+
+def declared_below(cls: type, name: str, *, stop_at: type) -> bool:
+    """Whether a class below ``stop_at`` (the mixin) defines ``name`` itself."""
+    for klass in cls.__mro__:
+        if klass is stop_at:
+            return False
+        if name in klass.__dict__:
+            return True
+    return False
+
+
+def settings_in_effect_problem(strategy: Any, want: Mapping[str, Any]) -> str | None:
+    """After Freqtrade applied every settings source: what is in effect must be the
+    contract's (a source the start-up check could not see)."""
+    have = {k: getattr(strategy, k, None) for k in want if k not in binding.CONFIG_ONLY}
+    have |= {k: strategy.config[k] for k in binding.CONFIG_ONLY if k in strategy.config}
+    problems = in_effect_problems(have, want, runmode_of(strategy.config))
+    if problems:
+        return (
+            "ExecutionMixin: the settings in effect contradict the risk contract of "
+            f"{strategy.risk_contract.strategy_id}: " + "; ".join(problems)
+        )
+    return None
+
+
+def ladder_problem(
+    contract: RiskContract, timeframe_s: float, use_exit_signal: bool, timeframe: str
+) -> str | None:
+    """Why the contract's reprice ladder cannot happen on schedule in live trading."""
+    from freqtrade_exec_ext.execution import ladder
+
+    o = contract.orders
+    if o.max_reprices <= 0:
+        return None
+    problem = ladder.entry_schedule_problem(o.entry_timeout_s, o.max_reprices, timeframe_s)
+    if problem:
+        return (
+            f"orders.entry_timeout_s {o.entry_timeout_s} with max_reprices {o.max_reprices} "
+            f"on {timeframe} candles: {problem}"
+        )
+    if not use_exit_signal:
+        return (
+            f"orders.max_reprices {o.max_reprices}: a repriced exit is placed again through "
+            "custom_exit, which Freqtrade consults only with use_exit_signal = True; set it "
+            "in the strategy, or max_reprices: 0"
+        )
+    return None

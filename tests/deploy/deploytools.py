@@ -236,7 +236,7 @@ def _ledger(naive: datetime, closed_trades: int, over_budget: int, unreadable: i
 
 def _journal(engine: Any, placed: list[tuple[str, str, str, datetime]]) -> None:
     """The order guard's journal rows, written through its own API."""
-    from freqtrade_exec_ext.execution.journal import OrderJournal
+    from freqtrade_exec_ext.store.journal import OrderJournal
 
     for n, (order_id, side, intent, when) in enumerate(placed):
         journal = OrderJournal(engine, "STR-001", clock=lambda when=when: when.replace(tzinfo=UTC))

@@ -31,6 +31,8 @@ import pytest
 import yaml
 from deploytools import DEPLOYMENT, REPO, deploy, run_cli
 
+from freqtrade_exec_ext.localex.daemon import admin_headers, read_token_file
+
 pytestmark = pytest.mark.slow
 
 USER, PASSWORD = "ops", "kill-switch-test-password"
@@ -67,8 +69,9 @@ def bot_env(keys: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+    req = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
 
@@ -86,6 +89,7 @@ class Venue:
         self.args = args
         self.url = f"http://127.0.0.1:{args[args.index('--port') + 1]}"
         self.log = log
+        self.cwd = project
         self.proc = subprocess.Popen(
             [str(FREQTRADE_EXEC), *args[1:]],
             cwd=project,
@@ -103,11 +107,15 @@ class Venue:
                 time.sleep(0.2)
         raise AssertionError(f"the venue did not start:\n{log.read_text()}")
 
+    def admin(self) -> dict[str, str]:
+        """The admin API's per-run token, from the file the venue wrote (mode 0600)."""
+        return admin_headers(read_token_file(self.cwd / ".localex.admin-token"))
+
     def state(self) -> dict[str, Any]:
-        return get_json(f"{self.url}/_admin/state")
+        return get_json(f"{self.url}/_admin/state", self.admin())
 
     def fills(self) -> list[dict[str, Any]]:
-        return get_json(f"{self.url}/_admin/fills")
+        return get_json(f"{self.url}/_admin/fills", self.admin())
 
     def stop(self) -> str:
         if self.proc.poll() is None:

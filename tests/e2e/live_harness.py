@@ -24,6 +24,7 @@ from typing import Any
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 from freqtrade_exec_ext.localex import freqtrade_exchange_config
+from freqtrade_exec_ext.localex.intracandle import LINEAR
 from freqtrade_exec_ext.localex.server import LocalExchange
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,11 +67,11 @@ def _patch_time(mocker: Any, clock: VirtualClock) -> None:
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             return clock.now().astimezone(tz) if tz else clock.now().replace(tzinfo=None)
 
-    # every loaded Freqtrade module (and ours) reads "now" from the virtual clock;
-    # datetime_helpers.dt_now/dt_ts call datetime.now, so they follow
+    # every loaded Freqtrade module reads "now" from the virtual clock (datetime_helpers'
+    # dt_now/dt_ts call datetime.now, so they follow); the mixin's decisions read the clock
+    # injected as strategy.clock; the order guard and the adapters the patched datetime
     import freqtrade.freqtradebot  # noqa: F401 - load the bot's modules first
 
-    import freqtrade_exec_ext.mixin
     import freqtrade_exec_ext.order_guard  # noqa: F401
 
     for name, module in list(sys.modules.items()):
@@ -120,7 +121,12 @@ class LiveBot:
         _patch_time(mocker, self.clock)
         self.contract = load_contract(CONTRACT)
         self._key, self._secret = secrets.token_hex(32), secrets.token_hex(32)
-        kwargs = {"spot_balances": {"USDT": float(self.contract.capital.initial_capital)}}
+        kwargs: dict[str, Any] = {
+            "spot_balances": {"USDT": float(self.contract.capital.initial_capital)},
+            # the scenarios were written on the straight intra-candle path (the venue's
+            # default is now the tape-calibrated bridge; venue_kwargs may choose it)
+            "path_model": LINEAR,
+        }
         kwargs.update(venue_kwargs or {})
         self.ex = LocalExchange(
             DATADIR,
@@ -171,6 +177,7 @@ class LiveBot:
         cfg["exchange"]["key"] = self._key  # memory only
         cfg["exchange"]["secret"] = self._secret
         self.bot = FreqtradeBot(cfg)
+        self.bot.strategy.clock = self.clock.now  # the mixin's decisions read this clock
         self.bot.startup()
         return self.bot
 
@@ -251,7 +258,7 @@ class LiveBot:
 
     def journal(self) -> list[Any]:
         """The order journal rows (every placement the guard sent)."""
-        return self.bot.strategy._xm_guard.journal.all()
+        return self.bot.strategy.exec_ext_live_services.guard.journal.all()
 
     def kill(self) -> None:
         """The bot process dies: nothing it held in memory is saved.

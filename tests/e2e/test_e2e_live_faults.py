@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from freqtrade_exec_ext.mixin import DISCARD_KEY, EXIT_PARTIAL_BELOW_MIN
+from freqtrade_exec_ext.strategy.mixin import DISCARD_KEY, EXIT_PARTIAL_BELOW_MIN
 
 from .test_e2e_live_lifecycle import assert_ledger_matches_venue
 
@@ -93,7 +93,7 @@ def test_rate_limit_storm_is_survived_without_a_ban(live) -> None:
     # not one request inside a Retry-After window: the venue answered no extra 429 for
     # "not backing off" (the order guard held every request until the window passed)
     assert answers.get(429, 0) == storm.fired
-    held = lb.bot.strategy._xm_guard.governor.stats
+    held = lb.bot.strategy.exec_ext_live_services.guard.governor.stats
     assert held.held > 0
     (trade,) = lb.trades()
     assert trade.exit_reason == "back_to_middle_band"
@@ -125,7 +125,7 @@ def test_request_weight_storm_real_limits(live, guarded: bool) -> None:
     lb = live(venue_kwargs={"rate_limits": _low_weight_limit(WEIGHT_PER_MINUTE)})
     lb.start_bot()
     if not guarded:
-        lb.bot.strategy._xm_guard.uninstall()
+        lb.bot.strategy.exec_ext_live_services.guard.uninstall()
     lb.step()
     lb.step(advance_s=2)
     lb.clock.align(5)
@@ -136,7 +136,7 @@ def test_request_weight_storm_real_limits(live, guarded: bool) -> None:
     if guarded:
         assert closed and lb.trades()[0].exit_reason == "back_to_middle_band"
         assert limiter.violations == 0 and limiter.bans() == 0 and 418 not in answers
-        stats = lb.bot.strategy._xm_guard.governor.stats
+        stats = lb.bot.strategy.exec_ext_live_services.guard.governor.stats
         assert stats.held > 0
         assert_ledger_matches_venue(lb)
         detail = f"{stats.held} requests held {stats.held_s:.0f} s"

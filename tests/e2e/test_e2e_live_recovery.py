@@ -49,7 +49,7 @@ def test_without_the_guard_an_ambiguous_create_duplicates_the_entry(live) -> Non
     lb = live()
     lb.ex.faults.add(endpoint=ENTRY, kind="ambiguous", count=1)
     lb.start_bot()
-    lb.bot.strategy._xm_guard.uninstall()
+    lb.bot.strategy.exec_ext_live_services.guard.uninstall()
     lb.step()
     assert lb.trades() == []  # Freqtrade believes nothing was placed ...
     assert len(_buys(lb)) == 1  # ... but the venue holds the entry

@@ -50,7 +50,7 @@ def test_entry_steps_go_out_at_the_scheduled_times(live) -> None:
     assert after[-1] >= planned[-1]  # the last step happened
     prices = [o.price for o in buys]
     assert prices == sorted(prices) and prices[-1] > prices[0]  # toward the market
-    decision = lb.bot.strategy._xm_ladders["BTC/USDT"].ctx["decision_price"]
+    decision = lb.bot.strategy.exec_ext_repricer.ladders["BTC/USDT"].decision.decision_price
     bound = pricing.budget_bound("buy", decision, lb.contract.slippage.max_entry_bps)
     assert max(prices) <= bound + 1e-9
     assert prices[-1] == pytest.approx(bound, abs=0.011)  # the last step reaches the bound

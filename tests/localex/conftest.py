@@ -50,8 +50,8 @@ def ccxt_client(localex: LocalExchange):
 # ---------------------------------------------------------------- trading (pure engine)
 
 # The BTC/USDT 5m candle of 2025-10-16 09:40 UTC rises: open 109800.10, low 109635.15,
-# high 111427.48, close 111230.00.  Its replayed path falls open -> low over the first
-# 100 s, rises to the high by 200 s and ends at the close.
+# high 111427.48, close 111230.00.  Its linear path (the matching tests' venue) falls
+# open -> low over the first 100 s, rises to the high by 200 s and ends at the close.
 RISING_CANDLE = datetime(2025, 10, 16, 9, 40, tzinfo=UTC)
 
 
@@ -78,10 +78,14 @@ START_MS = 1_900_000_200_000 - 1_900_000_200_000 % 300_000 + 1_000  # 1 s into a
 
 @pytest.fixture(scope="session")
 def _session_market(repo_datadir: Path):
+    from freqtrade_exec_ext.localex.intracandle import LINEAR
     from freqtrade_exec_ext.localex.venue import MarketVenue
 
     clock = FakeClock(START_MS)
-    return MarketVenue(repo_datadir, start_at=RISING_CANDLE, now_ms=clock), clock
+    # the matching tests reason on the straight open -> low -> high -> close path; the
+    # default (bridge) path has its own tests (test_localex_intracandle.py)
+    venue = MarketVenue(repo_datadir, start_at=RISING_CANDLE, now_ms=clock, path_model=LINEAR)
+    return venue, clock
 
 
 @pytest.fixture

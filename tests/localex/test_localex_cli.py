@@ -55,8 +55,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as r:
+def _get(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(req, timeout=5) as r:
         return json.loads(r.read())
 
 
@@ -156,10 +158,16 @@ def test_start_trades_with_keys_from_the_environment_and_never_shows_them(
         client.cancel_order(order["id"], "BTC/USDT")
         with pytest.raises(ccxt.ExchangeError, match="MIN_NOTIONAL"):  # the scripted reject
             client.create_order("ETH/USDT", "market", "buy", 0.01)
+        # the admin API needs this run's token, which only the token file holds (mode 0600)
+        token_file = tmp_path / ".localex.admin-token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            _get(f"{url}/_admin/state")
         # the other options reached the background server
-        state = _get(f"{url}/_admin/state")
+        state = _get(f"{url}/_admin/state", token)
         assert state["futures_wallet"] == 250.0
-        assert [f["kind"] for f in _get(f"{url}/_admin/faults")["faults"]] == ["latency"]
+        assert [f["kind"] for f in _get(f"{url}/_admin/faults", token)["faults"]] == ["latency"]
         weights = [
             r["limit"]
             for r in _get(f"{url}/api/v3/exchangeInfo")["rateLimits"]
@@ -175,9 +183,11 @@ def test_start_trades_with_keys_from_the_environment_and_never_shows_them(
         _cli("stop", "--pidfile", str(pidfile), cwd=tmp_path)
     assert "--balance" in cmdline and "--faults" in cmdline
     assert "trading enabled" in log
-    for value in (key, secret):
+    assert f"admin API (/_admin): token random for this run, in {token_file}" in log
+    for value in (key, secret, token):
         for text in (started.stdout, started.stderr, pid_text, log, cmdline):
             assert value not in text
+    assert not token_file.exists()  # removed when the venue stopped
 
 
 def test_localex_variables_take_precedence_over_the_bots(tmp_path, repo_datadir) -> None:

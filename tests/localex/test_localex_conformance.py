@@ -34,9 +34,9 @@ from typing import Any
 import ccxt
 import pytest
 
-from freqtrade_exec_ext.localex import ccxt_urls, replay
+from freqtrade_exec_ext.localex import ccxt_urls, replay, routes
 from freqtrade_exec_ext.localex import gateway as gw
-from freqtrade_exec_ext.localex.private_api import BRACKETS
+from freqtrade_exec_ext.localex.api_usdm import BRACKETS
 from freqtrade_exec_ext.localex.server import LocalExchange
 from freqtrade_exec_ext.localex.trading import Order, TradingEngine
 from freqtrade_exec_ext.localex.urls import REST_GROUPS
@@ -64,13 +64,13 @@ RouteKey = tuple[str, str, str]  # (URL prefix, HTTP method, endpoint name)
 
 def served_routes() -> set[RouteKey]:
     """Every (prefix, method, name) the gateway answers, from its own route tables."""
-    names = {(m, n) for (_, m, n) in gw._PRIVATE}
-    names |= {("GET", n) for n in (*gw._PUBLIC, *gw._KLINES, *gw._USDM_PUBLIC)}
+    names = {(m, n) for (_, m, n) in routes._PRIVATE}
+    names |= {("GET", n) for n in (*routes._PUBLIC, *routes._KLINES, *routes._USDM_PUBLIC)}
     return {
         (prefix, m, n)
-        for prefix in gw.PREFIXES
+        for prefix in routes.PREFIXES
         for m, n in names
-        if gw.resolve(m, f"{prefix}/{n}") is not None
+        if routes.resolve(m, f"{prefix}/{n}") is not None
     }
 
 
@@ -89,7 +89,7 @@ DECLARED = SERVED & ccxt_declared()
 
 
 def _family(prefix: str) -> str:
-    return gw.PREFIXES[prefix][0]
+    return routes.PREFIXES[prefix][0]
 
 
 def _source(alias: RouteKey) -> RouteKey | None:
@@ -111,7 +111,7 @@ ONE_WAY_ONLY = (
     "side.' (as Binance does when nothing changes) and hedge mode is refused"
 )
 UNREACHABLE: dict[RouteKey, str] = {
-    **{("/dapi/v1", "GET", n): COINM_NO_SYMBOLS for n in ("depth", *gw._KLINES)},
+    **{("/dapi/v1", "GET", n): COINM_NO_SYMBOLS for n in ("depth", *routes._KLINES)},
     **{
         (p, "POST", "positionSide/dual"): ONE_WAY_ONLY for p in ("/fapi/v1", "/fapi/v2", "/fapi/v3")
     },
@@ -135,7 +135,7 @@ class Mirror:
 
 
 def route_key(method: str, path: str) -> RouteKey | None:
-    for prefix in gw.PREFIXES:
+    for prefix in routes.PREFIXES:
         if path.startswith(prefix + "/"):
             return (prefix, method.upper(), path[len(prefix) + 1 :])
     return None
@@ -290,35 +290,45 @@ def shape_diff(venue: Any, real: Any, path: str = "$") -> set[tuple[str, str]]:
     kv, kr = _kind(venue), _kind(real)
     if kv != kr and not (kr == "string" and kv == "numeric string"):
         return {("type", f"{path}: venue {kv}, Binance {kr}")}
-    out: set[tuple[str, str]] = set()
     if isinstance(real, dict):
-        out |= {("missing", f"{path}.{k}") for k in real.keys() - venue.keys()}
+        out = {("missing", f"{path}.{k}") for k in real.keys() - venue.keys()}
         out |= {("extra", f"{path}.{k}") for k in venue.keys() - real.keys()}
         for k in real.keys() & venue.keys():
             out |= shape_diff(venue[k], real[k], f"{path}.{k}")
-    elif isinstance(real, list) and real:
-        if not venue:
-            return {("empty", path)}
-        if all(isinstance(r, list) for r in real):  # rows: positional
-            ref = real[0]
-            for row in venue:
-                if not isinstance(row, list) or len(row) != len(ref):
-                    out.add(("arity", f"{path}[]"))
-                    continue
-                for i, (a, b) in enumerate(zip(row, ref, strict=True)):
-                    out |= shape_diff(a, b, f"{path}[][{i}]")
-            return out
-        by = _discriminator(real)
-        for item in venue:
-            if by is None:
-                out |= shape_diff(item, real[0], f"{path}[]")
-                continue
-            tag = item.get(by) if isinstance(item, dict) else None
-            ref = next((r for r in real if r[by] == tag), None)
-            if ref is None:
-                out.add(("extra", f"{path}[{by}={tag}]"))
-            else:
-                out |= shape_diff(item, ref, f"{path}[{tag}]")
+        return out
+    if not (isinstance(real, list) and real):
+        return set()
+    if not venue:
+        return {("empty", path)}
+    if all(isinstance(r, list) for r in real):  # rows: positional
+        return _rows_diff(venue, real[0], path)
+    return _items_diff(venue, real, path)
+
+
+def _rows_diff(venue: list[Any], ref: list[Any], path: str) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for row in venue:
+        if not isinstance(row, list) or len(row) != len(ref):
+            out.add(("arity", f"{path}[]"))
+            continue
+        for i, (a, b) in enumerate(zip(row, ref, strict=True)):
+            out |= shape_diff(a, b, f"{path}[][{i}]")
+    return out
+
+
+def _items_diff(venue: list[Any], real: list[Any], path: str) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    by = _discriminator(real)
+    for item in venue:
+        if by is None:
+            out |= shape_diff(item, real[0], f"{path}[]")
+            continue
+        tag = item.get(by) if isinstance(item, dict) else None
+        ref = next((r for r in real if r[by] == tag), None)
+        if ref is None:
+            out.add(("extra", f"{path}[{by}={tag}]"))
+        else:
+            out |= shape_diff(item, ref, f"{path}[{tag}]")
     return out
 
 
@@ -1104,4 +1114,4 @@ def test_the_route_tables_are_what_this_module_counts() -> None:
         for k in SERVED
     )
     pairs = itertools.product(("GET", "POST"), ("/api/v3/nope", "/sapi/v1/ping"))
-    assert all(gw.resolve(m, p) is None for m, p in pairs)
+    assert all(routes.resolve(m, p) is None for m, p in pairs)

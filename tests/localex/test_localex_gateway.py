@@ -275,25 +275,64 @@ def test_fault_descriptions_are_validated(tmp_path: Path) -> None:
         load_fault_file(bad)
 
 
+def admin(gw: Gateway, method: str, name: str, payload: object = None, **headers: str) -> Request:
+    body = "" if payload is None else json.dumps(payload)
+    h = {"Authorization": f"Bearer {gw.admin_token}", "Host": "127.0.0.1:8765", **headers}
+    return Request(method, f"/_admin/{name}", body=body, headers=h)
+
+
 def test_admin_endpoint_scripts_faults_and_reports_state(gw, engine) -> None:
-    r = gw.handle(
-        Request(
-            "POST",
-            "/_admin/faults",
-            body=json.dumps(
-                {"faults": [{"endpoint": "GET /api/v3/time", "kind": "http_error", "status": 500}]}
-            ),
-        )
-    )
+    fault = {"endpoint": "GET /api/v3/time", "kind": "http_error", "status": 500}
+    r = gw.handle(admin(gw, "POST", "faults", {"faults": [fault]}))
     assert r.status == 200 and r.body["added"]
     assert gw.handle(Request("GET", "/api/v3/time")).status == 500
-    bad = gw.handle(Request("POST", "/_admin/faults", body=json.dumps({"kind": "nope"})))
-    assert bad.status == 400 and "kind" in bad.body["error"]
+    bad = gw.handle(admin(gw, "POST", "faults", {"kind": "nope"}))
+    assert bad.status == 400 and bad.body["code"] == -1100 and "kind" in bad.body["msg"]
     gw.handle(new_order(gw))
     (o,) = engine.orders.values()
-    c = gw.handle(Request("POST", "/_admin/cancel", body=json.dumps({"order_id": o.order_id})))
+    c = gw.handle(admin(gw, "POST", "cancel", {"order_id": o.order_id}))
     assert c.body == {"order_id": o.order_id, "status": "CANCELED"}
-    state = gw.handle(Request("GET", "/_admin/state")).body
+    state = gw.handle(admin(gw, "GET", "state")).body
     assert state["open_orders"] == [] and state["faults_fired"] == 1
-    assert gw.handle(Request("DELETE", "/_admin/faults")).body == {"cleared": True}
-    assert gw.handle(Request("GET", "/_admin/faults")).body["faults"] == []
+    assert gw.handle(admin(gw, "DELETE", "faults")).body == {"cleared": True}
+    assert gw.handle(admin(gw, "GET", "faults")).body["faults"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Authorization": ""}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": "Basic abc"}, 401),
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Host": "evil.example"}, 403),
+        ({"Host": "rebound.example:8765"}, 403),
+        ({"Host": "localhost:8765"}, 200),
+        ({"Host": "[::1]:8765"}, 200),
+    ],
+)
+def test_admin_needs_the_token_no_origin_and_a_loopback_host(gw, headers, status) -> None:
+    """A web page (Origin) or a DNS-rebound name (Host) cannot drive the venue, even with
+    the token; nobody can without it."""
+    r = gw.handle(admin(gw, "POST", "faults", {"kind": "http_error"}, **headers))
+    assert r.status == status
+    if status != 200:
+        assert r.body["code"] == -1002 and set(r.body) == {"code", "msg"}
+        assert gw.faults.active() == []
+        assert gw.admin_token not in r.body["msg"]
+
+
+def test_every_gateway_gets_its_own_random_admin_token(market, engine) -> None:
+    tokens = {
+        Gateway(market, engine, RateLimiter(_limits()), FaultScript(), {}).admin_token
+        for _ in range(3)
+    }
+    assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)
+
+
+def test_readiness_probe_needs_no_token_and_uses_no_fault_or_weight(gw) -> None:
+    gw.faults.add(endpoint="*", kind="http_error", count=None)
+    r = gw.handle(Request("GET", "/_localex/ready"))
+    assert (r.status, r.body) == (200, {"ready": True})
+    assert gw.faults.fired() == 0

@@ -10,7 +10,7 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.resolvers import StrategyResolver
 from mixin_helpers import STRATEGIES, write_contract
 
-from freqtrade_exec_ext.execution.ft_settings import strategy_settings
+from freqtrade_exec_ext.strategy.settings import strategy_settings
 
 
 def load(tmp_path: Path, **config):

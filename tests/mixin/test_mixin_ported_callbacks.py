@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mixin_helpers import base_config, run_backtest, write_contract
 
-from freqtrade_exec_ext.execution.ledger import read_jsonl
+from freqtrade_exec_ext.store.ledger_files import read_jsonl
 
 TIMERANGE = "20251001-20251201"
 

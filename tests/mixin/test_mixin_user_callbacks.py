@@ -10,7 +10,7 @@ from freqtrade.enums import RunMode
 from freqtrade.resolvers import StrategyResolver
 from mixin_helpers import base_config, run_backtest
 
-from freqtrade_exec_ext.execution.ledger import read_jsonl
+from freqtrade_exec_ext.store.ledger_files import read_jsonl
 
 
 def test_user_overrides_run_inside_the_limits_in_a_backtest(

@@ -284,7 +284,7 @@ def test_slippage_guard_reads_the_backtest_ledger_file_incrementally(
 ) -> None:
     from freqtrade.resolvers import ProtectionResolver
 
-    from freqtrade_exec_ext.execution.ledger import backtest_ledger_path
+    from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
     user_data = make_project()
     config = ft_config(user_data, "backtest")

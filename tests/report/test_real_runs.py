@@ -15,7 +15,8 @@ import pytest
 from report_helpers import run_report
 
 from freqtrade_exec_ext.contract import load_contract
-from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, read_jsonl
+from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
+from freqtrade_exec_ext.store.ledger_files import read_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from freqtrade_exec_ext.plugins.cost_model import (
+from freqtrade_exec_ext.execution.cost_model import (
     CostLimits,
     candle_proxy,
     estimate_entry_cost,

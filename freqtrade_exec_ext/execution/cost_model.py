@@ -30,6 +30,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.execution.orderbook import (
@@ -89,7 +90,7 @@ class CostEstimate:
 
 
 def estimate_entry_cost(
-    book: dict, stake: float, *, budget_bps: float, side: Side = "buy"
+    book: dict[str, Any], stake: float, *, budget_bps: float, side: Side = "buy"
 ) -> CostEstimate:
     """Walk ``book`` for ``stake`` of quote currency; raises BookError on a bad book."""
     if not (math.isfinite(stake) and stake > 0):

@@ -1,4 +1,4 @@
-"""The order journal (execution/journal.py) on a real SQLite database."""
+"""The order journal (store/journal.py) on a real SQLite database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from freqtrade_exec_ext.execution.journal import TABLE, OrderJournal, intent_of
+from freqtrade_exec_ext.store.journal import TABLE, OrderJournal, intent_of
 
 
 def _journal(path: Path, strategy: str = "STR-001") -> OrderJournal:
