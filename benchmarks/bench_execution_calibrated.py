@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import statistics
 import sys
@@ -36,6 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import execution_venue as ev
+from benchmarks.execution_backtest import run_backtest
 
 START = datetime(2025, 10, 16, tzinfo=UTC)
 HOURS = 24.0
@@ -128,13 +128,13 @@ def _setup(tmp: Path, model: Path | None) -> tuple[Path, dict[str, Any]]:
     return sdir, {"exec_ext": {"risk_contract": str(contract)}}
 
 
-def main() -> int:  # noqa: PLR0915 - one linear protocol, printed step by step
+def main() -> int:
     from freqtrade_exec_ext.calibration.apply import load_for_backtest
     from freqtrade_exec_ext.calibration.build import CalibrationInput, calibrate
     from freqtrade_exec_ext.calibration.model import save
     from freqtrade_exec_ext.calibration.rescore import rescore, summary_lines
     from freqtrade_exec_ext.calibration.sources import OrderCandles, read_database
-    from freqtrade_exec_ext.execution.ledger import backtest_ledger_path, read_jsonl
+    from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path, read_jsonl
 
     t0 = time.perf_counter()
     end = START + timedelta(hours=HOURS)
@@ -169,7 +169,7 @@ def main() -> int:  # noqa: PLR0915 - one linear protocol, printed step by step
                                 strategy=STRATEGY, strategy_path=sdir_b, futures=False,
                                 extra=extra_b)
             with contextlib.redirect_stdout(io.StringIO()):
-                trades, rdir = ev.run_backtest(bdir, cfg, strategy=STRATEGY, start=START,
+                trades, rdir = run_backtest(bdir, cfg, strategy=STRATEGY, start=START,
                                                end=end, fee=SPOT_FEE)
             records = read_jsonl(backtest_ledger_path(rdir, STRATEGY))
             note = []

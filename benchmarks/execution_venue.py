@@ -57,7 +57,7 @@ class VirtualClock:
         return datetime.fromtimestamp(self._ms / 1000, tz=UTC)
 
     def advance(self, seconds: float) -> None:
-        self._ms += max(0, int(round(seconds * 1000)))
+        self._ms += max(0, round(seconds * 1000))
 
     def advance_to(self, when: datetime) -> None:
         self._ms = max(self._ms, int(when.timestamp() * 1000))
@@ -71,7 +71,7 @@ def virtual_time(clock: VirtualClock) -> Iterator[None]:
     import freqtrade.freqtradebot  # noqa: F401 - load the bot's modules first
     from freqtrade.util.ft_ttlcache import FtTTLCache
 
-    import freqtrade_exec_ext.mixin  # noqa: F401
+    import freqtrade_exec_ext.mixin
     import freqtrade_exec_ext.order_guard  # noqa: F401
 
     class VMeta(type):
@@ -379,7 +379,7 @@ class Waker:
     def wake(self) -> None:
         """Advance the clock to the next loop that matters."""
         now = self.clock.now()
-        open_trades, dates = _open_order_dates()
+        _open_trades, dates = _open_order_dates()
         candle = self._candle_after(now)
         if not dates:
             if self.next_signal is not None:
@@ -465,55 +465,14 @@ def run_bot(
         orders = {str(k): v for k, v in ex.engine.orders.items()}
     db_path = tmp / "tradesv3.sqlite"
     return VenueRun(
-        db_url=f"sqlite:///{db_path}", db_path=db_path, start=start, end=end, loops=loops, process_s=busy,
-        fills=fills, orders=orders, loop_errors=errors,
+        db_url=f"sqlite:///{db_path}", db_path=db_path, start=start, end=end, loops=loops,
+        process_s=busy, fills=fills, orders=orders, loop_errors=errors,
     )
 
 
 def quiet_logs() -> None:
     for name in ("freqtrade", "freqtrade_exec_ext", "uvicorn", "ccxt", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-# ---------------------------------------------------------------------------- backtests
-def run_backtest(
-    tmp: Path, cfg: dict[str, Any], *, strategy: str, start: datetime, end: datetime,
-    datadir: Path = DATADIR, fee: float,
-) -> tuple[list[dict[str, Any]], Path]:
-    """In-process ``freqtrade backtesting`` of ``[start, end)`` on the venue's candles
-    (markets from a local exchange without trading); (trades, results folder)."""
-    from freqtrade.configuration import Configuration
-    from freqtrade.enums import RunMode
-    from freqtrade.optimize.backtesting import Backtesting
-    from freqtrade.persistence.usedb_context import enable_database_use
-
-    from freqtrade_exec_ext.localex.server import LocalExchange
-
-    results = tmp / "user_data" / "backtest_results"
-    results.mkdir(parents=True, exist_ok=True)
-    with LocalExchange(datadir) as ex:
-        conf = {**cfg, "strategy": strategy, "dry_run": True, "fee": fee,
-                "exchange": {**cfg["exchange"], **_markets_only(ex.base_url)}}
-        conf.pop("db_url", None)
-        path = tmp / f"backtest-{strategy}.json"
-        path.write_text(json.dumps(conf, indent=1))
-        timerange = f"{int(start.timestamp())}-{int(end.timestamp())}"
-        args = {"config": [str(path)], "timerange": timerange, "export": "trades",
-                "datadir": str(datadir), "exportdirectory": str(results)}
-        config = Configuration(args, RunMode.BACKTEST).get_config()
-        try:
-            bt = Backtesting(config)
-            bt.start()
-        finally:
-            enable_database_use()  # backtesting switches the database off process-wide
-    return list(bt.results["strategy"][strategy]["trades"]), results
-
-
-def _markets_only(base_url: str) -> dict[str, Any]:
-    from freqtrade_exec_ext.localex import freqtrade_exchange_config
-
-    ex = freqtrade_exchange_config(base_url)
-    return {"ccxt_config": ex["ccxt_config"], "ccxt_async_config": {}}
 
 
 def next_after(acts: list[datetime]) -> Callable[[datetime], datetime | None]:

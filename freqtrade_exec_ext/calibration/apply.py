@@ -314,20 +314,20 @@ def startup_lines(costs: BacktestCosts) -> list[str]:
     m = costs.model
     p = m.provenance
     lines = [
-        f"exec_ext backtest model: {costs.source} ({m.market}, {m.timeframe or '?'} candles; "
+        (f"exec_ext backtest model: {costs.source} ({m.market}, {m.timeframe or '?'} candles; "
         f"calibrated {p.created_at} from {p.fills} fills / {p.attempts} attempts of "
         f"{', '.join(p.strategies) or '?'}, {p.period_start} .. {p.period_end}; databases: "
-        f"{', '.join(p.databases)}; seed {costs.seed})",
-        f"exec_ext backtest model: charged per fill = a cost drawn from the model (slippage "
+        f"{', '.join(p.databases)}; seed {costs.seed})"),
+        (f"exec_ext backtest model: charged per fill = a cost drawn from the model (slippage "
         f"vs the decision price + fee, conditioned on the order's candle) minus the "
         f"backtest fee {costs.backtest_fee:.4%}, on limit entries (custom_entry_price) and "
         f"signal/custom exits (custom_exit_price); entries the model says would not fill are "
         f"cancelled at the first entry-timeout check; partial fills as smaller stakes "
-        f"(below min_fill_ratio {costs.min_fill_ratio:g}: no fill)",
-        "exec_ext backtest model: NOT modelled here: stop-loss, ROI, liquidation, forced and "
+        f"(below min_fill_ratio {costs.min_fill_ratio:g}: no fill)"),
+        ("exec_ext backtest model: NOT modelled here: stop-loss, ROI, liquidation, forced and "
         "market-order fills (Freqtrade fills them without a callback: correct them with "
         "freqtrade-exec rescore BACKTEST --model FILE), queue position, funding beyond "
-        "Freqtrade's own",
+        "Freqtrade's own"),
     ]
     for c in m.cells:
         pooled = f", pooled with {c.pooled_from}" if c.pooled_from else ""

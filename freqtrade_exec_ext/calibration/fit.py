@@ -9,6 +9,7 @@ fills borrows the attempts of both sides of its intent and order type.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -107,7 +108,7 @@ def pair_shifts(
 # ---------------------------------------------------------------------------- bins
 def _ranges() -> list[tuple[float | None, float | None]]:
     edges: list[float | None] = [None, *THROUGH_EDGES_BPS, None]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
 def _in(a: Attempt, lo: float | None, hi: float | None) -> bool:
@@ -182,33 +183,45 @@ def _bin(
 
 # ---------------------------------------------------------------------------- slippage
 def fit_slippage(fills: Sequence[Attempt]) -> Slippage:
-    """Decision-to-fill slippage as delay + impact x participation (% of candle volume)."""
-    pts = [
-        (a.participation_pct, a.slippage_bps)
-        for a in fills
-        if a.slippage_bps is not None and a.participation_pct is not None
-    ]
+    """Decision-to-fill slippage as delay + impact x participation (% of candle volume).
+
+    Impact is estimated within pairs (participation and slippage centred on each pair's
+    means): across pairs, participation mostly says which pair it is (smaller pairs have
+    smaller candles and wider ticks), which the pair shift already carries.
+    """
+    pts = [(a.pair, a.participation_pct, a.slippage_bps) for a in fills
+           if a.slippage_bps is not None and a.participation_pct is not None]
     slips = [a.slippage_bps for a in fills if a.slippage_bps is not None]
     delay = _mean_est(slips) or estimate(0.0, None, None, 0)
     if not pts:
         return Slippage(delay_bps=delay, note="no candle volumes: impact not fitted")
-    largest = max(x for x, _ in pts)
+    largest = max(x for _, x, _ in pts)
+    mean_part = float(np.mean([x for _, x, _ in pts]))
     if len(pts) < 10 or largest < MIN_IMPACT_PCT:
         return Slippage(
-            delay_bps=delay,
+            delay_bps=delay, mean_participation_pct=mean_part,
             note=f"largest order was {largest:.4f}% of its candle's volume: impact not "
             "identifiable (charged through the measured costs only)",
         )
+    by_pair: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for pair, x, y in pts:
+        by_pair[pair].append((x, y))
+    xs, ys = [], []
+    for group in by_pair.values():
+        mx, my = np.mean([x for x, _ in group]), np.mean([y for _, y in group])
+        xs += [float(x - mx) for x, _ in group]
+        ys += [float(y - my) for _, y in group]
     try:
-        a, b, se_a, se_b, n = stats.ols([x for x, _ in pts], [y for _, y in pts])
+        _, b, _, se_b, n = stats.ols(xs, ys)
     except ValueError as exc:
-        return Slippage(delay_bps=delay, note=f"impact not fitted: {exc}")
+        return Slippage(delay_bps=delay, mean_participation_pct=mean_part,
+                        note=f"impact not fitted: {exc}")
     z = stats.Z95
     return Slippage(
-        delay_bps=estimate(a, a - z * se_a, a + z * se_a, n),
+        delay_bps=delay,
         impact_bps_per_pct=estimate(b, b - z * se_b, b + z * se_b, n),
-        mean_participation_pct=float(np.mean([x for x, _ in pts])),
-        note=f"participation up to {largest:.3f}% of candle volume",
+        mean_participation_pct=mean_part,
+        note=f"within pairs; participation up to {largest:.3f}% of candle volume",
     )
 
 

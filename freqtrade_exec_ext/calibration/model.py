@@ -32,8 +32,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-MODEL_SCHEMA_VERSION = 1
-MODEL_KIND = "freqtrade-exec-ext execution model"
+from freqtrade_exec_ext.errors import InputRefused
+
+MODEL_SCHEMA_VERSION: Literal[1] = 1
+MODEL_KIND: Literal["freqtrade-exec-ext execution model"] = "freqtrade-exec-ext execution model"
 # equal-probability slices stored for every cost distribution
 SLICES = 40
 # "how far the candle traded through the decision price" bins, bps (upper edges)
@@ -43,7 +45,7 @@ Intent = Literal["entry", "exit"]
 Side = Literal["buy", "sell"]
 
 
-class ModelError(ValueError):
+class ModelError(InputRefused, ValueError):
     """A model file that cannot be used; ``str()`` is one line naming the file."""
 
 

@@ -28,17 +28,21 @@ def cell_lines(c: Cell) -> list[str]:
     prob = _pct(c.fill_probability) if c.attempts_measured else "not measured (no journal)"
     ttf = c.time_to_fill_s.text(".0f") + " s" if c.time_to_fill_s else "n/a"
     imp = c.slippage.impact_bps_per_pct
-    impact = (f"impact {imp.text('.2f')} bps per 1% of candle volume" if imp is not None
-              else "impact: " + (c.slippage.note or "not fitted"))
+    if imp is None:
+        impact = "impact: " + (c.slippage.note or "not fitted")
+    else:
+        shown = imp.low is not None and imp.low > 0
+        impact = (f"impact {imp.text('.2f')} bps per 1% of candle volume ("
+                  + ("applied" if shown else "not distinguishable from 0: not applied") + ")")
     lines = [
         f"cell {c.key}: {c.attempts} attempts, {c.fills} fills{pooled}",
         f"  fill probability within the timeout {prob}; median time to fill {ttf}; "
         f"partial fills {_pct(c.partial_share)}"
         + (f", mean filled ratio {c.partial_ratio.value:.0%}" if c.partial_ratio else ""),
-        f"  cost (slippage + fee) median {_median(c.cost_slices_bps)} bps; "
-        f"slippage delay {_bps(c.slippage.delay_bps)}; {impact}",
-        f"  arrival half-spread {_bps(c.half_spread_bps)}; fee rate "
-        f"{c.fee_rate.value:.4%}; maker share {_pct(c.maker_share)}",
+        (f"  cost (slippage + fee) median {_median(c.cost_slices_bps)} bps; "
+        f"slippage delay {_bps(c.slippage.delay_bps)}; {impact}"),
+        (f"  arrival half-spread {_bps(c.half_spread_bps)}; fee rate "
+        f"{c.fee_rate.value:.4%}; maker share {_pct(c.maker_share)}"),
     ]
     for b in c.bins:
         lines.append(
@@ -58,9 +62,9 @@ def cell_lines(c: Cell) -> list[str]:
 def model_lines(m: ExecutionModel) -> list[str]:
     p = m.provenance
     lines = [
-        f"execution model: {m.market}, {m.timeframe or '?'} candles, {p.fills} fills of "
+        (f"execution model: {m.market}, {m.timeframe or '?'} candles, {p.fills} fills of "
         f"{p.attempts} attempts by {', '.join(p.strategies) or '?'}, "
-        f"{p.period_start} .. {p.period_end}",
+        f"{p.period_start} .. {p.period_end}"),
         f"databases: {', '.join(p.databases)}",
         f"candles: {p.candles}",
         f"pooling: min_fills {m.min_fills}, shrinkage {m.shrinkage:g}; seed {m.seed}; "
@@ -75,8 +79,8 @@ def model_lines(m: ExecutionModel) -> list[str]:
     if not m.stops:
         lines.append("stop-loss trigger-to-fill gap: no stop-loss fills in the data")
     pooled = [c for c in p.counts if c.pooled]
-    for c in pooled:
-        where = c.cell if c.pair == "*" else f"{c.cell} {c.pair}"
-        lines.append(f"pooled: {where}: {c.reason}")
+    for row in pooled:
+        where = row.cell if row.pair == "*" else f"{row.cell} {row.pair}"
+        lines.append(f"pooled: {where}: {row.reason}")
     lines += [f"note: {n}" for n in p.notes]
     return lines

@@ -19,14 +19,15 @@ from typing import Any
 
 from freqtrade_exec_ext.calibration.attempts import Placement
 from freqtrade_exec_ext.calibration.features import CandleSeries
-from freqtrade_exec_ext.execution.journal import TABLE as JOURNAL_TABLE
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 from freqtrade_exec_ext.redact import mask_url
+from freqtrade_exec_ext.store.journal import TABLE as JOURNAL_TABLE
 
 NO_ORDER = ("rejected", "absent", "sending", "unknown")  # journal rows with no order
 
 
-class CalibrationInputError(ValueError):
+class CalibrationInputError(InputRefused, ValueError):
     """Bad input for calibrate/rescore: ``str()`` is one line."""
 
 
@@ -67,9 +68,8 @@ def _engine(url: str) -> Any:
 def _aware(dt: Any) -> datetime | None:
     if dt is None:
         return None
-    if isinstance(dt, str):
-        dt = datetime.fromisoformat(dt)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    when: datetime = datetime.fromisoformat(dt) if isinstance(dt, str) else dt
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def timeframe_text(minutes: Any) -> str | None:
@@ -136,9 +136,9 @@ def read_database(url: str) -> DbData:
                     out.stop_orders[str(oid)] = float(price) if price else None
             if JOURNAL_TABLE in names:
                 out.has_journal = True
+                cols = "pair, intent, side, order_type, amount, price, order_id, status, created_at"
                 out.journal = list(_placements(con.execute(text(
-                    "SELECT pair, intent, side, order_type, amount, price, order_id, status, "
-                    f"created_at FROM {JOURNAL_TABLE}"  # noqa: S608
+                    f"SELECT {cols} FROM {JOURNAL_TABLE}"  # noqa: S608 - constant names
                 ))))
     except SQLAlchemyError as exc:
         raise CalibrationInputError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -46,8 +47,8 @@ def median_ci(values: Sequence[float]) -> tuple[float, float | None, float | Non
     if n < 6:
         return med, None, None
     half = Z95 * math.sqrt(n) / 2
-    lo = max(0, int(math.floor(n / 2 - half)))
-    hi = min(n - 1, int(math.ceil(n / 2 + half)) - 1)
+    lo = max(0, math.floor(n / 2 - half))
+    hi = min(n - 1, math.ceil(n / 2 + half) - 1)
     return med, float(x[lo]), float(x[hi])
 
 
@@ -65,11 +66,11 @@ def slices(values: Sequence[float], k: int) -> list[float]:
     cum = np.concatenate([[0.0], np.cumsum(x)])
 
     def upto(r: float) -> float:  # sum of the sample over ranks [0, r)
-        i = min(int(math.floor(r)), n - 1)
+        i = min(math.floor(r), n - 1)
         return float(cum[i] + (r - i) * x[i])
 
     edges = [i * n / k for i in range(k + 1)]
-    return [(upto(b) - upto(a)) / (b - a) for a, b in zip(edges, edges[1:], strict=False)]
+    return [(upto(b) - upto(a)) / (b - a) for a, b in itertools.pairwise(edges)]
 
 
 def slice_at(sl: Sequence[float], u: float) -> float:

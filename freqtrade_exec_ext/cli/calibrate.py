@@ -143,7 +143,7 @@ def load_result(path: Path) -> dict[str, Any]:
     logging.getLogger("freqtrade").setLevel(logging.CRITICAL)
     try:
         data = load_backtest_stats(path)
-    except Exception as exc:  # Freqtrade raises ValueError, OperationalException, JSON errors
+    except Exception as exc:  # noqa: BLE001 - Freqtrade raises ValueError, OperationalException, JSON errors
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CliError(f"BACKTEST {path}: not a readable Freqtrade backtest result "
                        f"({first})") from None

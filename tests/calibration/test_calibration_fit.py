@@ -8,7 +8,7 @@ import pytest
 from synthetic import attempt, market
 
 from freqtrade_exec_ext.calibration import stats
-from freqtrade_exec_ext.calibration.fit import FitSettings, fit_cells, fit_cell
+from freqtrade_exec_ext.calibration.fit import FitSettings, fit_cell, fit_cells
 
 
 def test_bins_cover_every_candle_and_recover_the_fill_dependence():
@@ -71,3 +71,38 @@ def test_partial_fills_are_counted():
     cell = fit_cell("entry", "buy", "limit", atts, FitSettings(), measured=True)
     assert cell.partial_share.value == pytest.approx(0.25)
     assert cell.partial_ratio.value == pytest.approx(0.6)
+
+
+def _with(a, part, slip):
+    from dataclasses import replace
+
+    return replace(a, participation_pct=part, slippage_bps=slip, cost_bps=slip + 10.0)
+
+
+def test_impact_is_recovered_within_pairs():
+    from freqtrade_exec_ext.calibration.fit import fit_slippage
+
+    rng = np.random.default_rng(5)
+    fills = []
+    for i in range(300):
+        pair = ("BTC/USDT", "XRP/USDT")[i % 2]
+        part = float(rng.uniform(0.0, 0.5))  # % of candle volume
+        fills.append(_with(attempt(pair, i=i), part, 1.0 + 20.0 * part + rng.normal(0, 1)))
+    s = fit_slippage(fills)
+    assert s.impact_bps_per_pct.low < 20.0 < s.impact_bps_per_pct.high
+    assert s.impact_bps_per_pct.low > 0  # applied in backtests
+
+
+def test_participation_that_only_names_the_pair_is_not_impact():
+    from freqtrade_exec_ext.calibration.fit import fit_slippage
+
+    rng = np.random.default_rng(6)
+    fills = []
+    for i in range(300):  # XRP: bigger share of its candles and dearer, for other reasons
+        xrp = i % 2 == 1
+        part = float(rng.uniform(0.05, 0.07) if xrp else rng.uniform(0.001, 0.003))
+        fills.append(_with(attempt("XRP/USDT" if xrp else "BTC/USDT", i=i), part,
+                           (3.0 if xrp else 0.0) + rng.normal(0, 1)))
+    s = fit_slippage(fills)
+    imp = s.impact_bps_per_pct
+    assert imp.low <= 0 <= imp.high  # an across-pair regression would find ~50 bps per 1 %

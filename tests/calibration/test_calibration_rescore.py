@@ -34,10 +34,11 @@ def test_a_stop_exit_is_moved_and_its_profit_is_freqtrades(costs, short):
     from freqtrade.enums import TradingMode
     from freqtrade.persistence import LocalTrade
 
-    kw = dict(pair="BTC/USDT", amount=0.002, open_rate=100_000.0, fee_open=0.001,
-              fee_close=0.001, is_short=short, leverage=2.0 if short else 1.0,
-              exchange="binance", stake_amount=100.0, open_date=datetime(2025, 1, 1, tzinfo=UTC),
-              trading_mode=TradingMode.FUTURES if short else TradingMode.SPOT)
+    kw = {"pair": "BTC/USDT", "amount": 0.002, "open_rate": 100_000.0, "fee_open": 0.001,
+              "fee_close": 0.001, "is_short": short, "leverage": 2.0 if short else 1.0,
+              "exchange": "binance", "stake_amount": 100.0,
+              "open_date": datetime(2025, 1, 1, tzinfo=UTC),
+              "trading_mode": TradingMode.FUTURES if short else TradingMode.SPOT}
     close = 101_000.0 if short else 99_000.0  # the stop price
     before = LocalTrade(**kw).calc_profit(close)
     trade = {**kw, "open_date": "2025-01-01 00:00:00+00:00", "close_rate": close,

@@ -61,7 +61,7 @@ def test_uniform_is_deterministic_and_spread():
     assert stats.uniform(7, "BTC/USDT", "x") == stats.uniform(7, "BTC/USDT", "x")
     assert stats.uniform(7, "BTC/USDT", "x") != stats.uniform(8, "BTC/USDT", "x")
     u = np.array([stats.uniform(0, i) for i in range(4000)])
-    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
+    assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
 
 
 def test_draws_follow_a_probability_to_within_one_order():

@@ -1,0 +1,88 @@
+"""The execution model as the strategy mixin uses it in a backtest (the thin adapter).
+
+The mixin holds one :class:`BacktestModel` (None outside backtests, or when the contract
+names no ``slippage.backtest_model``) and calls it at the points it already has:
+
+* ``custom_entry_price`` / ``custom_exit_price``: :meth:`BacktestModel.entry` /
+  :meth:`BacktestModel.exit` (a :class:`~freqtrade_exec_ext.calibration.apply.Plan`: the
+  price, whether the entry fills, the share that fills);
+* ``check_entry_timeout``: :func:`cancels` (the model said: no fill);
+* ``custom_stake_amount``: :func:`stake_ratio` (a partial fill as a smaller stake);
+* ``bot_start``: :meth:`BacktestModel.lines` (what is modelled, from which file).
+
+It reads the candle each order is placed in from the backtest's datadir (Freqtrade fills
+a backtest order from that candle's low and high; the model conditions on the same
+candle).  Nothing here places or changes an order itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from freqtrade_exec_ext.calibration import apply
+from freqtrade_exec_ext.calibration.sources import OrderCandles
+
+SIM_RUNMODES = ("backtest", "hyperopt", "webserver")
+
+
+class BacktestModel:
+    def __init__(self, costs: apply.BacktestCosts, config: dict[str, Any],
+                 fallback_bps: float) -> None:
+        self.costs = costs
+        self.config = config
+        self.fallback_bps = fallback_bps
+        self._candles: OrderCandles | None = None
+
+    @classmethod
+    def for_contract(cls, contract: Any, contract_path: str | Path, config: dict[str, Any]
+                     ) -> BacktestModel | None:
+        """The contract's model in a backtest, else None; ModelError (one line) when the
+        file cannot be used (the mixin stops the backtest with it)."""
+        value = contract.slippage.backtest_model
+        runmode = config.get("runmode")
+        if not value or str(getattr(runmode, "value", runmode)) not in SIM_RUNMODES:
+            return None
+        costs = apply.load_for_backtest(
+            apply.model_path(contract_path, value), backtest_fee=config.get("fee"),
+            min_fill_ratio=contract.orders.min_fill_ratio,
+        )
+        return cls(costs, config, float(contract.slippage.backtest_bps))
+
+    def _candle(self, pair: str, timeframe: str, when: datetime | None) -> Any:
+        if when is None:
+            return None
+        if self._candles is None:
+            self._candles = OrderCandles(self.config, timeframe)
+        return self._candles.at(pair, when)
+
+    def entry(self, pair: str, side: str, proposed: float, decision_price: float | None,
+              when: datetime | None, timeframe: str) -> apply.Plan:
+        return apply.plan_entry(
+            self.costs, pair=pair, side=side, order_type="limit", proposed=proposed,
+            decision_price=decision_price, candle=self._candle(pair, timeframe, when),
+            fallback_bps=self.fallback_bps,
+        )
+
+    def exit(self, pair: str, side: str, proposed: float, decision_price: float | None,
+             when: datetime | None, timeframe: str) -> apply.Plan:
+        return apply.plan_exit(
+            self.costs, pair=pair, side=side, order_type="limit", proposed=proposed,
+            decision_price=decision_price, candle=self._candle(pair, timeframe, when),
+            fallback_bps=self.fallback_bps,
+        )
+
+    def lines(self) -> list[str]:
+        return apply.startup_lines(self.costs)
+
+
+def cancels(decision: Any) -> bool:
+    """``check_entry_timeout``: the entry's decision carries a plan that does not fill."""
+    return apply.cancel_entry(getattr(decision, "model", None))
+
+
+def stake_ratio(decision: Any) -> float:
+    """``custom_stake_amount``: the share of the entry the model says fills."""
+    plan = getattr(decision, "model", None) or {}
+    return float(plan.get("fill_ratio") or 1.0) if plan.get("fills", True) else 1.0
