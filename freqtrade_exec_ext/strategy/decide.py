@@ -83,7 +83,7 @@ class Decider:
                 if d is not None:  # a ladder step's order, or a refusal (price None)
                     book.pending[pair] = d
                     return float(placed) if placed is not None else proposed
-            d = self.new_entry(pair, proposed, entry_tag, is_short)
+            d = self.new_entry(pair, proposed, entry_tag, is_short, now)  # [calib] now
             if trade is None:
                 book.pending[pair] = d
                 if s.exec_ext_live():
@@ -110,7 +110,8 @@ class Decider:
         return proposed
 
     def new_entry(
-        self, pair: str, proposed: float, entry_tag: str | None, is_short: bool
+        self, pair: str, proposed: float, entry_tag: str | None, is_short: bool,
+        now: datetime | None = None,
     ) -> Decision:
         """A new entry decision with its first price; raises BoundUnknown."""
         s = self._s
@@ -130,8 +131,14 @@ class Decider:
             best_ask=d.best_ask,
             backtest_bps=bt_bps,
         )
-        price = leg.clamp(price, d.decision_price, s.exec_ext_market.tick(pair))
-        return d.with_(price=price, last_order_price=price, bt_bps=bt_bps)
+        model = s.exec_ext_model  # [calib] backtests: the execution model's price and fill
+        plan = model and model.entry(pair, leg.side, proposed, d.decision_price, now, s.timeframe)
+        if plan:  # [calib] an entry that will not fill rests where its candle never trades
+            price, bt_bps = plan.price, plan.charged_bps or 1e-9  # [calib]
+        if not plan or plan.fills:  # [calib]
+            price = leg.clamp(price, d.decision_price, s.exec_ext_market.tick(pair))
+        model_plan = plan.as_ctx() if plan else None  # [calib]
+        return d.with_(price=price, last_order_price=price, bt_bps=bt_bps, model=model_plan)
 
     def refused(self, pair: str, side: str, amount: float, rate: float) -> bool:
         """Whether custom_entry_price could not bound this entry (said in the log and a
@@ -184,7 +191,10 @@ class Decider:
             return checks.Verdict(False, checks.CHECK_FAILED, {"reason": repr(exc)})
 
     # ---------------------------------------------------------------- exits
-    def exit_price(self, pair: str, trade: Any, proposed: float, exit_tag: str | None) -> float:
+    def exit_price(
+        self, pair: str, trade: Any, proposed: float, exit_tag: str | None,
+        now: datetime | None = None,
+    ) -> float:
         s = self._s
         book = s.exec_ext_decisions
         leg = Leg.of(s.risk_contract, entry=False, is_short=bool(trade.is_short), reason=exit_tag)
@@ -199,6 +209,10 @@ class Decider:
                 d = _decided_now(d, proposed)
             if leg.is_stop:  # never hold a stop back for the budget
                 price = pricing.apply_slippage(leg.side, proposed, bt_bps)
+            elif s.exec_ext_model is not None:  # [calib] modelled (escalations included)
+                plan = s.exec_ext_model.exit(pair, leg.side, proposed, d.decision_price, now,
+                                             s.timeframe)  # [calib]
+                price, bt_bps = plan.price, plan.charged_bps or 1e-9  # [calib]
             else:
                 price = pricing.limit_price(
                     leg.side,

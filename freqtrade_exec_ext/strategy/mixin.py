@@ -39,6 +39,8 @@ from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 
 from freqtrade_exec_ext import compat
+from freqtrade_exec_ext.calibration.backtest import BacktestModel, cancels, stake_ratio  # [calib]
+from freqtrade_exec_ext.calibration.model import ModelError  # [calib]
 from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.strategy import binding, overrides, startup
@@ -106,6 +108,7 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_decider = Decider(self)
         self.exec_ext_recorder = FillRecorder(self)
         self.exec_ext_live_services = LiveServices(self)
+        self.exec_ext_model = _backtest_model(contract, path, config)  # [calib] None: flat
         startup.apply_contract_settings(self, config, want, env=os.environ, argv=sys.argv)
         if self._xm_mode in LIVE_MODES:
             self.exec_ext_live_services.install_hooks()
@@ -194,7 +197,9 @@ class ExecutionMixin(SettingsHook):
             c.sizing.min_stake,
             c.sizing.max_stake,
         )
-        if mode in SIM_MODES:
+        for line in self.exec_ext_model.lines() if self.exec_ext_model else ():  # [calib]
+            logger.info(line)  # [calib]
+        if mode in SIM_MODES and self.exec_ext_model is None:  # [calib] else the model's lines
             logger.info(
                 "exec_ext backtest model: %s bps adverse slippage charged on limit entries and "
                 "on limit exits by signal/custom exit (custom_entry_price/custom_exit_price); "
@@ -266,7 +271,10 @@ class ExecutionMixin(SettingsHook):
         **kwargs: Any,
     ) -> float:
         try:
-            return self.exec_ext_risk.stake(pair, min_stake, max_stake, leverage)
+            stake = self.exec_ext_risk.stake(pair, min_stake, max_stake, leverage)
+            if self.exec_ext_model is not None:  # [calib] a modelled partial fill
+                stake *= stake_ratio(self.exec_ext_decisions.pending.get(pair))  # [calib]
+            return stake
         except Exception:  # fail closed: no stake, no trade
             logger.exception("exec_ext: custom_stake_amount failed for %s; skipping entry", pair)
             return 0.0
@@ -318,7 +326,9 @@ class ExecutionMixin(SettingsHook):
         exit_tag: str | None,
         **kwargs: Any,
     ) -> float:
-        return self.exec_ext_decider.exit_price(pair, trade, proposed_rate, exit_tag)
+        return self.exec_ext_decider.exit_price(
+            pair, trade, proposed_rate, exit_tag, now=utc(current_time)  # [calib] now
+        )
 
     # ------------------------------------------------------------------ pre-trade checks
     def confirm_trade_entry(
@@ -429,6 +439,8 @@ class ExecutionMixin(SettingsHook):
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
         try:
+            if self.exec_ext_model is not None and cancels(self.exec_ext_decisions.entry(trade)):
+                return True  # [calib] the model says this entry would not have filled
             return self.exec_ext_timeouts.entry(
                 pair, trade, order, utc(current_time) or self.clock()
             )
@@ -473,3 +485,11 @@ class ExecutionMixin(SettingsHook):
 
 
 ExecutionMixin.exec_ext_base = ExecutionMixin
+
+
+def _backtest_model(contract: Any, path: Path, config: dict[str, Any]) -> Any:  # [calib]
+    """Backtests: the contract's slippage.backtest_model (None without one)."""
+    try:
+        return BacktestModel.for_contract(contract, path, config)
+    except ModelError as exc:
+        raise OperationalException(f"ExecutionMixin: slippage.backtest_model: {exc}") from None
