@@ -64,6 +64,9 @@ class Draws:
         self.seed = seed
         self._k: dict[tuple[str, ...], int] = {}
 
+    def reset(self) -> None:
+        self._k.clear()
+
     def next(self, *stream: str) -> float:
         k = self._k.get(stream, 0)
         self._k[stream] = k + 1

@@ -34,6 +34,7 @@ class BacktestModel:
         self.config = config
         self.fallback_bps = fallback_bps
         self._candles: OrderCandles | None = None
+        self._last: datetime | None = None
 
     @classmethod
     def for_contract(cls, contract: Any, contract_path: str | Path, config: dict[str, Any]
@@ -53,6 +54,10 @@ class BacktestModel:
     def _candle(self, pair: str, timeframe: str, when: datetime | None) -> Any:
         if when is None:
             return None
+        if self._last is not None and when < self._last:
+            # time went back: a new backtest run (a hyperopt epoch) draws from the start
+            self.costs.draws.reset()
+        self._last = when
         if self._candles is None:
             self._candles = OrderCandles(self.config, timeframe)
         return self._candles.at(pair, when)

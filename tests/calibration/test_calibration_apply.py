@@ -142,3 +142,39 @@ def test_startup_lines_say_what_is_modelled_and_from_what(model_file):
     assert str(model_file) in lines[0] and "binance spot" in lines[0]
     assert "NOT modelled" in text and "rescore" in text
     assert "entry/buy/limit" in text and "exit/sell/limit" in text
+
+
+@pytest.mark.parametrize(("runmode", "loaded"), [
+    ("backtest", True), ("hyperopt", True), ("webserver", True), ("live", False),
+    ("dry_run", False),
+])
+def test_only_backtests_read_the_model(model_file, str001_contract_path, runmode, loaded):
+    from freqtrade_exec_ext.calibration.backtest import BacktestModel
+    from freqtrade_exec_ext.contract import load_contract
+
+    c = load_contract(str001_contract_path)
+    slippage = c.slippage.model_copy(update={"backtest_model": str(model_file)})
+    c = c.model_copy(update={"slippage": slippage})
+    got = BacktestModel.for_contract(c, str001_contract_path, {"runmode": runmode})
+    assert (got is not None) == loaded
+    if got is not None:
+        assert got.costs.source == str(model_file) and got.costs.min_fill_ratio == 0.5
+
+
+def test_a_new_backtest_run_draws_from_the_start(model_file, str001_contract_path):
+    """Hyperopt runs many backtests on one strategy: each epoch gets the same draws."""
+    from freqtrade_exec_ext.calibration.backtest import BacktestModel
+    from freqtrade_exec_ext.contract import load_contract
+
+    c = load_contract(str001_contract_path)
+    c = c.model_copy(update={"slippage": c.slippage.model_copy(
+        update={"backtest_model": str(model_file)})})
+    m = BacktestModel.for_contract(c, str001_contract_path, {"runmode": "hyperopt"})
+    m._candles = type("Fixed", (), {"at": lambda self, pair, when: candle(D * 0.999, D * 1.001)})()
+
+    def epoch():
+        t0 = datetime(2025, 10, 1, tzinfo=UTC)
+        return [m.entry("BTC/USDT", "buy", D, D, t0.replace(minute=5 * i), "5m").price
+                for i in range(8)]
+
+    assert epoch() == epoch()
