@@ -10,7 +10,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from freqtrade_exec_ext.deploy.secrets import scan_text
+
+pytestmark = pytest.mark.slow
 
 SHIPPED = ("freqtrade_exec_ext", "user_data", ".crypto", "docs", "scripts", "benchmarks", ".ci")
 SHIPPED_FILES = ("README.md", "setup.cfg", "pyproject.toml", "Makefile")
@@ -25,7 +29,10 @@ def shipped_files(root: Path) -> list[Path]:
     try:
         listed = subprocess.run(
             ["git", "ls-files", *SHIPPED, *SHIPPED_FILES],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         files = [root / name for name in listed]
     except (OSError, subprocess.CalledProcessError):

@@ -184,7 +184,7 @@ def _unknown_assets(ex: Any, s: ServeSettings) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from freqtrade_exec_ext.localex.replay import ReplayError
+    from freqtrade_exec_ext.localex.replay import ReplayError, start_note
     from freqtrade_exec_ext.localex.server import LocalExchange, LocalExchangeError
 
     settings = _validated(args)
@@ -215,6 +215,9 @@ def run_serve(args: argparse.Namespace) -> int:
         f"datadir {settings.datadir}, speed {settings.speed:g}, replaying data from "
         f"{data_from}; Ctrl-C stops"
     )
+    note = start_note(ex.venue.clock) if ex.venue else None
+    if note:
+        print(f"note: {note}")
     sys.stdout.flush()
     try:
         while not stop.wait(0.5):
@@ -266,6 +269,9 @@ def run_start(args: argparse.Namespace) -> int:
     for line in venue_summary(url, settings, key_source):
         print(line, file=sys.stderr)
     print(f"admin API token: {settings.admin_token_file} (mode 0600)", file=sys.stderr)
+    note = daemon.start_note(url)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     print(f"log: {daemon.log_path(pidfile)}; stop: freqtrade-exec exchange stop", file=sys.stderr)
     return 0
 

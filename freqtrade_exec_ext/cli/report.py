@@ -24,28 +24,54 @@ def register(sub: Any) -> None:
         "result (--backtest). Prints a table; --json/--csv/--html write files.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--db", metavar="URL",
-                     help="SQLAlchemy URL of a Freqtrade database, e.g. "
-                     "sqlite:///tradesv3.dryrun.sqlite or postgresql+psycopg://user@host/db")
-    src.add_argument("--backtest", metavar="FILE", type=Path,
-                     help="backtest-result-*.zip, .last_result.json or the results directory")
-    p.add_argument("--ledger", metavar="FILE", type=Path,
-                   help="execution ledger (JSON lines) of the backtest; default: "
-                   "<results dir>/<Strategy>-exec-ledger.jsonl")
-    p.add_argument("--contract", metavar="PATH", type=Path,
-                   help="risk-assessment.yaml: recheck every fill against its slippage budget")
-    p.add_argument("--stage", choices=STAGES,
-                   help="label every order with this stage (default: derived, see docs)")
-    p.add_argument("--pair", action="append", default=[], metavar="PAIR",
-                   help="only this pair (repeatable)")
-    p.add_argument("--strategy", action="append", default=[], metavar="NAME",
-                   help="only this strategy class (repeatable)")
+    src.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy URL of a Freqtrade database, e.g. "
+        "sqlite:///tradesv3.dryrun.sqlite or postgresql+psycopg://user@host/db",
+    )
+    src.add_argument(
+        "--backtest",
+        metavar="FILE",
+        type=Path,
+        help="backtest-result-*.zip, .last_result.json or the results directory",
+    )
+    p.add_argument(
+        "--ledger",
+        metavar="FILE",
+        type=Path,
+        help="execution ledger (JSON lines) of the backtest; default: "
+        "<results dir>/<Strategy>-exec-ledger.jsonl",
+    )
+    p.add_argument(
+        "--contract",
+        metavar="PATH",
+        type=Path,
+        help="risk-assessment.yaml: recheck every fill against its slippage budget",
+    )
+    p.add_argument(
+        "--stage",
+        choices=STAGES,
+        help="label every order with this stage (default: derived, see docs)",
+    )
+    p.add_argument(
+        "--pair", action="append", default=[], metavar="PAIR", help="only this pair (repeatable)"
+    )
+    p.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this strategy class (repeatable)",
+    )
     p.add_argument("--json", metavar="FILE", type=Path, help="write the report as JSON")
     p.add_argument("--csv", metavar="FILE", type=Path, help="write the group table as CSV")
-    p.add_argument("--html", metavar="FILE", type=Path,
-                   help="write a self-contained HTML report with charts")
-    p.add_argument("--quiet", action="store_true",
-                   help="no terminal table and no progress (files only)")
+    p.add_argument(
+        "--html", metavar="FILE", type=Path, help="write a self-contained HTML report with charts"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no terminal table and no progress (files only)"
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +82,14 @@ def _progress(quiet: bool) -> tuple[Any, Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    prog = Progress("[progress.description]{task.description}", BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(file=sys.stderr), transient=True)
+    prog = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
     tasks = {"reading orders": prog.add_task("reading orders", total=None)}
 
     def cb(done: int, total: int | None, description: str = "reading orders") -> None:
@@ -99,8 +130,9 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     budget = _budget(args)
     if args.ledger is not None and args.db:
-        raise CliError("--ledger: only with --backtest (database ledgers live in "
-                       "trade_custom_data)")
+        raise CliError(
+            "--ledger: only with --backtest (database ledgers live in trade_custom_data)"
+        )
     prog, cb = _progress(args.quiet)
     try:
         if prog is not None:
@@ -135,22 +167,41 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
     if args.db:
         from freqtrade_exec_ext.report.sql_reader import lookup_order_ids, read_db
 
-        r = read_db(args.db, stage=args.stage, pairs=tuple(args.pair),
-                    strategies=tuple(args.strategy), progress=cb)
+        r = read_db(
+            args.db,
+            stage=args.stage,
+            pairs=tuple(args.pair),
+            strategies=tuple(args.strategy),
+            progress=cb,
+        )
         if cb:
             cb(0, None, f"computing the report of {len(r.orders):,} orders")
-        meta = {"kind": "database", "source": r.source, "dialect": r.dialect,
-                "stage_rule": r.stage_rule, "ledger_records": r.ledger_records}
-        return build_report(r.orders, meta, budget=budget, notes=r.notes,
-                            order_id_lookup=lambda ids: lookup_order_ids(args.db, ids))
+        meta = {
+            "kind": "database",
+            "source": r.source,
+            "dialect": r.dialect,
+            "stage_rule": r.stage_rule,
+            "ledger_records": r.ledger_records,
+        }
+        return build_report(
+            r.orders,
+            meta,
+            budget=budget,
+            notes=r.notes,
+            order_id_lookup=lambda ids: lookup_order_ids(args.db, ids),
+        )
     from freqtrade_exec_ext.report.backtest_reader import read_backtest
 
-    b = read_backtest(args.backtest, ledger=args.ledger, pairs=tuple(args.pair),
-                      strategies=tuple(args.strategy))
+    b = read_backtest(
+        args.backtest, ledger=args.ledger, pairs=tuple(args.pair), strategies=tuple(args.strategy)
+    )
     orders = b.orders
     if args.stage:
         orders = orders.assign(stage=args.stage).astype({"stage": "category"})
-    meta = {"kind": "backtest", "source": b.source,
-            "stage_rule": f"--stage {args.stage}" if args.stage else "backtest",
-            "ledgers": {k: (str(v) if v else None) for k, v in b.ledgers.items()}}
+    meta = {
+        "kind": "backtest",
+        "source": b.source,
+        "stage_rule": f"--stage {args.stage}" if args.stage else "backtest",
+        "ledgers": {k: (str(v) if v else None) for k, v in b.ledgers.items()},
+    }
     return build_report(orders, meta, budget=budget, notes=b.notes)

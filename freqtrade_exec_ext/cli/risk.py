@@ -32,8 +32,12 @@ def register(sub: Any) -> None:
     init.add_argument("strategy_id", help="e.g. STR-002")
     init.add_argument("--from-strategy", metavar="FILE", help="a Freqtrade strategy .py file")
     init.add_argument("--config", metavar="FILE", help="a Freqtrade config.json (stake, wallet)")
-    init.add_argument("--stoploss", type=float, metavar="X",
-                      help="the stop-loss (a price move, e.g. -0.10) when the strategy has none")
+    init.add_argument(
+        "--stoploss",
+        type=float,
+        metavar="X",
+        help="the stop-loss (a price move, e.g. -0.10) when the strategy has none",
+    )
     init.add_argument("--root", default=".", help="project root holding .crypto/ (default: .)")
     init.add_argument("--force", action="store_true", help="replace an existing contract")
     init.set_defaults(func=run_init)

@@ -18,6 +18,7 @@ What it offers, by module:
 from __future__ import annotations
 
 from freqtrade_exec_ext.compat.data import (
+    backtest_results_dir,
     is_backtest_like,
     load_candles_before,
     runmode_value,
@@ -77,6 +78,7 @@ __all__ = [
     "ExecExtConfigError",
     "FreqtradeCompatError",
     "adopt_order",
+    "backtest_results_dir",
     "canceled_exit_orders",
     "ccxt_clients",
     "check_internals",

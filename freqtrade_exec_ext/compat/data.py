@@ -17,6 +17,16 @@ def is_backtest_like(config: dict[str, Any]) -> bool:
     return runmode_value(config) in ("backtest", "hyperopt")
 
 
+def backtest_results_dir(config: dict[str, Any]) -> Path:
+    """Where Freqtrade writes backtest results: ``exportdirectory``, which Freqtrade's
+    configuration fills with ``<user_data_dir>/backtest_results`` when it is not given
+    (``freqtrade/configuration/configuration.py``); the same fallback for bare configs."""
+    exported = config.get("exportdirectory")
+    if exported:
+        return Path(exported)
+    return Path(config.get("user_data_dir") or "user_data") / "backtest_results"
+
+
 def timerange_start(config: dict[str, Any]) -> datetime | None:
     """Start of the configured ``timerange`` (UTC) or None when open-ended."""
     from freqtrade.configuration.timerange import TimeRange

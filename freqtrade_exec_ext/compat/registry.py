@@ -212,10 +212,27 @@ def install_config_hook() -> None:
             merge_exec_ext_pairlists(config)
         except ExecExtConfigError as exc:
             raise OperationalException(str(exc)) from None
+        runmode = getattr(getattr(self, "runmode", None), "value", None)
+        if runmode in ("live", "dry_run", "backtest", "hyperopt", "util_exchange"):
+            _refuse_unreachable_local_exchange(config)
         return config
 
     Configuration.load_config = load_config
     _state["config_hook"] = True
+
+
+def _refuse_unreachable_local_exchange(config: dict[str, Any]) -> None:
+    """Before Freqtrade builds its exchange (which only says "Could not load markets"):
+    a config pointing at a local exchange that does not answer gets the first-run hint."""
+    from freqtrade.exceptions import OperationalException
+
+    from freqtrade_exec_ext.localex import daemon
+    from freqtrade_exec_ext.localex.urls import local_base_url, not_running_hint
+
+    exchange = config.get("exchange")
+    base = local_base_url(exchange) if isinstance(exchange, dict) else None
+    if base is not None and not daemon.ping(base, timeout=5.0):
+        raise OperationalException(not_running_hint(base))
 
 
 def run_freqtrade_main(argv: list[str]) -> int:

@@ -372,16 +372,26 @@ class Funding(_Section):
 
 
 class Limits(_Section):
+    """Loss and breakdown limits: Freqtrade protections on realized results, and the kill
+    switch (open trades' unrealised PnL included), graded REDUCING -> FLATTEN -> HALTED."""
+
     max_drawdown: float = spec(
         0.15,
-        desc="Trading stops while the drawdown exceeds this.",
+        desc=(
+            "No new entries while the drawdown from peak equity exceeds this (kill switch "
+            "REDUCING, open trades' unrealised PnL included; Freqtrade's MaxDrawdown "
+            "protection on realized equity too)."
+        ),
         unit="fraction",
         gt=0,
         lt=1,
     )
     daily_loss_limit: float = spec(
         0.05,
-        desc="Trading stops for the day once realized loss exceeds this share of capital.",
+        desc=(
+            "No new entries for the day once the day's loss exceeds this share of capital "
+            "(kill switch REDUCING with unrealised PnL; DailyLossGuard on realized loss)."
+        ),
         unit="fraction",
         gt=0,
         lt=1,
@@ -392,6 +402,67 @@ class Limits(_Section):
         unit="stop-losses",
         ge=1,
         le=100,
+    )
+    flatten_ratio: float = spec(
+        1.5,
+        desc=(
+            "Kill switch FLATTEN (exit every trade, then HALTED until `freqtrade-exec "
+            "resume`) once the drawdown or the day's loss reaches this multiple of its limit."
+        ),
+        unit="x limit",
+        ge=1,
+        le=10,
+    )
+    max_fills_over_budget: int = spec(
+        5,
+        desc="Kill switch REDUCING after this many fills in a row over the slippage budget.",
+        unit="fills",
+        ge=1,
+        le=100,
+    )
+    max_rejection_rate: float = spec(
+        0.5,
+        desc=(
+            "Kill switch REDUCING while this share of the last rejection_window order "
+            "attempts was rejected by the exchange."
+        ),
+        unit="fraction",
+        gt=0,
+        le=1,
+    )
+    rejection_window: int = spec(
+        20,
+        desc="Order attempts the rejection rate is measured over.",
+        unit="orders",
+        ge=2,
+        le=1000,
+    )
+    stale_data_s: int = spec(
+        600,
+        desc=(
+            "Kill switch REDUCING while the newest candle closed more than one timeframe "
+            "plus this long ago."
+        ),
+        unit="seconds",
+        ge=1,
+        le=86_400,
+    )
+    max_exchange_error_loops: int = spec(
+        12,
+        desc="Kill switch REDUCING after this many bot loops in a row with exchange errors.",
+        unit="bot loops",
+        ge=1,
+        le=1000,
+    )
+    flatten_max_loops: int = spec(
+        30,
+        desc=(
+            "Bot loops FLATTEN may take; then HALTED even if trades are still open (they "
+            "keep being exited, and an alert names them)."
+        ),
+        unit="bot loops",
+        ge=1,
+        le=1000,
     )
 
 

@@ -135,7 +135,7 @@ def new_approval(
 ) -> Approval:
     """A sealed approval (``now``/``as_of``: aware UTC, from the caller)."""
     if breaches and not accept_reason:
-        raise ApprovalError("breaches need --accept-breaches \"reason\"")
+        raise ApprovalError('breaches need --accept-breaches "reason"')
     return Approval(
         strategy_id=contract.strategy_id,
         stage="live",

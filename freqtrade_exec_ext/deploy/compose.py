@@ -23,11 +23,17 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from freqtrade_exec_ext.deploy import monitoring as mon
 from freqtrade_exec_ext.deploy import stages as st
 from freqtrade_exec_ext.localex.daemon import READY_PATH
 
 LOG_OPTIONS = {"max-size": "10m", "max-file": "5"}
 POSTGRES_IMAGE = "postgres:17-alpine"
+#: the volume every bot of the host mounts for the shared request budget (SQLite, WAL)
+SHARED_VOLUME = "exec-ext-shared"
+SHARED_VOLUME_NAME = "freqtrade-exec-shared"
+SHARED_MOUNT = "/freqtrade/shared"
+GRAFANA_PASSWORD_VAR = "GRAFANA_ADMIN_PASSWORD"  # noqa: S105 - a variable name
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,78 @@ def _healthcheck(indent: str, url: str, start: str) -> list[str]:
         f"{indent}  timeout: 10s",
         f"{indent}  retries: 3",
         f"{indent}  start_period: {start}",
+    ]
+
+
+def _bot_healthcheck(indent: str, port: int) -> list[str]:
+    """The API answers **and** the bot loop ran in the last LOOP_STALE_S (its /metrics)."""
+    probe = (
+        "import re,time,urllib.request as u; "
+        f"u.urlopen('http://127.0.0.1:{port}/api/v1/ping', timeout=5); "
+        f"t=u.urlopen('http://127.0.0.1:{port}/metrics', timeout=5).read().decode(); "
+        "m=re.search(r'^exec_ext_last_loop_timestamp_seconds (\\S+)$', t, re.M); "
+        f"assert m and time.time() - float(m.group(1)) < {mon.LOOP_STALE_S}"
+    )
+    return [
+        f"{indent}healthcheck:",
+        f"{indent}  test: [{_q('CMD')}, {_q('python3')}, {_q('-c')}, {_q(probe)}]",
+        f"{indent}  interval: 30s",
+        f"{indent}  timeout: 10s",
+        f"{indent}  retries: 3",
+        f"{indent}  start_period: 180s",
+    ]
+
+
+def _monitoring(ci: ComposeInput) -> list[str]:
+    prom_port, graf_port = mon.host_ports(ci.api_port)
+    wget = [_q("CMD"), _q("wget"), _q("-q"), _q("--spider")]
+    prom_health = ", ".join([*wget, _q(f"http://127.0.0.1:{mon.PROMETHEUS_PORT}/-/healthy")])
+    graf_health = ", ".join([*wget, _q(f"http://127.0.0.1:{mon.GRAFANA_PORT}/api/health")])
+    return [
+        "  # Prometheus scrapes the bot's /metrics and evaluates the alert rules",
+        "  prometheus:",
+        f"    image: {_q(mon.PROMETHEUS_IMAGE)}",
+        "    restart: unless-stopped",
+        "    command:",
+        f"      - {_q('--config.file=/etc/prometheus/prometheus.yml')}",
+        f"      - {_q('--storage.tsdb.path=/prometheus')}",
+        f"      - {_q('--storage.tsdb.retention.time=30d')}",
+        "    volumes:",
+        f"      - {_q(f'./{mon.PROMETHEUS_FILE}:/etc/prometheus/prometheus.yml:ro')}",
+        f"      - {_q(f'./{mon.RULES_FILE}:/etc/prometheus/alert-rules.yml:ro')}",
+        "      - promdata:/prometheus",
+        "    ports:",
+        f"      - {_q(f'127.0.0.1:{prom_port}:{mon.PROMETHEUS_PORT}')}",
+        "    healthcheck:",
+        f"      test: [{prom_health}]",
+        "      interval: 30s",
+        "      timeout: 10s",
+        "      retries: 3",
+        *_logging("    "),
+        "  # Grafana with the provisioned dashboard (admin password from .env)",
+        "  grafana:",
+        f"    image: {_q(mon.GRAFANA_IMAGE)}",
+        "    restart: unless-stopped",
+        "    environment:",
+        f"      GF_SECURITY_ADMIN_PASSWORD: {_q(_required(GRAFANA_PASSWORD_VAR))}",
+        '      GF_USERS_ALLOW_SIGN_UP: "false"',
+        '      GF_ANALYTICS_REPORTING_ENABLED: "false"',
+        '      GF_ANALYTICS_CHECK_FOR_UPDATES: "false"',
+        "    volumes:",
+        f"      - {_q(f'./{mon.DIR}/grafana/provisioning:/etc/grafana/provisioning:ro')}",
+        f"      - {_q(f'./{mon.DIR}/grafana/dashboards:/var/lib/grafana/dashboards:ro')}",
+        "      - grafanadata:/var/lib/grafana",
+        "    ports:",
+        f"      - {_q(f'127.0.0.1:{graf_port}:{mon.GRAFANA_PORT}')}",
+        "    depends_on:",
+        "      prometheus:",
+        "        condition: service_healthy",
+        "    healthcheck:",
+        f"      test: [{graf_health}]",
+        "      interval: 30s",
+        "      timeout: 10s",
+        "      retries: 3",
+        *_logging("    "),
     ]
 
 
@@ -165,6 +243,8 @@ def compose_yaml(ci: ComposeInput) -> str:
         f"      - {_q(f'../{contract_name}:{in_container}/{st.contract_posix(sid)}:ro')}",
         f"      - {_q(f'./{st.CONFIG_FILE}:{in_container}/{ddir}/{st.CONFIG_FILE}:ro')}",
     ]
+    if ci.db == "sqlite":  # the shared request budget: one SQLite file every bot mounts
+        lines.append(f"      - {_q(f'{SHARED_VOLUME}:{SHARED_MOUNT}')}")
     depends = []
     if ci.local_url:
         lines += ['    network_mode: "service:localex"']
@@ -181,7 +261,7 @@ def compose_yaml(ci: ComposeInput) -> str:
         lines.append("    depends_on:")
         for dep in depends:
             lines += [f"      {dep}:", "        condition: service_healthy"]
-    lines += _healthcheck("    ", f"http://127.0.0.1:{ci.api_port}/api/v1/ping", "120s")
+    lines += _bot_healthcheck("    ", ci.api_port)
     lines += _logging("    ")
     if ci.db == "postgres":
         lines += [
@@ -204,9 +284,16 @@ def compose_yaml(ci: ComposeInput) -> str:
             "      timeout: 5s",
             "      retries: 5",
             *_logging("    "),
-            "",
-            "volumes:",
-            "  pgdata: {}",
+        ]
+    lines += _monitoring(ci)
+    lines += ["", "volumes:", "  promdata: {}", "  grafanadata: {}"]
+    if ci.db == "postgres":
+        lines.append("  pgdata: {}")
+    else:
+        lines += [
+            "  # shared by every deployment on this host (same name): the request budget",
+            f"  {SHARED_VOLUME}:",
+            f"    name: {_q(SHARED_VOLUME_NAME)}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -234,7 +321,7 @@ COPY --chown=ftuser:ftuser setup.cfg pyproject.toml README.md /home/ftuser/freqt
 COPY --chown=ftuser:ftuser freqtrade_exec_ext /home/ftuser/freqtrade-exec-ext/freqtrade_exec_ext
 # Freqtrade and its dependencies are in the image already: add this package only.
 RUN pip install --user --no-cache-dir --no-deps /home/ftuser/freqtrade-exec-ext \\
- && pip install --user --no-cache-dir "pyyaml>=6"{extra}
+ && pip install --user --no-cache-dir "pyyaml>=6" "prometheus-client>=0.20,<1"{extra}
 """
 
 
@@ -276,6 +363,9 @@ def env_example(ci: ComposeInput, key_note: str) -> str:
         "FREQTRADE__WEBHOOK__ENABLED=false",
         "FREQTRADE__DISCORD__WEBHOOK_URL=",
         "FREQTRADE__DISCORD__ENABLED=false",
+        "",
+        "# Grafana (http://127.0.0.1:<port>, user admin): the dashboard and alert states",
+        f"{GRAFANA_PASSWORD_VAR}=",
     ]
     if ci.db == "postgres":
         out += ["", "# PostgreSQL (the bot connects with PGPASSWORD = this)", "POSTGRES_PASSWORD="]

@@ -339,6 +339,7 @@ def build_config(
             **stamp(contract, opts.stage),
             "risk_contract": st.contract_posix(sid),
             "pairlists": [dict(p) for p in EXEC_EXT_PAIRLISTS],
+            "budget": {"db_url": st.budget_db_url(opts.db)},
         },
         "db_url": st.db_url(sid, opts.stage, opts.db),
         "api_server": _api_server(opts.api_port),

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.store.sessions import RunSession
+from freqtrade_exec_ext.timeutil import parse_utc
 
 
 class EvidenceError(InputRefused):
@@ -113,16 +114,7 @@ class StageDb:
 
 
 def utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return parse_utc(value)
 
 
 def sqlalchemy_url(url: str, root: Path) -> tuple[str, str]:

@@ -298,4 +298,3 @@ def disagreements(db: StageDb, stage: str) -> list[str]:
         f"recorded run session{when}: the orders do not match the sessions"
     )
     return [line]
-

@@ -287,7 +287,5 @@ def paper_breaches(ev: StageEvidence, max_drawdown: float) -> list[str]:
     if ev.unreadable_records:
         out.append(plural(ev.unreadable_records, "unreadable ledger record"))
     if ev.drawdown is not None and ev.drawdown > max_drawdown:
-        out.append(
-            f"drawdown {ev.drawdown:.1%} over limits.max_drawdown {max_drawdown:.1%}"
-        )
+        out.append(f"drawdown {ev.drawdown:.1%} over limits.max_drawdown {max_drawdown:.1%}")
     return out

@@ -53,14 +53,10 @@ def testnet_hosts(contract: RiskContract) -> SandboxHosts:
     testnet = find_testnet(contract.market.exchange, contract.market.trading_mode)
     if testnet is None:
         return SandboxHosts("the local exchange", frozenset(), False)
-    return SandboxHosts(
-        testnet.name, reference_hosts(testnet), bool(required_headers(testnet))
-    )
+    return SandboxHosts(testnet.name, reference_hosts(testnet), bool(required_headers(testnet)))
 
 
-def paper_check(
-    db: StageDb, contract: RiskContract, as_of: datetime | None = None
-) -> Verdict:
+def paper_check(db: StageDb, contract: RiskContract, as_of: datetime | None = None) -> Verdict:
     return paper_verdict(
         db,
         contract=contract.fingerprint(),

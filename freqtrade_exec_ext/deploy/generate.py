@@ -31,6 +31,7 @@ from typing import Any
 
 from freqtrade_exec_ext import __version__
 from freqtrade_exec_ext.contract import RiskContract, find_contract, load_contract
+from freqtrade_exec_ext.deploy import monitoring
 from freqtrade_exec_ext.deploy import stages as st
 from freqtrade_exec_ext.deploy.checklist import ChecklistInput, render_checklist
 from freqtrade_exec_ext.deploy.compose import (
@@ -147,6 +148,8 @@ def render_files(
     }
     if opts.db == "postgres":
         files[st.POSTGRES_INIT] = postgres_init_sql(sid)
+    bot_host = "localex" if ci.local_url else "freqtrade"  # the bot shares localex's network
+    files.update(monitoring.files(contract, bot_host=bot_host, api_port=opts.api_port))
     manifest = {
         "generator": f"freqtrade-exec-ext {__version__}",
         "strategy_id": sid,
@@ -309,6 +312,9 @@ def write_atomically(target: Path, files: dict[str, str], root: Path) -> None:
         tmp.chmod(0o755)
         for name, text in files.items():
             path = tmp / name
+            for folder in reversed(path.relative_to(tmp).parents[:-1]):
+                (tmp / folder).mkdir(exist_ok=True)
+                (tmp / folder).chmod(0o755)
             path.write_text(text, encoding="utf-8")
             path.chmod(0o644)
         env = target / st.ENV_FILE

@@ -211,10 +211,14 @@ def random_token(token: str) -> bool:
 SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private key block", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
     ("Telegram bot token", re.compile(r"(?<![\w])\d{6,12}:[A-Za-z0-9_-]{30,}(?![\w-])")),
-    ("Discord webhook URL (carries its token)", re.compile(
-        r"(?:[\w-]+\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]{16,}")),
-    ("Slack webhook URL (carries its token)", re.compile(
-        r"hooks\.slack\.com/(?:services|workflows|triggers)/[\w/]{10,}")),
+    (
+        "Discord webhook URL (carries its token)",
+        re.compile(r"(?:[\w-]+\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]{16,}"),
+    ),
+    (
+        "Slack webhook URL (carries its token)",
+        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/[\w/]{10,}"),
+    ),
     ("IFTTT webhook key", re.compile(r"maker\.ifttt\.com/\S*?(?:key|use)/[A-Za-z0-9_-]{10,}")),
     ("Slack token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
     ("Bearer token", re.compile(r"\bBearer\s+(?!\$\{)[A-Za-z0-9._~+/=-]{12,}")),

@@ -117,6 +117,14 @@ def db_url(strategy_id: str, stage: Stage, db: DbKind) -> str:
     )
 
 
+def budget_db_url(db: DbKind) -> str:
+    """Where every bot of the host keeps the shared request budget: the PostgreSQL server
+    (its default database) or a SQLite file on the volume every deployment mounts."""
+    if db == "sqlite":
+        return f"sqlite:///{CONTAINER_ROOT}/shared/rate-budget.sqlite"
+    return f"postgresql+psycopg://{POSTGRES_USER}@postgres:5432/{POSTGRES_USER}"
+
+
 def host_evidence_url(strategy_id: str, stage: Stage, db: DbKind) -> str:
     """Where the generator reads a stage's database from the host (relative for SQLite)."""
     if db == "sqlite":

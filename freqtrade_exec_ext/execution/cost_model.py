@@ -33,6 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from freqtrade_exec_ext.contract import RiskContract
+from freqtrade_exec_ext.execution.checks import (
+    BOOK_TOO_THIN,
+    DEPTH_TOO_LOW,
+    SLIPPAGE_TOO_HIGH,
+    SPREAD_TOO_WIDE,
+    Verdict,
+)
 from freqtrade_exec_ext.execution.orderbook import (
     BookError,
     Side,
@@ -186,30 +193,56 @@ def proxy_cost(proxy: ProxyEstimate, stake: float, *, budget_bps: float) -> Cost
     )
 
 
-def judge(estimate: CostEstimate, limits: CostLimits) -> list[str]:
-    """Reasons to drop the pair (empty: it stays)."""
-    reasons = []
+def judge(estimate: CostEstimate, limits: CostLimits) -> list[Verdict]:
+    """Every limit the estimate breaks, as the mixin's reason codes (empty: the pair stays)."""
+    failed = []
     if estimate.spread_bps > limits.max_spread_bps:
-        reasons.append(
-            f"spread {estimate.spread_bps:.2f} bps > max_spread_bps {limits.max_spread_bps:g}"
+        failed.append(
+            Verdict(
+                False,
+                SPREAD_TOO_WIDE,
+                {"spread_bps": estimate.spread_bps, "max": limits.max_spread_bps},
+            )
         )
     if not estimate.complete:
-        reasons.append(
-            f"book too thin: only {estimate.filled_quote:,.2f} of stake {estimate.stake:,.2f} "
-            f"visible ({estimate.levels_used} levels)"
+        failed.append(
+            Verdict(
+                False,
+                BOOK_TOO_THIN,
+                {
+                    "stake": estimate.stake,
+                    "visible": estimate.filled_quote,
+                    "levels": estimate.levels_used,
+                },
+            )
         )
     elif estimate.slippage_bps is not None and estimate.slippage_bps > limits.max_entry_bps:
-        reasons.append(
-            f"estimated slippage {estimate.slippage_bps:.2f} bps for stake {estimate.stake:,.2f} "
-            f"> max_entry_bps {limits.max_entry_bps:g}"
+        failed.append(
+            Verdict(
+                False,
+                SLIPPAGE_TOO_HIGH,
+                {
+                    "est_slippage_bps": estimate.slippage_bps,
+                    "max": limits.max_entry_bps,
+                    "stake": estimate.stake,
+                },
+            )
         )
     need = estimate.stake * limits.min_depth_multiple
     if estimate.depth_within_budget < need:
-        reasons.append(
-            f"depth within {limits.max_entry_bps:g} bps {estimate.depth_within_budget:,.2f} "
-            f"< {need:,.2f} (stake x min_depth_multiple {limits.min_depth_multiple:g})"
+        failed.append(
+            Verdict(
+                False,
+                DEPTH_TOO_LOW,
+                {
+                    "depth_within_bps": limits.max_entry_bps,
+                    "depth": estimate.depth_within_budget,
+                    "need": need,
+                    "min_depth_multiple": limits.min_depth_multiple,
+                },
+            )
         )
-    return reasons
+    return failed
 
 
 def tighten(

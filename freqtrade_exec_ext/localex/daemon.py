@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from freqtrade_exec_ext.errors import TemporaryFailure
+
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 #: readiness probe: answered outside rate limits, faults and the admin token
@@ -38,7 +40,7 @@ ADMIN_TOKEN_ENV = "LOCALEX_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a s
 _TOKEN_SAFE = re.compile(r"^[\x21-\x7e]{16,}$")  # travels in an HTTP header
 
 
-class DaemonError(RuntimeError):
+class DaemonError(TemporaryFailure, RuntimeError):
     """The background exchange cannot be started (one line for the user)."""
 
 
@@ -63,6 +65,16 @@ def ping(url: str, timeout: float = 1.0) -> bool:
             return r.status == 200
     except OSError:
         return False
+
+
+def start_note(url: str, timeout: float = 5.0) -> str | None:
+    """Why the replay does not start exactly at ``--start-at`` (None: it does, or unknown)."""
+    try:
+        with urllib.request.urlopen(f"{url}{READY_PATH}", timeout=timeout) as r:  # noqa: S310
+            note = json.loads(r.read()).get("start_note")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return note if isinstance(note, str) else None
 
 
 def port_free(host: str, port: int) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from freqtrade_exec_ext.errors import InputRefused
 
-class VenueError(Exception):
+
+class VenueError(InputRefused):
     """A request Binance would refuse: carries Binance's error code and HTTP status."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:

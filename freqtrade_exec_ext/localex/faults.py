@@ -48,6 +48,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from freqtrade_exec_ext.errors import InputRefused
+
 KINDS = (
     "latency",
     "timeout",
@@ -68,7 +70,7 @@ MAX_DELAY_S = 3600.0  # delays, timeouts and back-offs a fault may ask for
 MAX_BAN_S = 3 * 86_400.0  # Binance's longest IP ban
 
 
-class FaultError(ValueError):
+class FaultError(InputRefused, ValueError):
     """A fault description that cannot be used."""
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from freqtrade_exec_ext.errors import InputRefused, TemporaryFailure
 from freqtrade_exec_ext.localex.messages import (
     BUSY,
     UNKNOWN_ERROR,
@@ -81,13 +82,13 @@ def h11_reason(status: int) -> str:
 # ------------------------------------------------------------------ the ASGI app
 
 
-class _Refused(Exception):
+class _Refused(InputRefused):
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
 
 
-class _Gone(Exception):
+class _Gone(TemporaryFailure):
     """The client went away: nothing to answer."""
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.localex.model import (
     DEFAULT_FUTURES_BALANCE,
     DEFAULT_PARTICIPATION,
@@ -39,7 +40,7 @@ _ASSET = re.compile(r"^[A-Z0-9]{1,20}$")
 SERVE, START, STOP = "serve", "start", "stop"
 
 
-class OptionError(ValueError):
+class OptionError(InputRefused, ValueError):
     """One line for the user: the option, the value and what is allowed."""
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from freqtrade_exec_ext.errors import TemporaryFailure
 from freqtrade_exec_ext.localex import daemon
 from freqtrade_exec_ext.localex.admin import new_admin_token
 from freqtrade_exec_ext.localex.faults import FaultScript
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 LATE_POLL_S = 0.05  # how often held-back requests are checked for being due
 
 
-class LocalExchangeError(RuntimeError):
+class LocalExchangeError(TemporaryFailure, RuntimeError):
     """The local exchange cannot start (bad host, port taken, no data)."""
 
 

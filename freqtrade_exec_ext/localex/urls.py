@@ -78,3 +78,31 @@ def freqtrade_exchange_config(base_url: str, name: str = "binance") -> dict[str,
         "pair_whitelist": [],
         "pair_blacklist": [],
     }
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def local_base_url(exchange_config: dict[str, Any]) -> str | None:
+    """The local exchange a Freqtrade ``exchange`` section points at (None: a real venue)."""
+    ccxt_config = exchange_config.get("ccxt_config")
+    urls = ccxt_config.get("urls") if isinstance(ccxt_config, dict) else None
+    api = urls.get("api") if isinstance(urls, dict) else None
+    public = api.get("public") if isinstance(api, dict) else None
+    if not isinstance(public, str):
+        return None
+    parsed = urlparse(public)
+    if parsed.scheme != "http" or parsed.hostname not in LOOPBACK_HOSTS:
+        return None
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def not_running_hint(base_url: str) -> str:
+    """The first-run line when nothing answers at ``base_url``."""
+    port = urlparse(base_url).port or 80
+    return (
+        f"the local exchange at {base_url} is not running (the config's "
+        f"exchange.ccxt_config.urls point there), so Freqtrade cannot load markets: start it "
+        f"with 'freqtrade-exec exchange start --port {port} --datadir user_data/data/binance' "
+        "and run this again"
+    )

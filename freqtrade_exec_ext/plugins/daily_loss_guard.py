@@ -10,12 +10,13 @@ given explicitly to tighten (lower) the contract's value.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.execution.cost_model import tighten
 from freqtrade_exec_ext.plugins.contract_source import announce_lock, load_plugin_contract
+from freqtrade_exec_ext.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -24,16 +25,14 @@ _IPairList, _SB, IProtection, ProtectionReturn = compat.plugin_bases()
 
 def day_bounds(date_now: datetime) -> tuple[datetime, datetime]:
     """00:00 UTC of ``date_now``'s day and of the next day."""
-    if date_now.tzinfo is None:
-        date_now = date_now.replace(tzinfo=UTC)
-    start = date_now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = as_utc(date_now).replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)
 
 
 def realized_today(closes: list[tuple[datetime, float]], date_now: datetime) -> float:
     """Sum of realized profit (stake currency) closed today up to ``date_now``."""
     start, _ = day_bounds(date_now)
-    now = date_now if date_now.tzinfo else date_now.replace(tzinfo=UTC)
+    now = as_utc(date_now)
     return sum(p for when, p in closes if start <= when <= now)
 
 

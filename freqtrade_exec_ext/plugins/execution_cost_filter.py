@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from freqtrade_exec_ext import compat
+from freqtrade_exec_ext.execution.checks import BOOK_INVALID, BOOK_UNAVAILABLE, Verdict
 from freqtrade_exec_ext.execution.cost_model import (
     BookError,
     CostEstimate,
@@ -39,12 +42,73 @@ from freqtrade_exec_ext.execution.cost_model import (
     tighten,
 )
 from freqtrade_exec_ext.plugins.contract_source import load_plugin_contract
+from freqtrade_exec_ext.plugins.parameters import PluginParams, available_parameters, parse
 
 logger = logging.getLogger(__name__)
 
 IPairList, SupportsBacktesting, _IProtection, _ProtectionReturn = compat.plugin_bases()
 
-BACKTEST_MODES = ("candle_proxy", "pass")
+
+class CostFilterParams(PluginParams):
+    """The filter's parameters: defaults, ranges and help declared once."""
+
+    strategy_id: str | None = Field(
+        None,
+        title="Strategy id",
+        description="Risk contract to read (e.g. STR-001). Default: exec_ext.strategy_id, "
+        "then the strategy class name (STR001 -> STR-001).",
+    )
+    max_spread_bps: float | None = Field(
+        None,
+        gt=0,
+        title="Max spread (bps)",
+        description="Quoted spread limit; default the contract's slippage.max_spread_bps. "
+        "May only be lower.",
+    )
+    max_entry_bps: float | None = Field(
+        None,
+        gt=0,
+        title="Max entry slippage (bps)",
+        description="Book-walk slippage limit vs the mid for the stake; default the "
+        "contract's slippage.max_entry_bps. May only be lower.",
+    )
+    stake_amount: float | None = Field(
+        None,
+        gt=0,
+        title="Stake to check",
+        description="Default: contract fixed_stake (method fixed_stake) else max_stake. "
+        "May only be higher.",
+    )
+    min_depth_multiple: float = Field(
+        1.0,
+        ge=1,
+        title="Depth multiple",
+        description="Notional within max_entry_bps of the mid must be >= stake x this (>= 1).",
+    )
+    order_book_depth: int = Field(
+        100,
+        ge=1,
+        le=5000,
+        title="Order book levels",
+        description="Levels fetched per side for the book walk.",
+    )
+    sort_by_cost: bool = Field(
+        False,
+        title="Rank by cost",
+        description="Sort the remaining pairs by estimated entry cost, cheapest first.",
+    )
+    backtest_mode: Literal["candle_proxy", "pass"] = Field(
+        "candle_proxy",
+        title="Backtest behaviour",
+        description="candle_proxy: labelled candle model on candles before the start; "
+        "pass: keep every pair.",
+    )
+    proxy_lookback_candles: int = Field(
+        288,
+        ge=3,
+        title="Proxy lookback",
+        description="Candles before the backtest start used by the candle proxy.",
+    )
 
 
 class ExecutionCostFilter(IPairList):  # type: ignore[misc, valid-type]
@@ -53,44 +117,30 @@ class ExecutionCostFilter(IPairList):  # type: ignore[misc, valid-type]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cfg = self._pairlistconfig
         try:
-            contract = load_plugin_contract(self._config, cfg, self.name)
+            params = parse(CostFilterParams, self._pairlistconfig)
+            contract = load_plugin_contract(self._config, self._pairlistconfig, self.name)
             self._contract_id = contract.strategy_id
             self._stake = tighten(
-                "stake_amount",
-                filter_stake(contract),
-                cfg.get("stake_amount"),
-                higher_is_tighter=True,
+                "stake_amount", filter_stake(contract), params.stake_amount, higher_is_tighter=True
             )
-            depth_multiple = cfg.get("min_depth_multiple", 1.0)
             self._limits = CostLimits(
                 max_spread_bps=tighten(
-                    "max_spread_bps", contract.slippage.max_spread_bps, cfg.get("max_spread_bps")
+                    "max_spread_bps", contract.slippage.max_spread_bps, params.max_spread_bps
                 ),
                 max_entry_bps=tighten(
-                    "max_entry_bps", contract.slippage.max_entry_bps, cfg.get("max_entry_bps")
+                    "max_entry_bps", contract.slippage.max_entry_bps, params.max_entry_bps
                 ),
-                min_depth_multiple=tighten(
-                    "min_depth_multiple", 1.0, depth_multiple, higher_is_tighter=True
-                ),
+                min_depth_multiple=params.min_depth_multiple,
             )
-            self._sides: tuple[str, ...] = ("buy", "sell") if contract.is_futures else ("buy",)
-            self._depth_levels = int(cfg.get("order_book_depth", 100))
-            if self._depth_levels < 1:
-                raise ValueError(f"order_book_depth: must be >= 1, was {self._depth_levels}")
-            self._sort = bool(cfg.get("sort_by_cost", False))
-            self._backtest_mode = cfg.get("backtest_mode", "candle_proxy")
-            if self._backtest_mode not in BACKTEST_MODES:
-                raise ValueError(
-                    f"backtest_mode: must be one of {', '.join(BACKTEST_MODES)}, "
-                    f"was {self._backtest_mode!r}"
-                )
-            self._lookback = int(cfg.get("proxy_lookback_candles", 288))
-            if self._lookback < 3:
-                raise ValueError(f"proxy_lookback_candles: must be >= 3, was {self._lookback}")
         except ValueError as exc:
             raise compat.operational_exception()(f"{self.name}: {exc}") from None
+        self._params = params
+        self._sides: tuple[str, ...] = ("buy", "sell") if contract.is_futures else ("buy",)
+        self._depth_levels = params.order_book_depth
+        self._sort = params.sort_by_cost
+        self._backtest_mode = params.backtest_mode
+        self._lookback = params.proxy_lookback_candles
 
         self._backtest = compat.is_backtest_like(self._config)
         if self._backtest:
@@ -128,66 +178,7 @@ class ExecutionCostFilter(IPairList):  # type: ignore[misc, valid-type]
     @staticmethod
     def available_parameters() -> dict[str, Any]:
         return {
-            "strategy_id": {
-                "type": "string",
-                "default": None,
-                "description": "Strategy id",
-                "help": "Risk contract to read (e.g. STR-001). Default: exec_ext.strategy_id, "
-                "then the strategy class name (STR001 -> STR-001).",
-            },
-            "max_spread_bps": {
-                "type": "number",
-                "default": None,
-                "description": "Max spread (bps)",
-                "help": "Quoted spread limit; default the contract's slippage.max_spread_bps. "
-                "May only be lower.",
-            },
-            "max_entry_bps": {
-                "type": "number",
-                "default": None,
-                "description": "Max entry slippage (bps)",
-                "help": "Book-walk slippage limit vs the mid for the stake; default the "
-                "contract's slippage.max_entry_bps. May only be lower.",
-            },
-            "stake_amount": {
-                "type": "number",
-                "default": None,
-                "description": "Stake to check",
-                "help": "Default: contract fixed_stake (method fixed_stake) else max_stake. "
-                "May only be higher.",
-            },
-            "min_depth_multiple": {
-                "type": "number",
-                "default": 1.0,
-                "description": "Depth multiple",
-                "help": "Notional within max_entry_bps of the mid must be >= stake x this (>= 1).",
-            },
-            "order_book_depth": {
-                "type": "number",
-                "default": 100,
-                "description": "Order book levels",
-                "help": "Levels fetched per side for the book walk.",
-            },
-            "sort_by_cost": {
-                "type": "boolean",
-                "default": False,
-                "description": "Rank by cost",
-                "help": "Sort the remaining pairs by estimated entry cost, cheapest first.",
-            },
-            "backtest_mode": {
-                "type": "option",
-                "default": "candle_proxy",
-                "options": list(BACKTEST_MODES),
-                "description": "Backtest behaviour",
-                "help": "candle_proxy: labelled candle model on candles before the start; "
-                "pass: keep every pair.",
-            },
-            "proxy_lookback_candles": {
-                "type": "number",
-                "default": 288,
-                "description": "Proxy lookback",
-                "help": "Candles before the backtest start used by the candle proxy.",
-            },
+            **available_parameters(CostFilterParams),
             **IPairList.refresh_period_parameter(),  # type: ignore[attr-defined]
         }
 
@@ -225,7 +216,8 @@ class ExecutionCostFilter(IPairList):  # type: ignore[misc, valid-type]
         try:
             book = compat.fetch_order_book(self._exchange, pair, self._depth_levels)
         except Exception as exc:  # noqa: BLE001  (any exchange error: cannot check -> deny)
-            return None, [f"order book unavailable ({exc.__class__.__name__}: {exc})"]
+            error = f"{exc.__class__.__name__}: {exc}"
+            return None, [str(Verdict(False, BOOK_UNAVAILABLE, {"error": error}))]
         worst: CostEstimate | None = None
         reasons: list[str] = []
         for side in self._sides:
@@ -237,9 +229,9 @@ class ExecutionCostFilter(IPairList):  # type: ignore[misc, valid-type]
                     side=side,  # type: ignore[arg-type]
                 )
             except BookError as exc:
-                return None, [f"bad order book ({exc})"]
+                return None, [str(Verdict(False, BOOK_INVALID, {"reason": str(exc)}))]
             side_reasons = judge(estimate, self._limits)
-            reasons.extend(f"{side}: {r}" if len(self._sides) > 1 else r for r in side_reasons)
+            reasons.extend(f"{side}: {v}" if len(self._sides) > 1 else str(v) for v in side_reasons)
             if worst is None or (estimate.slippage_bps or float("inf")) > (
                 worst.slippage_bps or float("inf")
             ):

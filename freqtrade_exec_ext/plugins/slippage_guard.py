@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from freqtrade_exec_ext.execution.cost_model import tighten
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 from freqtrade_exec_ext.plugins.contract_source import announce_lock, load_plugin_contract
 from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
+from freqtrade_exec_ext.timeutil import as_utc, parse_utc
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +37,7 @@ _IPairList, _SB, IProtection, ProtectionReturn = compat.plugin_bases()
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return parse_utc(value)
 
 
 def _as_record(value: Any) -> FillRecord | None:
@@ -109,9 +104,7 @@ class SlippageGuard(IProtection):  # type: ignore[misc, valid-type]
         self._ledger_offset = 0
         self._ledger_records: list[FillRecord] = []
         if compat.runmode_value(config) == "backtest" and config.get("strategy"):
-            results = config.get("exportdirectory") or (
-                Path(config.get("user_data_dir") or "user_data") / "backtest_results"
-            )
+            results = compat.backtest_results_dir(config)
             self._ledger_file = backtest_ledger_path(results, str(config["strategy"]))
 
     def short_desc(self) -> str:
@@ -152,8 +145,7 @@ class SlippageGuard(IProtection):  # type: ignore[misc, valid-type]
         return out
 
     def _check(self, pair: str | None, date_now: datetime) -> Any:
-        if date_now.tzinfo is None:
-            date_now = date_now.replace(tzinfo=UTC)
+        date_now = as_utc(date_now)
         since = date_now - timedelta(minutes=self._lookback_period)
         found = breaches(self._records(pair, since), since, date_now, self._budgets)
         if len(found) < self._trade_limit:

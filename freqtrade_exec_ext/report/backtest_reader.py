@@ -45,20 +45,25 @@ def resolve_result(path: Path) -> Path:
         folder = path if path.is_dir() else path.parent
         last = folder / LAST_RESULT
         if not last.is_file():
-            raise ReportInputError(f"--backtest {path}: no {LAST_RESULT} in {folder}; "
-                                   "name the backtest-result-*.zip file instead")
+            raise ReportInputError(
+                f"--backtest {path}: no {LAST_RESULT} in {folder}; "
+                "name the backtest-result-*.zip file instead"
+            )
         try:
             name = json.loads(last.read_text(encoding="utf-8"))["latest_backtest"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ReportInputError(f"--backtest {last}: unreadable ({exc}); expected "
-                                   '{"latest_backtest": "<file>"}') from exc
+            raise ReportInputError(
+                f'--backtest {last}: unreadable ({exc}); expected {{"latest_backtest": "<file>"}}'
+            ) from exc
         result = folder / name
         if not result.is_file():
             raise ReportInputError(f"--backtest {last}: names {name}, which does not exist")
         return result
     if path.suffix not in (".zip", ".json"):
-        raise ReportInputError(f"--backtest {path}: expected a backtest-result-*.zip (or "
-                               f".json), {LAST_RESULT} or the backtest_results directory")
+        raise ReportInputError(
+            f"--backtest {path}: expected a backtest-result-*.zip (or "
+            f".json), {LAST_RESULT} or the backtest_results directory"
+        )
     return path
 
 
@@ -72,11 +77,13 @@ def _load_stats(result: Path) -> dict[str, Any]:
         data = load_backtest_stats(result)
     except Exception as exc:  # freqtrade raises ValueError/OperationalException/JSON errors
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReportInputError(f"--backtest {result}: not a readable Freqtrade backtest "
-                               f"result ({msg})") from exc
+        raise ReportInputError(
+            f"--backtest {result}: not a readable Freqtrade backtest result ({msg})"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
-        raise ReportInputError(f"--backtest {result}: not a Freqtrade backtest result "
-                               "(no 'strategy' section)")
+        raise ReportInputError(
+            f"--backtest {result}: not a Freqtrade backtest result (no 'strategy' section)"
+        )
     return data
 
 
@@ -92,8 +99,13 @@ def _ts(value: Any) -> float:
         return math.nan
 
 
-def read_backtest(path: Path, *, ledger: Path | None = None, pairs: tuple[str, ...] = (),
-                  strategies: tuple[str, ...] = ()) -> BacktestRead:
+def read_backtest(
+    path: Path,
+    *,
+    ledger: Path | None = None,
+    pairs: tuple[str, ...] = (),
+    strategies: tuple[str, ...] = (),
+) -> BacktestRead:
     result = resolve_result(path)
     data = _load_stats(result)
     if ledger is not None and not ledger.is_file():
@@ -116,22 +128,31 @@ def read_backtest(path: Path, *, ledger: Path | None = None, pairs: tuple[str, .
         if records:
             matched, unmatched_trades, funding = _match(trades, records)
             if unmatched_trades:
-                notes.append(f"{name}: {len(unmatched_trades)} of {len(trades)} exported trades "
-                             f"have orders without a ledger record in {lpath.name}; those "
-                             "orders are reported from Freqtrade's own columns")
+                notes.append(
+                    f"{name}: {len(unmatched_trades)} of {len(trades)} exported trades "
+                    f"have orders without a ledger record in {lpath.name}; those "
+                    "orders are reported from Freqtrade's own columns"
+                )
             rows += _rows_from_ledger(name, records, stake_ccy, funding)
             rows += _rows_from_export(name, unmatched_trades, stake_ccy, skip=matched)
             extra = len(records) - len(matched)  # one matched export order per record
             if extra:
-                notes.append(f"{name}: {extra} ledger record(s) match no exported order "
-                             "(reported as recorded)")
+                notes.append(
+                    f"{name}: {extra} ledger record(s) match no exported order "
+                    "(reported as recorded)"
+                )
         else:
             rows += _rows_from_export(name, trades, stake_ccy)
     df = pd.DataFrame(rows) if rows else empty_orders()
     if pairs and len(df):
         df = df[df["pair"].isin(pairs)]
-    return BacktestRead(orders=coerce_orders(df.reset_index(drop=True)), source=str(result),
-                        result_file=result, ledgers=ledgers, notes=notes)
+    return BacktestRead(
+        orders=coerce_orders(df.reset_index(drop=True)),
+        source=str(result),
+        result_file=result,
+        ledgers=ledgers,
+        notes=notes,
+    )
 
 
 def _read_ledger(path: Path) -> list[FillRecord]:
@@ -144,8 +165,9 @@ def _read_ledger(path: Path) -> list[FillRecord]:
             try:
                 out.append(FillRecord.from_dict(json.loads(line)))
             except (ValueError, TypeError) as exc:
-                raise ReportInputError(f"--ledger {path}: line {n} is not a ledger record "
-                                       f"({exc})") from exc
+                raise ReportInputError(
+                    f"--ledger {path}: line {n} is not a ledger record ({exc})"
+                ) from exc
     return out
 
 
@@ -153,8 +175,9 @@ def _order_key(pair: str, entry: bool, ts: float) -> tuple[str, str, int]:
     return (pair, "entry" if entry else "exit", round(ts))
 
 
-def _match(trades: list[dict[str, Any]], records: list[FillRecord]
-           ) -> tuple[set[int], list[dict[str, Any]], dict[int, float]]:
+def _match(
+    trades: list[dict[str, Any]], records: list[FillRecord]
+) -> tuple[set[int], list[dict[str, Any]], dict[int, float]]:
     """Pair exported orders with ledger records by (pair, intent, fill time).
 
     The export carries no trade or order id, so this is the only join.  Returns the ids of
@@ -172,8 +195,9 @@ def _match(trades: list[dict[str, Any]], records: list[FillRecord]
         last_rec = None
         all_ok = True
         for o in t.get("orders") or []:
-            key = _order_key(str(t.get("pair")), bool(o.get("ft_is_entry")),
-                             _ts(o.get("order_filled_timestamp")))
+            key = _order_key(
+                str(t.get("pair")), bool(o.get("ft_is_entry")), _ts(o.get("order_filled_timestamp"))
+            )
             cands = [i for i in index.get(key, []) if i not in used]
             if cands:
                 used.add(cands[0])
@@ -191,8 +215,11 @@ def _match(trades: list[dict[str, Any]], records: list[FillRecord]
 def _fee_stake(rec: FillRecord, stake_ccy: str) -> tuple[float, bool]:
     base = rec.pair.split("/", 1)[0]
     if rec.fee_cost is not None and math.isfinite(rec.fee_cost):
-        if not rec.fee_currency or rec.fee_currency == stake_ccy or (
-                stake_ccy == "" and rec.fee_currency != base):
+        if (
+            not rec.fee_currency
+            or rec.fee_currency == stake_ccy
+            or (stake_ccy == "" and rec.fee_currency != base)
+        ):
             return float(rec.fee_cost), bool(rec.fee_inferred)
         if rec.fee_currency == base:
             return float(rec.fee_cost) * rec.fill_price, bool(rec.fee_inferred)
@@ -201,34 +228,53 @@ def _fee_stake(rec: FillRecord, stake_ccy: str) -> tuple[float, bool]:
     return math.nan, False
 
 
-def _rows_from_ledger(name: str, records: list[FillRecord], stake_ccy: str,
-                      funding_by_record: dict[int, float]) -> list[dict[str, Any]]:
+def _rows_from_ledger(
+    name: str, records: list[FillRecord], stake_ccy: str, funding_by_record: dict[int, float]
+) -> list[dict[str, Any]]:
     """One row per record; the trade's exported funding sits on its last matched record."""
     rows = []
     for i, r in enumerate(records):
         fee, est = _fee_stake(r, stake_ccy)
         funding = funding_by_record.get(i, 0.0)
         partial = r.filled_amount < r.ordered_amount * (1 - 1e-9)
-        rows.append({
-            "strategy": name, "pair": r.pair, "side": r.side, "intent": r.intent,
-            "order_type": r.order_type, "stage": "backtest",
-            "trade_id": r.trade_id or 0, "row_id": 0, "order_id": r.order_id,
-            "status": "partial" if partial else "filled",
-            "amount": r.ordered_amount, "filled": r.filled_amount,
-            "requested_price": r.requested_price, "fill_price": r.fill_price,
-            "decision_price": r.decision_price, "arrival_mid": r.arrival_mid,
-            "spread_cost_bps": r.spread_cost_bps, "fee": fee, "fee_estimated": est,
-            "liquidity": r.liquidity or "", "funding": funding,
-            "budget_bps": r.slippage_budget_bps,
-            "over_budget": 1.0 if r.over_budget else 0.0,
-            "placed_ts": _ts(r.placed_time), "filled_ts": _ts(r.filled_time),
-            "later_price": np.nan, "opp_covered": False, "has_ledger": True,
-        })
+        rows.append(
+            {
+                "strategy": name,
+                "pair": r.pair,
+                "side": r.side,
+                "intent": r.intent,
+                "order_type": r.order_type,
+                "stage": "backtest",
+                "trade_id": r.trade_id or 0,
+                "row_id": 0,
+                "order_id": r.order_id,
+                "status": "partial" if partial else "filled",
+                "amount": r.ordered_amount,
+                "filled": r.filled_amount,
+                "requested_price": r.requested_price,
+                "fill_price": r.fill_price,
+                "decision_price": r.decision_price,
+                "arrival_mid": r.arrival_mid,
+                "spread_cost_bps": r.spread_cost_bps,
+                "fee": fee,
+                "fee_estimated": est,
+                "liquidity": r.liquidity or "",
+                "funding": funding,
+                "budget_bps": r.slippage_budget_bps,
+                "over_budget": 1.0 if r.over_budget else 0.0,
+                "placed_ts": _ts(r.placed_time),
+                "filled_ts": _ts(r.filled_time),
+                "later_price": np.nan,
+                "opp_covered": False,
+                "has_ledger": True,
+            }
+        )
     return rows
 
 
-def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str,
-                      skip: set[int] | None = None) -> list[dict[str, Any]]:
+def _rows_from_export(
+    name: str, trades: list[dict[str, Any]], stake_ccy: str, skip: set[int] | None = None
+) -> list[dict[str, Any]]:
     """Fallback rows from the exported trades and their (minified) orders.
 
     The export has no trade id: rows get the trade's position (1-based) in the result.
@@ -250,18 +296,36 @@ def _rows_from_export(name: str, trades: list[dict[str, Any]], stake_ccy: str,
             amount = float(o.get("amount") or 0.0)
             rate = float((t.get("fee_open") if entry else t.get("fee_close")) or 0.0)
             last = k == len(filled_orders) - 1
-            rows.append({
-                "strategy": name, "pair": t.get("pair", ""), "side": side,
-                "intent": "entry" if entry else "exit", "order_type": "n/a",
-                "stage": "backtest", "trade_id": int(t.get("trade_id") or n), "row_id": 0,
-                "order_id": "", "status": "filled", "amount": amount, "filled": amount,
-                "requested_price": requested, "fill_price": price,
-                "decision_price": np.nan, "arrival_mid": np.nan, "spread_cost_bps": np.nan,
-                "fee": rate * amount * price, "fee_estimated": True, "liquidity": "",
-                "funding": float(t.get("funding_fees") or 0.0) if last else 0.0,
-                "budget_bps": np.nan, "over_budget": np.nan,
-                "placed_ts": _ts(o.get("order_filled_timestamp")),
-                "filled_ts": _ts(o.get("order_filled_timestamp")),
-                "later_price": np.nan, "opp_covered": False, "has_ledger": False,
-            })
+            rows.append(
+                {
+                    "strategy": name,
+                    "pair": t.get("pair", ""),
+                    "side": side,
+                    "intent": "entry" if entry else "exit",
+                    "order_type": "n/a",
+                    "stage": "backtest",
+                    "trade_id": int(t.get("trade_id") or n),
+                    "row_id": 0,
+                    "order_id": "",
+                    "status": "filled",
+                    "amount": amount,
+                    "filled": amount,
+                    "requested_price": requested,
+                    "fill_price": price,
+                    "decision_price": np.nan,
+                    "arrival_mid": np.nan,
+                    "spread_cost_bps": np.nan,
+                    "fee": rate * amount * price,
+                    "fee_estimated": True,
+                    "liquidity": "",
+                    "funding": float(t.get("funding_fees") or 0.0) if last else 0.0,
+                    "budget_bps": np.nan,
+                    "over_budget": np.nan,
+                    "placed_ts": _ts(o.get("order_filled_timestamp")),
+                    "filled_ts": _ts(o.get("order_filled_timestamp")),
+                    "later_price": np.nan,
+                    "opp_covered": False,
+                    "has_ledger": False,
+                }
+            )
     return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from freqtrade_exec_ext.errors import InputRefused
 
-class ReportInputError(Exception):
+
+class ReportInputError(InputRefused):
     """A file, URL or option the report cannot use; the message names it."""

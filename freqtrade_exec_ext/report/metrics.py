@@ -55,8 +55,13 @@ ORDER_COLUMNS: dict[str, tuple[str, str]] = {
     "placed_ts": ("float64", "placement time, seconds since the epoch (UTC)"),
     "filled_ts": ("float64", "fill time, seconds since the epoch (UTC)"),
     "later_price": ("float64", "next fill price on the same trade and side (cancelled)"),
-    "opp_covered": ("bool", ("no opportunity cost: a later fill's decision-price slippage "
-                             "counts the quantity, or the order was a protective stop-loss")),
+    "opp_covered": (
+        "bool",
+        (
+            "no opportunity cost: a later fill's decision-price slippage "
+            "counts the quantity, or the order was a protective stop-loss"
+        ),
+    ),
     "has_ledger": ("bool", "an execution-ledger record exists for the order"),
 }
 
@@ -191,8 +196,7 @@ def add_costs(df: pd.DataFrame) -> pd.DataFrame:
     has_req = fill_ok & np.isfinite(req) & (req > 0)
     delay = np.where(has_dec & has_arr, sign * (arr - dec) * filled, np.nan)
     ref_exec = np.where(has_arr, arr, np.where(has_dec, dec, np.where(has_req, req, np.nan)))
-    execution = np.where(fill_ok & np.isfinite(ref_exec), sign * (fill - ref_exec) * filled,
-                         np.nan)
+    execution = np.where(fill_ok & np.isfinite(ref_exec), sign * (fill - ref_exec) * filled, np.nan)
     spread_bps = out["spread_cost_bps"].to_numpy(dtype=float)
     spread = np.where(has_arr & np.isfinite(spread_bps), spread_bps / BPS * arr * filled, np.nan)
     impact = np.where(np.isfinite(spread), execution - spread, np.nan)
@@ -210,11 +214,18 @@ def add_costs(df: pd.DataFrame) -> pd.DataFrame:
     cancelled = cat_in(out["status"], ("cancelled", "partial"))
     opp_known = cancelled & (unfilled > 0) & np.isfinite(later) & np.isfinite(opp_ref)
     covered = out["opp_covered"].to_numpy(dtype=bool)
-    out["unfilled_notional"] = np.where(cancelled & ~covered,
-                                        unfilled * np.nan_to_num(opp_ref), 0.0)
+    out["unfilled_notional"] = np.where(
+        cancelled & ~covered, unfilled * np.nan_to_num(opp_ref), 0.0
+    )
     out["is_opportunity"] = np.where(
-        covered, 0.0, np.where(opp_known, sign * (later - opp_ref) * unfilled,
-                               np.where(cancelled & (unfilled > 0), np.nan, 0.0)))
+        covered,
+        0.0,
+        np.where(
+            opp_known,
+            sign * (later - opp_ref) * unfilled,
+            np.where(cancelled & (unfilled > 0), np.nan, 0.0),
+        ),
+    )
     parts = out[["is_delay", "is_execution", "is_fees", "is_funding", "is_opportunity"]]
     out["is_total"] = parts.sum(axis=1, skipna=True, min_count=1)
     return out
@@ -223,8 +234,7 @@ def add_costs(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------- aggregation
 
 SLIP_MEASURES = ("decision", "arrival", "requested")
-IS_PARTS = ("delay", "execution", "spread", "impact", "fees", "funding", "opportunity",
-            "total")
+IS_PARTS = ("delay", "execution", "spread", "impact", "fees", "funding", "opportunity", "total")
 
 
 @dataclass(frozen=True)
@@ -280,22 +290,25 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
     status = df["status"]
     liq = df["liquidity"]
     funding = df["funding"].fillna(0.0).to_numpy(dtype=float)
-    cols: dict[str, Any] = {k: df[k] for k in keys} if keys else {
-        "_all": np.zeros(len(df), dtype=np.int8)}
-    cols.update({
-        "notional": notional,
-        "_filled": has.astype(np.int64),
-        "_cancelled": cat_in(status, ("cancelled", "partial")).astype(np.int64),
-        "_open": cat_in(status, ("open",)).astype(np.int64),
-        "unfilled_notional": df["unfilled_notional"].to_numpy(dtype=float),
-        "_fees_known": np.where(has, df["fee"].to_numpy(dtype=float), np.nan),
-        "fee_estimated": df["fee_estimated"].to_numpy(dtype=np.int64),
-        "_maker_notional": np.where(cat_in(liq, ("maker",)), notional, 0.0),
-        "_known_liq_notional": np.where(cat_in(liq, ("maker", "taker")), notional, 0.0),
-        "_paid": np.clip(-funding, 0.0, None),
-        "_received": np.clip(funding, 0.0, None),
-        "_breach": (df["over_budget"].to_numpy(dtype=float) == 1.0).astype(np.int64),
-    })
+    cols: dict[str, Any] = (
+        {k: df[k] for k in keys} if keys else {"_all": np.zeros(len(df), dtype=np.int8)}
+    )
+    cols.update(
+        {
+            "notional": notional,
+            "_filled": has.astype(np.int64),
+            "_cancelled": cat_in(status, ("cancelled", "partial")).astype(np.int64),
+            "_open": cat_in(status, ("open",)).astype(np.int64),
+            "unfilled_notional": df["unfilled_notional"].to_numpy(dtype=float),
+            "_fees_known": np.where(has, df["fee"].to_numpy(dtype=float), np.nan),
+            "fee_estimated": df["fee_estimated"].to_numpy(dtype=np.int64),
+            "_maker_notional": np.where(cat_in(liq, ("maker",)), notional, 0.0),
+            "_known_liq_notional": np.where(cat_in(liq, ("maker", "taker")), notional, 0.0),
+            "_paid": np.clip(-funding, 0.0, None),
+            "_received": np.clip(funding, 0.0, None),
+            "_breach": (df["over_budget"].to_numpy(dtype=float) == 1.0).astype(np.int64),
+        }
+    )
     for m in SLIP_MEASURES:  # NaN where a fill has no such reference: groupby skips them
         v = df[f"slip_{m}_bps"].to_numpy(dtype=float)
         cols[f"slip_{m}_bps"] = v
@@ -335,8 +348,11 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
         s["wmean"] = (g[f"_w_{m}"].sum() / nsum.where(nsum > 0)).astype(float)
         stats[m] = s
     is_sums = {part: g[f"is_{part}"].agg(["sum", "count"]) for part in IS_PARTS}
-    spread = g[["_w_spread", "_n_spread"]].sum().rename(
-        columns={"_w_spread": "_w", "_n_spread": "notional"})
+    spread = (
+        g[["_w_spread", "_n_spread"]]
+        .sum()
+        .rename(columns={"_w_spread": "_w", "_n_spread": "notional"})
+    )
     sp = spread
 
     rows = []
@@ -346,14 +362,16 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
         if keys:
             row.update({k: str(v) for k, v in zip(keys, key_t, strict=True)})
         notional = float(b["filled_notional"])
-        row.update({
-            "orders": int(b["orders"]),
-            "filled": int(b["filled"]),
-            "cancelled": int(b["cancelled"]),
-            "open": int(b["open"]),
-            "filled_notional": notional,
-            "unfilled_notional": float(b["unfilled_notional"]),
-        })
+        row.update(
+            {
+                "orders": int(b["orders"]),
+                "filled": int(b["filled"]),
+                "cancelled": int(b["cancelled"]),
+                "open": int(b["open"]),
+                "filled_notional": notional,
+                "unfilled_notional": float(b["unfilled_notional"]),
+            }
+        )
         for m in SLIP_MEASURES:
             s = stats[m]
             if key in s.index and s.loc[key, "count"] > 0:
@@ -386,8 +404,9 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
             ps = is_sums[part].loc[key]
             val = float(ps["sum"]) if ps["count"] > 0 else None
             shortfall[part] = val
-            shortfall[f"{part}_bps"] = (val / notional * BPS) if val is not None and notional > 0 \
-                else None
+            shortfall[f"{part}_bps"] = (
+                (val / notional * BPS) if val is not None and notional > 0 else None
+            )
         row["shortfall"] = shortfall
         row["breaches"] = int(b["breaches"])
         rows.append(row)
@@ -397,8 +416,9 @@ def summarize(df: pd.DataFrame, keys: Sequence[str] = GROUP_KEYS) -> list[dict[s
 def breaches(df: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """Filled orders over their slippage budget, worst first (after :func:`add_costs`)."""
     sel = df.loc[df["over_budget"] == 1.0]
-    measured = sel["slip_decision_bps"].where(sel["slip_decision_bps"].notna(),
-                                              sel["slip_requested_bps"])
+    measured = sel["slip_decision_bps"].where(
+        sel["slip_decision_bps"].notna(), sel["slip_requested_bps"]
+    )
     sel = sel.assign(slippage_bps=measured, excess_bps=measured - sel["budget_bps"])
     sel = sel.sort_values("excess_bps", ascending=False, kind="stable")
     return sel.head(limit) if limit is not None else sel
@@ -412,8 +432,9 @@ def recheck_budget(df: pd.DataFrame, entry_bps: float, exit_bps: float) -> pd.Da
     """
     out = df  # in place, like add_costs
     out["budget_bps"] = np.where(cat_in(out["intent"], ("entry",)), entry_bps, exit_bps)
-    slip = out["slip_decision_bps"].where(out["slip_decision_bps"].notna(),
-                                          out["slip_requested_bps"])
+    slip = out["slip_decision_bps"].where(
+        out["slip_decision_bps"].notna(), out["slip_requested_bps"]
+    )
     out["over_budget"] = np.where(slip.notna(), (slip > out["budget_bps"]).astype(float), np.nan)
     return out
 
@@ -425,7 +446,8 @@ def cost_over_time(df: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
         return pd.DataFrame(columns=["period", "notional", "cost", "cost_bps", "fills"])
     period = pd.to_datetime(filled["filled_ts"], unit="s", utc=True).dt.floor(freq)
     g = filled.assign(period=period).groupby("period", sort=True)
-    out = g.agg(notional=("notional", "sum"), cost=("is_total", "sum"),
-                fills=("notional", "size")).reset_index()
+    out = g.agg(
+        notional=("notional", "sum"), cost=("is_total", "sum"), fills=("notional", "size")
+    ).reset_index()
     out["cost_bps"] = out["cost"] / out["notional"].where(out["notional"] > 0) * BPS
     return out

@@ -48,10 +48,28 @@ LEDGER_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 ORDER_FIELDS = (
-    "o.id", "o.ft_trade_id", "t.strategy", "o.ft_pair", "o.side", "o.ft_order_side",
-    "o.order_type", "o.status", "o.ft_price", "o.price", "o.average", "o.amount",
-    "o.ft_amount", "o.filled", "o.funding_fee", "o.ft_fee_base", "o.order_id", "t.is_short",
-    "t.fee_open", "t.fee_close", "t.stake_currency", "t.trading_mode",
+    "o.id",
+    "o.ft_trade_id",
+    "t.strategy",
+    "o.ft_pair",
+    "o.side",
+    "o.ft_order_side",
+    "o.order_type",
+    "o.status",
+    "o.ft_price",
+    "o.price",
+    "o.average",
+    "o.amount",
+    "o.ft_amount",
+    "o.filled",
+    "o.funding_fee",
+    "o.ft_fee_base",
+    "o.order_id",
+    "t.is_short",
+    "t.fee_open",
+    "t.fee_close",
+    "t.stake_currency",
+    "t.trading_mode",
 )
 BASE_COLS = [f.split(".", 1)[1] for f in ORDER_FIELDS]
 BASE_COLS[2] = "strategy"
@@ -95,8 +113,7 @@ def _engine(url: str) -> Any:
         raise ReportInputError(f"--db {shown}: not a database URL ({exc})") from exc
     except ModuleNotFoundError as exc:
         hint = " (pip install 'psycopg[binary]')" if "psycopg" in str(exc) else ""
-        raise ReportInputError(f"--db {shown}: database driver missing: {exc.name}{hint}") \
-            from exc
+        raise ReportInputError(f"--db {shown}: database driver missing: {exc.name}{hint}") from exc
 
 
 def _epoch(dialect: str, col: str) -> str:
@@ -119,9 +136,14 @@ def _ledger_expr(dialect: str, name: str, kind: str) -> str:
     return text
 
 
-def build_query(dialect: str, has_ledger: bool, pairs: Sequence[str],
-                strategies: Sequence[str], *, csv_columns: bool = False
-                ) -> tuple[str, dict[str, Any]]:
+def build_query(
+    dialect: str,
+    has_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    *,
+    csv_columns: bool = False,
+) -> tuple[str, dict[str, Any]]:
     cols = list(ORDER_FIELDS)
     cols.append(_epoch(dialect, "o.order_date") + " AS placed_ts")
     cols.append(_epoch(dialect, "o.order_filled_date") + " AS filled_ts")
@@ -134,28 +156,39 @@ def build_query(dialect: str, has_ledger: bool, pairs: Sequence[str],
         else:
             cols.append("cd.cd_value AS l_json")
         if dialect == "postgresql":
-            src = ("(SELECT ft_trade_id, cd_key, cd_value::jsonb AS j FROM trade_custom_data "
-                   "WHERE cd_key LIKE :prefix_like)")
+            src = (
+                "(SELECT ft_trade_id, cd_key, cd_value::jsonb AS j FROM trade_custom_data "
+                "WHERE cd_key LIKE :prefix_like)"
+            )
             params["prefix_like"] = LEDGER_KEY_PREFIX.replace("_", r"\_") + "%"
         else:
             src = "trade_custom_data"
-        join = (f" LEFT JOIN {src} cd ON cd.ft_trade_id = o.ft_trade_id "
-                "AND cd.cd_key = (:prefix || o.order_id)")
+        join = (
+            f" LEFT JOIN {src} cd ON cd.ft_trade_id = o.ft_trade_id "
+            "AND cd.cd_key = (:prefix || o.order_id)"
+        )
     elif csv_columns:
         cols.append("0 AS l_present")
         cols += [f"NULL AS l_{n}" for n, _ in LEDGER_FIELDS]
     where, fparams = _filters(pairs, strategies)
     params.update(fparams)
     # identifiers and fixed SQL only: every value is a bound parameter
-    sql = (f"SELECT {', '.join(cols)} FROM orders o JOIN trades t "  # noqa: S608
-           f"ON t.id = o.ft_trade_id{join}" + (" WHERE " + " AND ".join(where) if where else ""))
+    sql = (
+        f"SELECT {', '.join(cols)} FROM orders o JOIN trades t "  # noqa: S608
+        f"ON t.id = o.ft_trade_id{join}" + (" WHERE " + " AND ".join(where) if where else "")
+    )
     return sql, params
 
 
-def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
-            strategies: Sequence[str] = (),
-            progress: Callable[[int, int], None] | None = None,
-            chunk_rows: int = CHUNK_ROWS) -> DbRead:
+def read_db(
+    url: str,
+    *,
+    stage: str | None = None,
+    pairs: Sequence[str] = (),
+    strategies: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> DbRead:
     """Read every order of a Freqtrade database into an order frame (see metrics)."""
     from sqlalchemy import inspect, text
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -170,29 +203,49 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
             if missing:
                 raise ReportInputError(
                     f"--db {shown}: not a Freqtrade database (no table "
-                    f"{', '.join(sorted(missing))}; found: {', '.join(sorted(tables)) or 'none'})")
+                    f"{', '.join(sorted(missing))}; found: {', '.join(sorted(tables)) or 'none'})"
+                )
             has_ledger = "trade_custom_data" in tables
             ledger_records = 0
             if has_ledger:
-                ledger_records = int(conn.execute(
-                    text("SELECT COUNT(*) FROM trade_custom_data WHERE cd_key LIKE :p"),
-                    {"p": LEDGER_KEY_PREFIX + "%"}).scalar() or 0)
+                ledger_records = int(
+                    conn.execute(
+                        text("SELECT COUNT(*) FROM trade_custom_data WHERE cd_key LIKE :p"),
+                        {"p": LEDGER_KEY_PREFIX + "%"},
+                    ).scalar()
+                    or 0
+                )
             lo, hi, total = conn.execute(
-                text("SELECT MIN(id), MAX(id), COUNT(*) FROM orders")).one()
+                text("SELECT MIN(id), MAX(id), COUNT(*) FROM orders")
+            ).one()
             use_ledger = has_ledger and ledger_records > 0
             if progress:
                 progress(0, int(total or 0))
             finish = functools.partial(_finish, url=url, stage=stage)
             if dialect == "sqlite":
-                frames = _read_sqlite(conn, use_ledger, pairs, strategies, lo, hi, total,
-                                      progress, chunk_rows, finish)
-            elif dialect == "postgresql" and conn.connection.dbapi_connection is not None \
-                    and hasattr(conn.connection.dbapi_connection.cursor(), "copy"):
-                frames = _read_copy(conn, use_ledger, pairs, strategies, total, progress,
-                                    chunk_rows, finish)
+                frames = _read_sqlite(
+                    conn, use_ledger, pairs, strategies, lo, hi, total, progress, chunk_rows, finish
+                )
+            elif (
+                dialect == "postgresql"
+                and conn.connection.dbapi_connection is not None
+                and hasattr(conn.connection.dbapi_connection.cursor(), "copy")
+            ):
+                frames = _read_copy(
+                    conn, use_ledger, pairs, strategies, total, progress, chunk_rows, finish
+                )
             else:
-                frames = _read_rows(conn, dialect, use_ledger, pairs, strategies, total,
-                                    progress, chunk_rows, finish)
+                frames = _read_rows(
+                    conn,
+                    dialect,
+                    use_ledger,
+                    pairs,
+                    strategies,
+                    total,
+                    progress,
+                    chunk_rows,
+                    finish,
+                )
     except ReportInputError:
         raise
     except (DBAPIError, SQLAlchemyError) as exc:
@@ -208,53 +261,83 @@ def read_db(url: str, *, stage: str | None = None, pairs: Sequence[str] = (),
     notes: list[str] = []
     unmatched = max(0, ledger_records - matched) if not (pairs or strategies) else 0
     if unmatched:
-        notes.append(f"{unmatched} ledger record(s) name an order that is not in the orders "
-                     "table; they are ignored")
-    return DbRead(orders=orders, source=shown, dialect=dialect, ledger_table=has_ledger,
-                  ledger_records=ledger_records, ledger_unmatched=unmatched, stage_rule=rule,
-                  notes=notes)
+        notes.append(
+            f"{unmatched} ledger record(s) name an order that is not in the orders "
+            "table; they are ignored"
+        )
+    return DbRead(
+        orders=orders,
+        source=shown,
+        dialect=dialect,
+        ledger_table=has_ledger,
+        ledger_records=ledger_records,
+        ledger_unmatched=unmatched,
+        stage_rule=rule,
+        notes=notes,
+    )
 
 
-RAW_TEXT = ("strategy", "ft_pair", "side", "ft_order_side", "order_type", "status", "order_id",
-            "stake_currency", "trading_mode")
+RAW_TEXT = (
+    "strategy",
+    "ft_pair",
+    "side",
+    "ft_order_side",
+    "order_type",
+    "status",
+    "order_id",
+    "stake_currency",
+    "trading_mode",
+)
 LEDGER_COLS = [f"l_{n}" for n, _ in LEDGER_FIELDS]
 RAW_COLS = [*BASE_COLS, "placed_ts", "filled_ts", "l_present", *LEDGER_COLS]
 _CSV_DTYPES: dict[str, Any] = {c: "category" for c in RAW_TEXT if c != "order_id"}
-_CSV_DTYPES.update({"order_id": object, "l_fee_currency": "category",
-                    "l_liquidity": "category", "l_runmode": "category",
-                    "l_intent": "category"})
+_CSV_DTYPES.update(
+    {
+        "order_id": object,
+        "l_fee_currency": "category",
+        "l_liquidity": "category",
+        "l_runmode": "category",
+        "l_intent": "category",
+    }
+)
 
 
 def _empty_raw() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c in RAW_TEXT else float)
-                         for c in RAW_COLS})
+    return pd.DataFrame({c: pd.Series(dtype=object if c in RAW_TEXT else float) for c in RAW_COLS})
 
 
 def _parse_csv(text_block: str) -> pd.DataFrame:
     import io
 
-    df = pd.read_csv(io.StringIO(text_block), header=None, names=RAW_COLS, dtype=_CSV_DTYPES,
-                     na_values=["", "null"], keep_default_na=False,
-                     true_values=["true", "t"], false_values=["false", "f"])
+    df = pd.read_csv(
+        io.StringIO(text_block),
+        header=None,
+        names=RAW_COLS,
+        dtype=_CSV_DTYPES,
+        na_values=["", "null"],
+        keep_default_na=False,
+        true_values=["true", "t"],
+        false_values=["false", "f"],
+    )
     if "l_over_budget" in df.columns:
         ob = df["l_over_budget"]
         df["l_over_budget"] = pd.to_numeric(
-            ob.astype(str).str.lower().map({"true": 1.0, "false": 0.0, "1.0": 1.0,
-                                            "0.0": 0.0, "1": 1.0, "0": 0.0}),
-            errors="coerce")
+            ob.astype(str)
+            .str.lower()
+            .map({"true": 1.0, "false": 0.0, "1.0": 1.0, "0.0": 0.0, "1": 1.0, "0": 0.0}),
+            errors="coerce",
+        )
     return df
 
 
-def _filters(pairs: Sequence[str], strategies: Sequence[str]) -> tuple[list[str],
-                                                                       dict[str, Any]]:
+def _filters(pairs: Sequence[str], strategies: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {}
     if pairs:
         where.append("o.ft_pair IN (" + ", ".join(f":p{i}" for i in range(len(pairs))) + ")")
         params.update({f"p{i}": p for i, p in enumerate(pairs)})
     if strategies:
-        where.append("t.strategy IN (" + ", ".join(f":s{i}" for i in range(len(strategies)))
-                     + ")")
+        where.append("t.strategy IN (" + ", ".join(f":s{i}" for i in range(len(strategies))) + ")")
         params.update({f"s{i}": s for i, s in enumerate(strategies)})
     return where, params
 
@@ -263,10 +346,18 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Sequence[str],
-                 lo: int | None, hi: int | None, total: int,
-                 progress: Callable[[int, int], None] | None, chunk_rows: int,
-                 finish: Callable[[pd.DataFrame], pd.DataFrame]) -> list[pd.DataFrame]:
+def _read_sqlite(
+    conn: Any,
+    use_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    lo: int | None,
+    hi: int | None,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    chunk_rows: int,
+    finish: Callable[[pd.DataFrame], pd.DataFrame],
+) -> list[pd.DataFrame]:
     """SQLite: numbers only per row; text columns come back as small integer codes.
 
     Building a Python string per row and column costs more than the query itself, so
@@ -283,35 +374,74 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
         ("stake_currency", "SELECT DISTINCT stake_currency FROM trades"),
     ):
         vocab[col] = sorted({str(r[0]) for r in conn.execute(text(sql)) if r[0] is not None})
-    rows = conn.execute(text(
-        "SELECT DISTINCT side, ft_order_side, order_type, status FROM orders")).all()
+    rows = conn.execute(
+        text("SELECT DISTINCT side, ft_order_side, order_type, status FROM orders")
+    ).all()
     for i, col in enumerate(("side", "ft_order_side", "order_type", "status")):
         vocab[col] = sorted({str(r[i]) for r in rows if r[i] is not None})
-    src = {"strategy": "t.strategy", "ft_pair": "t.pair", "stake_currency": "t.stake_currency",
-           "side": "o.side", "ft_order_side": "o.ft_order_side", "order_type": "o.order_type",
-           "status": "o.status"}
+    src = {
+        "strategy": "t.strategy",
+        "ft_pair": "t.pair",
+        "stake_currency": "t.stake_currency",
+        "side": "o.side",
+        "ft_order_side": "o.ft_order_side",
+        "order_type": "o.order_type",
+        "status": "o.status",
+    }
     cols = ["o.id", "o.ft_trade_id"]
     for col, expr in src.items():
         whens = " ".join(f"WHEN {_sql_str(v)} THEN {i}" for i, v in enumerate(vocab[col]))
         cols.append(f"CASE {expr} {whens} ELSE -1 END" if whens else "-1")
-    cols += ["o.ft_price", "o.price", "o.average", "o.amount", "o.ft_amount", "o.filled",
-             "o.funding_fee", _epoch("sqlite", "o.order_date"),
-             _epoch("sqlite", "o.order_filled_date"),
-             "(o.order_id LIKE 'dry\\_run\\_%' ESCAPE '\\')", "t.is_short", "t.fee_open",
-             "t.fee_close"]
-    names = ["id", "ft_trade_id", *src, "ft_price", "price", "average", "amount", "ft_amount",
-             "filled", "funding_fee", "placed_ts", "filled_ts", "dry_id", "is_short",
-             "fee_open", "fee_close"]
+    cols += [
+        "o.ft_price",
+        "o.price",
+        "o.average",
+        "o.amount",
+        "o.ft_amount",
+        "o.filled",
+        "o.funding_fee",
+        _epoch("sqlite", "o.order_date"),
+        _epoch("sqlite", "o.order_filled_date"),
+        "(o.order_id LIKE 'dry\\_run\\_%' ESCAPE '\\')",
+        "t.is_short",
+        "t.fee_open",
+        "t.fee_close",
+    ]
+    names = [
+        "id",
+        "ft_trade_id",
+        *src,
+        "ft_price",
+        "price",
+        "average",
+        "amount",
+        "ft_amount",
+        "filled",
+        "funding_fee",
+        "placed_ts",
+        "filled_ts",
+        "dry_id",
+        "is_short",
+        "fee_open",
+        "fee_close",
+    ]
     where, params = _filters(pairs, strategies)
     where.append("o.id > :lo AND o.id <= :hi")
     # values are bound parameters; the CASE vocabularies are quoted by _sql_str
-    sql = text(f"SELECT {', '.join(cols)} FROM orders o "  # noqa: S608
-               f"JOIN trades t ON t.id = o.ft_trade_id WHERE {' AND '.join(where)}")
+    sql = text(
+        f"SELECT {', '.join(cols)} FROM orders o "  # noqa: S608
+        f"JOIN trades t ON t.id = o.ft_trade_id WHERE {' AND '.join(where)}"
+    )
     paths = ", ".join(f"'$.{n}'" for n, _ in LEDGER_FIELDS)
-    ledger_sql = (f"SELECT o.id, json_extract(cd.cd_value, {paths}) FROM orders o "  # noqa: S608
-                  "JOIN trade_custom_data cd ON cd.ft_trade_id = o.ft_trade_id "
-                  "AND cd.cd_key = (? || o.order_id) WHERE o.id > ? AND o.id <= ?"
-                  ) if use_ledger else ""
+    ledger_sql = (
+        (
+            f"SELECT o.id, json_extract(cd.cd_value, {paths}) FROM orders o "  # noqa: S608
+            "JOIN trade_custom_data cd ON cd.ft_trade_id = o.ft_trade_id "
+            "AND cd.cd_key = (? || o.order_id) WHERE o.id > ? AND o.id <= ?"
+        )
+        if use_ledger
+        else ""
+    )
     frames: list[pd.DataFrame] = []
     if lo is None or hi is None:
         return frames
@@ -323,11 +453,11 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
     start = int(lo) - 1
     while start < int(hi):
         values = {**params, "lo": start, "hi": start + chunk_rows}
-        tasks.append(([values[k] for k in positional],
-                      [LEDGER_KEY_PREFIX, start, start + chunk_rows]))
+        tasks.append(
+            ([values[k] for k in positional], [LEDGER_KEY_PREFIX, start, start + chunk_rows])
+        )
         start += chunk_rows
-    workers = min(len(tasks), max(1, (os.cpu_count() or 1)), 4) if total > 4 * chunk_rows \
-        else 1
+    workers = min(len(tasks), max(1, (os.cpu_count() or 1)), 4) if total > 4 * chunk_rows else 1
     done = 0
     if workers > 1:
         import concurrent.futures as cf
@@ -335,8 +465,10 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futs = [pool.submit(_sqlite_chunk, db_file, sql_text, ledger_sql, t, names, vocab,
-                                finish) for t in tasks]
+            futs = [
+                pool.submit(_sqlite_chunk, db_file, sql_text, ledger_sql, t, names, vocab, finish)
+                for t in tasks
+            ]
             for fut in futs:
                 df = fut.result()
                 frames.append(df)
@@ -353,16 +485,21 @@ def _read_sqlite(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: 
     return [f for f in frames if len(f)]
 
 
-def _sqlite_chunk(db_file: str, sql_text: str, ledger_sql: str,
-                  params: tuple[list[Any], list[Any]], names: list[str],
-                  vocab: dict[str, list[str]],
-                  finish: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+def _sqlite_chunk(
+    db_file: str,
+    sql_text: str,
+    ledger_sql: str,
+    params: tuple[list[Any], list[Any]],
+    names: list[str],
+    vocab: dict[str, list[str]],
+    finish: Callable[[pd.DataFrame], pd.DataFrame],
+) -> pd.DataFrame:
     """One id range: the orders as a float matrix (codes included), the ledger arrays of
     the same range, finished into order rows.  Runs in a worker process for big databases,
     so the per-row work is shared between cores."""
     import sqlite3
 
-    path = db_file[len("file:"):].split("?", 1)[0] if db_file.startswith("file:") else db_file
+    path = db_file[len("file:") :].split("?", 1)[0] if db_file.startswith("file:") else db_file
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         rows = con.execute(sql_text, params[0]).fetchall()
@@ -408,20 +545,38 @@ def _parse_arrays(texts: list[str]) -> pd.DataFrame:
     import io
 
     block = "\n".join(t[1:-1] for t in texts)
-    led = pd.read_csv(io.StringIO(block), header=None, names=LEDGER_COLS,
-                      na_values=["null"], keep_default_na=False,
-                      dtype={"l_fee_currency": "category", "l_liquidity": "category",
-                             "l_runmode": "category", "l_intent": "category"},
-                      true_values=["true"], false_values=["false"])
+    led = pd.read_csv(
+        io.StringIO(block),
+        header=None,
+        names=LEDGER_COLS,
+        na_values=["null"],
+        keep_default_na=False,
+        dtype={
+            "l_fee_currency": "category",
+            "l_liquidity": "category",
+            "l_runmode": "category",
+            "l_intent": "category",
+        },
+        true_values=["true"],
+        false_values=["false"],
+    )
     ob = led["l_over_budget"]
-    led["l_over_budget"] = pd.to_numeric(ob.map({True: 1.0, False: 0.0}), errors="coerce") \
-        if ob.dtype != float else ob
+    led["l_over_budget"] = (
+        pd.to_numeric(ob.map({True: 1.0, False: 0.0}), errors="coerce") if ob.dtype != float else ob
+    )
     return led
 
 
-def _read_copy(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Sequence[str],
-               total: int, progress: Callable[[int, int], None] | None, chunk_rows: int,
-               finish: Callable[[pd.DataFrame], pd.DataFrame]) -> list[pd.DataFrame]:
+def _read_copy(
+    conn: Any,
+    use_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    chunk_rows: int,
+    finish: Callable[[pd.DataFrame], pd.DataFrame],
+) -> list[pd.DataFrame]:
     """PostgreSQL (psycopg 3): ``COPY (query) TO STDOUT (FORMAT csv)``, parsed by pandas."""
     sql, params = build_query("postgresql", use_ledger, pairs, strategies, csv_columns=True)
     dbapi = conn.connection.dbapi_connection
@@ -443,7 +598,7 @@ def _read_copy(conn: Any, use_ledger: bool, pairs: Sequence[str], strategies: Se
                     pending = chunk
                     continue
                 buf.append(chunk[: cut + 1])
-                pending = chunk[cut + 1:]
+                pending = chunk[cut + 1 :]
                 lines += chunk.count("\n", 0, cut + 1)
                 if lines >= chunk_rows:
                     frames.append(finish(_parse_csv("".join(buf))))
@@ -466,10 +621,17 @@ def _pg_literal(cur: Any, value: Any) -> str:
     return pgsql.Literal(value).as_string(cur)
 
 
-def _read_rows(conn: Any, dialect: str, use_ledger: bool, pairs: Sequence[str],
-               strategies: Sequence[str], total: int,
-               progress: Callable[[int, int], None] | None, chunk_rows: int,
-               finish: Callable[[pd.DataFrame], pd.DataFrame]) -> list[pd.DataFrame]:
+def _read_rows(
+    conn: Any,
+    dialect: str,
+    use_ledger: bool,
+    pairs: Sequence[str],
+    strategies: Sequence[str],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    chunk_rows: int,
+    finish: Callable[[pd.DataFrame], pd.DataFrame],
+) -> list[pd.DataFrame]:
     """Any other SQLAlchemy dialect: plain streamed rows, JSON parsed in Python."""
     from sqlalchemy import text
 
@@ -494,9 +656,20 @@ def _chunk_frame(rows: Sequence[Any], names: list[str], dialect: str) -> pd.Data
     df = pd.DataFrame.from_records(rows, columns=names)
     if "l_json" in df.columns:
         df = _parse_json_column(df)
-    for col in ("strategy", "ft_pair", "side", "ft_order_side", "order_type", "status",
-                "stake_currency", "trading_mode", "l_fee_currency", "l_liquidity", "l_runmode",
-                "l_intent"):
+    for col in (
+        "strategy",
+        "ft_pair",
+        "side",
+        "ft_order_side",
+        "order_type",
+        "status",
+        "stake_currency",
+        "trading_mode",
+        "l_fee_currency",
+        "l_liquidity",
+        "l_runmode",
+        "l_intent",
+    ):
         if col in df.columns:
             df[col] = df[col].astype("category")
     for col in ("placed_ts", "filled_ts"):
@@ -537,8 +710,7 @@ STATUSES = ["filled", "partial", "cancelled", "open"]
 LIQUIDITY = ["", "maker", "taker"]
 
 
-def _codes(raw: pd.DataFrame, col: str, fn: Callable[[str], int], default: int = -1
-           ) -> np.ndarray:
+def _codes(raw: pd.DataFrame, col: str, fn: Callable[[str], int], default: int = -1) -> np.ndarray:
     """Integer code per row: ``fn`` applied once per distinct value of a text column."""
     n = len(raw)
     if col not in raw.columns:
@@ -556,6 +728,7 @@ def _from_codes(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
 
 def _text(raw: pd.DataFrame, col: str) -> pd.Categorical:
     """A text column as a categorical with '' for missing values (and 'None'/'nan')."""
+
     def clean(v: str) -> str:
         return "" if v in ("None", "nan", "<NA>") else v
 
@@ -568,8 +741,10 @@ def _text(raw: pd.DataFrame, col: str) -> pd.Categorical:
 def stage_rule(stage: str | None) -> str:
     if stage:
         return f"--stage {stage}"
-    return ("the ledger's runmode; else dry_run for Freqtrade's dry-run order ids "
-            "(dry_run_*) or a database name containing 'dryrun'; else live")
+    return (
+        "the ledger's runmode; else dry_run for Freqtrade's dry-run order ids "
+        "(dry_run_*) or a database name containing 'dryrun'; else live"
+    )
 
 
 def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -595,8 +770,11 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> pd.DataFrame:
     stays fast at millions of orders.  ``later_price`` is filled in by :func:`_combine`.
     """
     n = len(raw)
-    present = (pd.to_numeric(raw["l_present"], errors="coerce").fillna(0).to_numpy() == 1) \
-        if "l_present" in raw.columns else np.zeros(n, dtype=bool)
+    present = (
+        (pd.to_numeric(raw["l_present"], errors="coerce").fillna(0).to_numpy() == 1)
+        if "l_present" in raw.columns
+        else np.zeros(n, dtype=bool)
+    )
 
     def num(col: str) -> np.ndarray:
         if col not in raw.columns:
@@ -605,42 +783,56 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> pd.DataFrame:
 
     side_ix = {"buy": 0, "sell": 1}
     side = _codes(raw, "side", lambda v: side_ix.get(v.lower(), -1))
-    ft_side = _codes(raw, "ft_order_side",
-                     lambda v: {"buy": 0, "sell": 1, "stoploss": 2}.get(v.lower(), -1))
+    ft_side = _codes(
+        raw, "ft_order_side", lambda v: {"buy": 0, "sell": 1, "stoploss": 2}.get(v.lower(), -1)
+    )
     short_raw = raw["is_short"]
     if short_raw.dtype == object or isinstance(short_raw.dtype, pd.CategoricalDtype):
         short_raw = short_raw.astype(str).str.lower().isin(["1", "true", "t", "1.0"])
     is_short = pd.to_numeric(short_raw, errors="coerce").fillna(0).to_numpy() != 0
     entry_side = np.where(is_short, 1, 0)
     # the exchange side; else Freqtrade's buy/sell; else (a stop-loss) the exit side
-    side = np.where(side >= 0, side,
-                    np.where((ft_side == 0) | (ft_side == 1), ft_side, 1 - entry_side))
+    side = np.where(
+        side >= 0, side, np.where((ft_side == 0) | (ft_side == 1), ft_side, 1 - entry_side)
+    )
     l_intent = _codes(raw, "l_intent", lambda v: {"entry": 0, "exit": 1}.get(v, -1))
-    intent = np.where(l_intent >= 0, l_intent,
-                      np.where((ft_side != 2) & (side == entry_side), 0, 1))
+    intent = np.where(
+        l_intent >= 0, l_intent, np.where((ft_side != 2) & (side == entry_side), 0, 1)
+    )
 
     filled = num("filled")
     amount = num("amount")
     amount = np.where(np.isfinite(amount), amount, num("ft_amount"))
-    filled = np.where(np.isfinite(filled), filled,
-                      np.where(present, np.nan_to_num(num("l_filled_amount")), 0.0))
+    filled = np.where(
+        np.isfinite(filled), filled, np.where(present, np.nan_to_num(num("l_filled_amount")), 0.0)
+    )
     average = num("average")
     l_fill = num("l_fill_price")
     price = num("price")
-    fill_price = np.where(np.isfinite(average) & (average > 0), average,
-                          np.where(present & np.isfinite(l_fill), l_fill,
-                                   np.where(filled > 0, price, np.nan)))
+    fill_price = np.where(
+        np.isfinite(average) & (average > 0),
+        average,
+        np.where(present & np.isfinite(l_fill), l_fill, np.where(filled > 0, price, np.nan)),
+    )
 
-    status_raw = _codes(raw, "status", lambda v: {
-        "open": 3, "canceled": 2, "cancelled": 2, "expired": 2, "rejected": 2}.get(
-            v.lower(), 0))
+    status_raw = _codes(
+        raw,
+        "status",
+        lambda v: {"open": 3, "canceled": 2, "cancelled": 2, "expired": 2, "rejected": 2}.get(
+            v.lower(), 0
+        ),
+    )
     remaining = np.nan_to_num(amount) - np.nan_to_num(filled)
     has_fill = filled > 0
     status = np.where(
-        status_raw == 3, 3,
-        np.where(status_raw == 2, np.where(has_fill, 1, 2),
-                 np.where(has_fill, np.where(remaining > 1e-9 * np.maximum(amount, 1e-12),
-                                             1, 0), 2)))
+        status_raw == 3,
+        3,
+        np.where(
+            status_raw == 2,
+            np.where(has_fill, 1, 2),
+            np.where(has_fill, np.where(remaining > 1e-9 * np.maximum(amount, 1e-12), 1, 0), 2),
+        ),
+    )
 
     # fees: the ledger's absolute fee (stake currency, or base currency converted at the
     # fill price); otherwise the trade's fee rate times the filled notional (estimated)
@@ -649,16 +841,21 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> pd.DataFrame:
     l_fee = num("l_fee_cost")
     fee_ccy = _cat(raw, "l_fee_currency")
     stake = _cat(raw, "stake_currency")
-    ccys = sorted({str(c) for c in fee_ccy.cat.categories} | {str(c) for c in
-                                                                stake.cat.categories}
-                  | {str(c).split("/", 1)[0] for c in pair.cat.categories})
+    ccys = sorted(
+        {str(c) for c in fee_ccy.cat.categories}
+        | {str(c) for c in stake.cat.categories}
+        | {str(c).split("/", 1)[0] for c in pair.cat.categories}
+    )
     cix = {c: i for i, c in enumerate(ccys)}
     fee_c = _codes(raw, "l_fee_currency", lambda v: cix.get(v, -1), -2)
     stake_c = _codes(raw, "stake_currency", lambda v: cix.get(v, -1), -3)
     base_c = _codes(raw, "ft_pair", lambda v: cix.get(v.split("/", 1)[0], -1), -4)
     has_fee = present & np.isfinite(l_fee)
-    fee_ledger = np.where(has_fee & (fee_c == stake_c), l_fee,
-                          np.where(has_fee & (fee_c == base_c), l_fee * fill_price, np.nan))
+    fee_ledger = np.where(
+        has_fee & (fee_c == stake_c),
+        l_fee,
+        np.where(has_fee & (fee_c == base_c), l_fee * fill_price, np.nan),
+    )
     rate = np.where(intent == 0, num("fee_open"), num("fee_close"))
     fee_est = np.where(has_fill, rate * notional, np.nan)
     fee = np.where(np.isfinite(fee_ledger), fee_ledger, fee_est)
@@ -674,42 +871,46 @@ def _finish(raw: pd.DataFrame, *, url: str, stage: str | None) -> pd.DataFrame:
         if "dry_id" in raw.columns:
             dry_id = pd.to_numeric(raw["dry_id"], errors="coerce").fillna(0).to_numpy() == 1
         else:
-            dry_id = raw["order_id"].astype(str).str.startswith("dry_run_").to_numpy(
-                dtype=bool)
+            dry_id = raw["order_id"].astype(str).str.startswith("dry_run_").to_numpy(dtype=bool)
         runmode = _codes(raw, "l_runmode", lambda v: stages.index(v) if v in stages else -1)
-        stage_c = np.where(runmode >= 0, runmode,
-                           np.where(dry_id | dry_name, stages.index("dry_run"),
-                                    stages.index("live")))
+        stage_c = np.where(
+            runmode >= 0,
+            runmode,
+            np.where(dry_id | dry_name, stages.index("dry_run"), stages.index("live")),
+        )
     liquidity = _codes(raw, "l_liquidity", lambda v: {"maker": 1, "taker": 2}.get(v, 0), 0)
-    frame = pd.DataFrame({
-        "strategy": _text(raw, "strategy"),
-        "pair": _text(raw, "ft_pair"),
-        "side": _from_codes(side, SIDES),
-        "intent": _from_codes(intent, INTENTS),
-        "order_type": _text(raw, "order_type"),
-        "stage": _from_codes(stage_c, stages),
-        "trade_id": pd.to_numeric(raw["ft_trade_id"], errors="coerce"),
-        "row_id": pd.to_numeric(raw["id"], errors="coerce"),
-        "order_id": raw["order_id"] if "order_id" in raw.columns else "",
-        "status": _from_codes(status, STATUSES),
-        "amount": amount,
-        "filled": filled,
-        "requested_price": num("ft_price"),
-        "fill_price": fill_price,
-        "decision_price": np.where(present, num("l_decision_price"), np.nan),
-        "arrival_mid": np.where(present, num("l_arrival_mid"), np.nan),
-        "spread_cost_bps": np.where(present, num("l_spread_cost_bps"), np.nan),
-        "fee": fee,
-        "fee_estimated": fee_estimated,
-        "liquidity": _from_codes(liquidity, LIQUIDITY),
-        "funding": np.nan_to_num(num("funding_fee")),
-        "budget_bps": np.where(present, num("l_slippage_budget_bps"), np.nan),
-        "over_budget": np.where(present, num("l_over_budget"), np.nan),
-        # SQLite's julianday() carries ~10 us of float noise: keep milliseconds
-        "placed_ts": np.round(num("placed_ts"), 3),
-        "filled_ts": np.round(num("filled_ts"), 3),
-        "has_ledger": present,
-    }, index=raw.index)
+    frame = pd.DataFrame(
+        {
+            "strategy": _text(raw, "strategy"),
+            "pair": _text(raw, "ft_pair"),
+            "side": _from_codes(side, SIDES),
+            "intent": _from_codes(intent, INTENTS),
+            "order_type": _text(raw, "order_type"),
+            "stage": _from_codes(stage_c, stages),
+            "trade_id": pd.to_numeric(raw["ft_trade_id"], errors="coerce"),
+            "row_id": pd.to_numeric(raw["id"], errors="coerce"),
+            "order_id": raw["order_id"] if "order_id" in raw.columns else "",
+            "status": _from_codes(status, STATUSES),
+            "amount": amount,
+            "filled": filled,
+            "requested_price": num("ft_price"),
+            "fill_price": fill_price,
+            "decision_price": np.where(present, num("l_decision_price"), np.nan),
+            "arrival_mid": np.where(present, num("l_arrival_mid"), np.nan),
+            "spread_cost_bps": np.where(present, num("l_spread_cost_bps"), np.nan),
+            "fee": fee,
+            "fee_estimated": fee_estimated,
+            "liquidity": _from_codes(liquidity, LIQUIDITY),
+            "funding": np.nan_to_num(num("funding_fee")),
+            "budget_bps": np.where(present, num("l_slippage_budget_bps"), np.nan),
+            "over_budget": np.where(present, num("l_over_budget"), np.nan),
+            # SQLite's julianday() carries ~10 us of float noise: keep milliseconds
+            "placed_ts": np.round(num("placed_ts"), 3),
+            "filled_ts": np.round(num("filled_ts"), 3),
+            "has_ledger": present,
+        },
+        index=raw.index,
+    )
     # a cancelled protective stop-loss is not an unfilled intent: no opportunity cost
     frame["later_price"] = np.nan
     frame["opp_covered"] = ft_side == 2
@@ -732,9 +933,10 @@ def later_fill_price(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     cancelled = np.isin(status, ["cancelled", "partial"])
     if not cancelled.any():
         return out, covered
-    filled_rows = df.loc[(df["filled"] > 0) & df["fill_price"].notna(),
-                         ["trade_id", "side", "placed_ts", "filled_ts", "fill_price",
-                          "decision_price"]]
+    filled_rows = df.loc[
+        (df["filled"] > 0) & df["fill_price"].notna(),
+        ["trade_id", "side", "placed_ts", "filled_ts", "fill_price", "decision_price"],
+    ]
     left = df.loc[cancelled, ["trade_id", "side", "placed_ts"]].copy()
     left["_row"] = np.flatnonzero(cancelled)
     right = filled_rows.copy()
@@ -748,10 +950,12 @@ def later_fill_price(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     left["side"] = left["side"].astype(str)
     right["side"] = right["side"].astype(str)
     left = left.sort_values("t", kind="stable")
-    right = right.sort_values("t", kind="stable")[["trade_id", "side", "t", "fill_price",
-                                                   "decision_price"]]
-    merged = pd.merge_asof(left, right, on="t", by=["trade_id", "side"], direction="forward",
-                           allow_exact_matches=False)
+    right = right.sort_values("t", kind="stable")[
+        ["trade_id", "side", "t", "fill_price", "decision_price"]
+    ]
+    merged = pd.merge_asof(
+        left, right, on="t", by=["trade_id", "side"], direction="forward", allow_exact_matches=False
+    )
     rows = merged["_row"].to_numpy()
     out[rows] = merged["fill_price"].to_numpy(dtype=float)
     covered[rows] = merged["decision_price"].notna().to_numpy()
@@ -767,10 +971,11 @@ def lookup_order_ids(url: str, row_ids: Sequence[int]) -> dict[int, str]:
     try:
         with engine.connect() as conn:
             stmt = text("SELECT id, order_id FROM orders WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True))
+                bindparam("ids", expanding=True)
+            )
             ids = list(row_ids)
             for i in range(0, len(ids), 500):
-                for rid, oid in conn.execute(stmt, {"ids": ids[i:i + 500]}):
+                for rid, oid in conn.execute(stmt, {"ids": ids[i : i + 500]}):
                     out[int(rid)] = str(oid)
     finally:
         engine.dispose()

@@ -226,9 +226,7 @@ class OrderJournal:
             row = s.scalars(select(OrderIntent).filter_by(client_order_id=cid)).first()
             return Intent.of(row) if row is not None else None
 
-    def pending(
-        self, pair: str | None = None, statuses: Iterable[str] = PENDING
-    ) -> list[Intent]:
+    def pending(self, pair: str | None = None, statuses: Iterable[str] = PENDING) -> list[Intent]:
         """This strategy's placements that may still hold an order Freqtrade does not know."""
         with self._sessions() as s:
             q = select(OrderIntent).filter(

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +59,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+
+from freqtrade_exec_ext.timeutil import as_utc, naive_utc
 
 TABLE = "exec_ext_run_sessions"
 #: a heartbeat is written at most this often
@@ -134,16 +136,8 @@ class RunSession(SessionInfo):
         return tuple(h for h in self.api_host.split(",") if h)
 
 
-def _naive(when: datetime) -> datetime:
-    if when.tzinfo is None:
-        raise ValueError("session times must be aware (UTC) datetimes")
-    return when.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+_naive = naive_utc
+_aware = as_utc
 
 
 class SessionRecorder:

@@ -32,15 +32,14 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 
 from freqtrade_exec_ext import compat
-from freqtrade_exec_ext.calibration.backtest import BacktestModel, cancels, stake_ratio  # [calib]
-from freqtrade_exec_ext.calibration.model import ModelError  # [calib]
+from freqtrade_exec_ext.calibration import backtest as calib  # [calib] the execution model
+from freqtrade_exec_ext.compat.ops import FLATTEN_REASON, OpsRuntime
 from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.strategy import binding, overrides, startup
@@ -108,7 +107,9 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_decider = Decider(self)
         self.exec_ext_recorder = FillRecorder(self)
         self.exec_ext_live_services = LiveServices(self)
-        self.exec_ext_model = _backtest_model(contract, path, config)  # [calib] None: flat
+        self.exec_ext_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
+        self.exec_ext_model = calib.BacktestModel.for_contract(  # [calib] None: backtest_bps
+            contract, path, config, OperationalException)
         startup.apply_contract_settings(self, config, want, env=os.environ, argv=sys.argv)
         if self._xm_mode in LIVE_MODES:
             self.exec_ext_live_services.install_hooks()
@@ -197,22 +198,12 @@ class ExecutionMixin(SettingsHook):
             c.sizing.min_stake,
             c.sizing.max_stake,
         )
-        for line in self.exec_ext_model.lines() if self.exec_ext_model else ():  # [calib]
-            logger.info(line)  # [calib]
-        if mode in SIM_MODES and self.exec_ext_model is None:  # [calib] else the model's lines
-            logger.info(
-                "exec_ext backtest model: %s bps adverse slippage charged on limit entries and "
-                "on limit exits by signal/custom exit (custom_entry_price/custom_exit_price); "
-                "NOT modelled: stop-loss, ROI, market and forced fills (callbacks cannot move "
-                "them), partial fills, queue position, maker/taker fees (one fee rate), "
-                "spread/book-walk/funding pre-trade checks (no historical order book)",
-                c.slippage.backtest_bps,
-            )
+        if mode in SIM_MODES:  # [calib] what the backtest models, and from what
+            for line in calib.startup_lines(self.exec_ext_model, c.slippage.backtest_bps):
+                logger.info(line)  # [calib]
         if mode in LEDGER_FILE_MODES:
-            results = self.config.get("exportdirectory") or (
-                Path(self.config.get("user_data_dir", "user_data")) / "backtest_results"
-            )
-            path = self.exec_ext_recorder.open_file(Path(results), type(self).__name__)
+            results = compat.backtest_results_dir(self.config)
+            path = self.exec_ext_recorder.open_file(results, type(self).__name__)
             logger.info("exec_ext: execution ledger -> %s", path)
         self.exec_ext_decisions.clear()
         self.exec_ext_recorder.reset()
@@ -220,12 +211,18 @@ class ExecutionMixin(SettingsHook):
             self.exec_ext_live_services.start_guard()
         if mode in LIVE_MODES:
             self.exec_ext_live_services.start_session(self.clock())
+            self.exec_ext_ops = OpsRuntime(self, self._xc)
+            self.exec_ext_ops.start(self.clock())
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        if self.exec_ext_ops is not None:
+            self.exec_ext_ops.loop(utc(current_time) or self.clock())
         self.exec_ext_live_services.heartbeat(utc(current_time) or self.clock())
         self.exec_ext_live_services.reconcile()
 
     def exec_ext_bot_stopping(self) -> None:
+        if self.exec_ext_ops is not None:
+            self.exec_ext_ops.stop()
         self.exec_ext_live_services.stop_session(self.clock())
         self.exec_ext_recorder.close()
 
@@ -271,10 +268,9 @@ class ExecutionMixin(SettingsHook):
         **kwargs: Any,
     ) -> float:
         try:
-            stake = self.exec_ext_risk.stake(pair, min_stake, max_stake, leverage)
-            if self.exec_ext_model is not None:  # [calib] a modelled partial fill
-                stake *= stake_ratio(self.exec_ext_decisions.pending.get(pair))  # [calib]
-            return stake
+            d = self.exec_ext_decisions.pending.get(pair)  # [calib] a modelled partial fill
+            ratio = calib.stake_ratio(self.exec_ext_model, d)  # [calib]
+            return self.exec_ext_risk.stake(pair, min_stake, max_stake, leverage) * ratio  # [calib]
         except Exception:  # fail closed: no stake, no trade
             logger.exception("exec_ext: custom_stake_amount failed for %s; skipping entry", pair)
             return 0.0
@@ -326,9 +322,9 @@ class ExecutionMixin(SettingsHook):
         exit_tag: str | None,
         **kwargs: Any,
     ) -> float:
-        return self.exec_ext_decider.exit_price(
-            pair, trade, proposed_rate, exit_tag, now=utc(current_time)  # [calib] now
-        )
+        if self.exec_ext_ops is not None and exit_tag == FLATTEN_REASON:
+            return float(self.exec_ext_ops.flatten_price(pair, bool(trade.is_short), proposed_rate))
+        return self.exec_ext_decider.exit_price(pair, trade, proposed_rate, exit_tag)
 
     # ------------------------------------------------------------------ pre-trade checks
     def confirm_trade_entry(
@@ -345,6 +341,11 @@ class ExecutionMixin(SettingsHook):
     ) -> bool:
         if self.exec_ext_decider.refused(pair, side, amount, rate):
             return False
+        halt = self.exec_ext_ops.entry_refusal() if self.exec_ext_ops is not None else None
+        if halt:  # the kill switch allows no entry
+            self.exec_ext_decisions.pending.pop(pair, None)
+            self.exec_ext_ops.on_rejection(halt, pair)
+            return False
         if not self.exec_ext_live():
             return True  # no historical order book: the book checks are live/dry-run only
         verdict = self.exec_ext_decider.checks(pair, side, amount)
@@ -358,6 +359,8 @@ class ExecutionMixin(SettingsHook):
                 )
             return True
         self.exec_ext_decisions.pending.pop(pair, None)
+        if self.exec_ext_ops is not None:
+            self.exec_ext_ops.on_rejection(verdict.code)
         self.exec_ext_notify(
             f"{self._xc.strategy_id} entry rejected {pair} {side} amount={amount:g} "
             f"rate={rate:g}: {verdict}"
@@ -375,7 +378,9 @@ class ExecutionMixin(SettingsHook):
 
     def exec_ext_forced_exit(self, trade: Any) -> str | None:
         """An exit the mixin asks Freqtrade for (through ``custom_exit``): a partial entry
-        below min_fill_ratio, or an exit cancelled at a ladder step."""
+        below min_fill_ratio, an exit cancelled at a ladder step, the kill switch's FLATTEN."""
+        if self.exec_ext_ops is not None and self.exec_ext_ops.exit_reason():
+            return str(self.exec_ext_ops.exit_reason())
         return self.exec_ext_timeouts.discard_reason(trade) or self.exec_ext_repricer.pending_exit(
             trade
         )
@@ -438,9 +443,11 @@ class ExecutionMixin(SettingsHook):
     def check_entry_timeout(
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
+        if self.exec_ext_ops is not None and self.exec_ext_ops.cancel_entries():
+            return True  # the kill switch allows no entry: open entry orders go
+        if calib.cancels(self.exec_ext_model, self.exec_ext_decisions.entry(trade)):  # [calib]
+            return True  # [calib] the model says this entry would not have filled
         try:
-            if self.exec_ext_model is not None and cancels(self.exec_ext_decisions.entry(trade)):
-                return True  # [calib] the model says this entry would not have filled
             return self.exec_ext_timeouts.entry(
                 pair, trade, order, utc(current_time) or self.clock()
             )
@@ -451,6 +458,8 @@ class ExecutionMixin(SettingsHook):
     def check_exit_timeout(
         self, pair: str, trade: Any, order: Any, current_time: datetime, **kwargs: Any
     ) -> bool:
+        if self.exec_ext_ops is not None and self.exec_ext_ops.cancel_exits():
+            return True  # kill switch FLATTEN: placed again at the book of the moment
         try:
             return self.exec_ext_timeouts.exit(
                 pair, trade, order, utc(current_time) or self.clock()
@@ -468,6 +477,8 @@ class ExecutionMixin(SettingsHook):
         try:
             if mode != RunMode.HYPEROPT:
                 record = self.exec_ext_recorder.on_fill(trade, order, current_time, live)
+                if record is not None and live and self.exec_ext_ops is not None:
+                    self.exec_ext_ops.on_fill(record)
                 if record is not None and live and record.intent == "exit" and not trade.is_open:
                     self.exec_ext_decisions.save(trade, "exit", None)
                 if record is not None and record.over_budget:
@@ -485,11 +496,3 @@ class ExecutionMixin(SettingsHook):
 
 
 ExecutionMixin.exec_ext_base = ExecutionMixin
-
-
-def _backtest_model(contract: Any, path: Path, config: dict[str, Any]) -> Any:  # [calib]
-    """Backtests: the contract's slippage.backtest_model (None without one)."""
-    try:
-        return BacktestModel.for_contract(contract, path, config)
-    except ModelError as exc:
-        raise OperationalException(f"ExecutionMixin: slippage.backtest_model: {exc}") from None

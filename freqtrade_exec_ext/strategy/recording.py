@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,14 +29,12 @@ from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord, s
 from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 from freqtrade_exec_ext.strategy.context import Decision
 from freqtrade_exec_ext.strategy.legs import STOP_REASONS
+from freqtrade_exec_ext.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
 
 
-def utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+utc = as_utc
 
 
 def num(x: Any) -> float | None:

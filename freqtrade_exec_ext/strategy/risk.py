@@ -92,10 +92,14 @@ class RiskAdapter:
             price, current_rate, bool(trade.is_short), float(trade.leverage or 1.0)
         )
 
+    def _say_once(self, key: str) -> bool:
+        if key in self._said:
+            return False
+        self._said.add(key)
+        return True
+
     def note_stop_clamp(self, pair: str, ratio: float, theirs: float, ours: float) -> None:
-        key = f"stop:{pair}"
-        if key not in self._said:
-            self._said.add(key)
+        if self._say_once(f"stop:{pair}"):
             logger.warning(
                 "exec_ext: %s: the strategy's custom_stoploss %.4g (stop %.8g) is looser than "
                 "the contract's stop %.8g (stop_loss.stoploss %s); the contract's applies",
@@ -120,18 +124,25 @@ class RiskAdapter:
         )
         low = max(_num(min_stake) or 0.0, 0.0)
         if room <= 0 or room < low:
-            logger.info(
-                "exec_ext: %s position add of %.2f skipped: %s: %s",
-                trade.pair,
-                add,
-                checks.POSITION_ADD_OVER_SIZING,
-                why,
-            )
+            # the strategy may ask on every candle: said once per trade
+            if self._say_once(f"add-skip:{trade.id}"):
+                logger.info(
+                    "exec_ext: %s position add of %.2f skipped: %s: %s (said once per trade)",
+                    trade.pair,
+                    add,
+                    checks.POSITION_ADD_OVER_SIZING,
+                    why,
+                )
             return None
         if add > room:
-            logger.info(
-                "exec_ext: %s position add cut from %.2f to %.2f: %s", trade.pair, add, room, why
-            )
+            if self._say_once(f"add-cut:{trade.id}"):
+                logger.info(
+                    "exec_ext: %s position add cut from %.2f to %.2f: %s",
+                    trade.pair,
+                    add,
+                    room,
+                    why,
+                )
             add = room
         try:  # no order without its bound
             s.exec_ext_market.decision_price(trade.pair)

@@ -170,7 +170,8 @@ def test_a_new_backtest_run_draws_from_the_start(model_file, str001_contract_pat
     c = c.model_copy(update={"slippage": c.slippage.model_copy(
         update={"backtest_model": str(model_file)})})
     m = BacktestModel.for_contract(c, str001_contract_path, {"runmode": "hyperopt"})
-    m._candles = type("Fixed", (), {"at": lambda self, pair, when: candle(D * 0.999, D * 1.001)})()
+    fixed = candle(D * 0.999, D * 1.001)
+    m._candles = type("Fixed", (), {"after": lambda self, pair, when: fixed})()
 
     def epoch():
         t0 = datetime(2025, 10, 1, tzinfo=UTC)

@@ -10,6 +10,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 SNAPSHOT = r"""
 import json, sys
 def snap():
@@ -45,7 +49,10 @@ MODULES = [
 
 def _run(*modules: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", SNAPSHOT, *modules], check=False, capture_output=True, text=True,
+        [sys.executable, "-c", SNAPSHOT, *modules],
+        check=False,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]

@@ -478,7 +478,7 @@ def test_model_documents_every_field() -> None:
     from freqtrade_exec_ext.contract import field_docs
 
     rows = field_docs()
-    assert len(rows) == 40  # slippage.backtest_model (calibration)
+    assert len(rows) == 47  # 46 + slippage.backtest_model (calibration)
     for path, _type, _default, allowed, _unit, desc in rows:
         assert allowed and desc, path
     assert isinstance(RiskContract.model_fields["slippage"].annotation, type)
@@ -502,6 +502,13 @@ def test_yaml_11_number_forms_are_refused_with_one_line(text):
 def test_plain_decimal_and_exponent_numbers_are_read(text):
     raw = MINIMAL_TEXT.replace("initial_capital: 500", f"initial_capital: {text}")
     assert parse_contract(parse_yaml_text(raw.encode(), "c.yaml")).capital.initial_capital == 1000
+
+
+@pytest.mark.parametrize("text", ["-8e-2", "-0.8e-1", "-8.0e-2"])
+def test_small_exponent_numbers_are_read(text):
+    """YAML 1.1 resolves '-8e-2' (no dot) to text; the contract reads it as the number."""
+    raw = MINIMAL_TEXT.replace("stoploss: -0.08", f"stoploss: {text}")
+    assert parse_contract(parse_yaml_text(raw.encode(), "c.yaml")).stop_loss.stoploss == -0.08
 
 
 @pytest.mark.parametrize("text", ["yes", "no", "on", "off", "Yes", "y"])

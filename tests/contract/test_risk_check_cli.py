@@ -14,6 +14,8 @@ import pytest
 from freqtrade_exec_ext.cli.main import main
 from freqtrade_exec_ext.contract.docs import render_table
 
+pytestmark = pytest.mark.slow
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -21,7 +23,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         check=False,
         text=True,
-        timeout=60,
+        timeout=180,
         env={**os.environ, "COLUMNS": "120"},
     )
 

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from support import make_order, make_trade
+
 from freqtrade_exec_ext.execution.ledger import FillRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,16 +116,7 @@ def record_sessions(
 
 def _order(side: str, oid: str, when: datetime, *, status: str = "closed",
            filled: float = 1.0, price: float = 100.0) -> Any:  # fmt: skip
-    from freqtrade.persistence import Order
-
-    kind = "stop_loss_limit" if side == "stoploss" else "limit"
-    return Order(
-        ft_order_side=side, ft_pair="BTC/USDT", ft_is_open=False, ft_amount=1.0,
-        ft_price=price, order_id=oid, status=status, symbol="BTC/USDT", order_type=kind,
-        side="sell" if side != "buy" else "buy", price=price,
-        average=price if filled else None, amount=1.0, filled=filled,
-        remaining=1.0 - filled, order_date=when, order_filled_date=when if filled else None,
-    )  # fmt: skip
+    return make_order(side, oid, when, status=status, filled=filled, price=price)
 
 
 def build_stage_db(
@@ -170,11 +163,7 @@ def build_stage_db(
         is_open = idx >= closed_trades
         rejected_here = idx >= closed_trades + open_trades
         opened = naive + timedelta(minutes=10 * (2 * idx + 1))
-        trade = Trade(
-            pair="BTC/USDT", base_currency="BTC", stake_currency="USDT", exchange="binance",
-            stake_amount=100.0, amount=1.0, open_rate=100.0, open_date=opened, fee_open=0.001,
-            fee_close=0.001, is_open=is_open, strategy="STR001", timeframe=5,
-        )  # fmt: skip
+        trade = make_trade(open_date=opened, is_open=is_open)
         buy = next_id("buy")
         status, filled = ("rejected", 0.0) if rejected_here else ("closed", 1.0)
         trade.orders.append(_order("buy", buy, opened, status=status, filled=filled))

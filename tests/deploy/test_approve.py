@@ -239,23 +239,17 @@ def test_another_paper_database_is_not_the_approved_evidence(project, capsys):
 def _keep_paper_running(project: Path, *, rejected: bool) -> None:
     """The paper bot runs on after the approval: a new session and a new trade."""
     from deploytools import _engine, contract_sha
-    from freqtrade.persistence import Order, Trade, init_db
+    from freqtrade.persistence import Trade, init_db
+    from support import make_order, make_trade
 
     db = project / "user_data/STR-001.paper.sqlite"
     start = datetime(2026, 1, 21, 9, 0, tzinfo=UTC)
     init_db(f"sqlite:///{db}")
     when = (start + timedelta(minutes=20)).replace(tzinfo=None)
-    trade = Trade(pair="BTC/USDT", base_currency="BTC", stake_currency="USDT",
-                  exchange="binance", stake_amount=100.0, amount=1.0, open_rate=100.0,
-                  open_date=when, fee_open=0.001, fee_close=0.001, is_open=True,
-                  strategy="STR001", timeframe=5)  # fmt: skip
-    trade.orders.append(Order(
-        ft_order_side="buy", ft_pair="BTC/USDT", ft_is_open=rejected, ft_amount=1.0,
-        ft_price=100.0, order_id="dry_run_buy_BTC/USDT_later", symbol="BTC/USDT",
-        order_type="limit", side="buy", price=100.0, amount=1.0,
+    trade = make_trade(open_date=when)
+    trade.orders.append(make_order(
+        "buy", "dry_run_buy_BTC/USDT_later", when, ft_is_open=rejected,
         status="rejected" if rejected else "closed", filled=0.0 if rejected else 1.0,
-        remaining=1.0 if rejected else 0.0, order_date=when,
-        order_filled_date=None if rejected else when,
     ))  # fmt: skip
     Trade.session.add(trade)
     Trade.commit()

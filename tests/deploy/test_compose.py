@@ -12,6 +12,8 @@ import pytest
 import yaml
 from deploytools import COMPOSE_SCHEMA, DEPLOYMENT, deploy, make_ready, secrets_file
 
+pytestmark = pytest.mark.slow
+
 VARIANTS = [
     ("testnet", ()),
     ("testnet", ("--exchange", "local")),
@@ -54,7 +56,7 @@ def compose_config(folder: Path) -> subprocess.CompletedProcess[str]:
         cwd=folder,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         env={"PATH": "/usr/bin:/bin", "HOME": str(folder)},
     )
 

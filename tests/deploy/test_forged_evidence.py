@@ -187,22 +187,15 @@ def test_paper_sessions_on_an_earlier_contract_do_not_count(project, capsys):
 
 def test_orders_outside_the_recorded_sessions_disagree_with_them(project, capsys):
     """Trades merged in from another run: the database disagrees with its sessions."""
-    from freqtrade.persistence import Order, Trade, init_db
+    from freqtrade.persistence import Trade, init_db
+    from support import make_order, make_trade
 
     make_testnet_db(project)
     make_paper_db(project, closed_trades=2)
     init_db(f"sqlite:///{project / PAPER_DB}")
     when = (START - timedelta(days=30)).replace(tzinfo=None)
-    trade = Trade(pair="BTC/USDT", base_currency="BTC", stake_currency="USDT",
-                  exchange="binance", stake_amount=100.0, amount=1.0, open_rate=100.0,
-                  open_date=when, fee_open=0.001, fee_close=0.001, is_open=True,
-                  strategy="STR001", timeframe=5)  # fmt: skip
-    trade.orders.append(Order(
-        ft_order_side="buy", ft_pair="BTC/USDT", ft_is_open=False, ft_amount=1.0,
-        ft_price=100.0, order_id="dry_run_buy_BTC/USDT_elsewhere", symbol="BTC/USDT",
-        order_type="limit", side="buy", price=100.0, amount=1.0, status="closed",
-        filled=1.0, remaining=0.0, order_date=when, order_filled_date=when,
-    ))  # fmt: skip
+    trade = make_trade(open_date=when)
+    trade.orders.append(make_order("buy", "dry_run_buy_BTC/USDT_elsewhere", when))
     Trade.session.add(trade)
     Trade.commit()
     Trade.session.remove()

@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 from deploytools import DEPLOYMENT, REPO, deploy, run_cli
+from support import free_port
 
 from freqtrade_exec_ext.localex.daemon import admin_headers, read_token_file
 
@@ -42,10 +42,6 @@ DATADIR = REPO / "user_data/data/binance"
 KEY_VARS = ("FREQTRADE__EXCHANGE__KEY", "FREQTRADE__EXCHANGE__SECRET")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env() -> dict[str, str]:
@@ -165,7 +161,7 @@ class Bot:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
-    def wait(self, what: str, check, timeout: float = 60.0) -> Any:
+    def wait(self, what: str, check, timeout: float = 240.0) -> Any:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             assert self.proc.poll() is None, f"bot exited:\n{self.log.read_text()[-3000:]}"
@@ -351,7 +347,9 @@ def test_generated_configs_run_in_freqtrade_and_the_kill_switch_works(
         paper.wait(
             "a few bot loops",
             lambda: (
-                paper.log.read_text().count("exec_ext") > 0
+                # the worker logs this on its first loop (the API answers before it)
+                "Changing state to: RUNNING" in paper.log.read_text()
+                and paper.log.read_text().count("exec_ext") > 0
                 and paper.api("GET", "show_config")["dry_run"] is True
                 and paper.api("GET", "whitelist")["whitelist"] == ["BTC/USDT", "ETH/USDT"]
             ),

@@ -19,6 +19,7 @@ from deploytools import (
 )
 
 BASE_FILES = {
+    "monitoring",
     ".env.example",
     "Dockerfile",
     "Dockerfile.dockerignore",

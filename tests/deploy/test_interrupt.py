@@ -105,7 +105,7 @@ def test_what_a_killed_deploy_leaves_is_removed_by_the_next_run(deployed, tmp_pa
     project = deployed
     proc, tmp = held_deploy(project, tmp_path)
     proc.kill()  # SIGKILL cannot be handled: the temporary folder stays
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=180)
     assert leftovers(project) == [tmp.name] and (tmp / ".env").exists()
     assert deploy(project, "testnet") == 0
     assert leftovers(project) == []

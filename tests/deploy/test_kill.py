@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from deploytools import deploy, run_cli
+from support import free_port
 
 USER, PASSWORD = "ops", "correct horse battery"
 
@@ -201,11 +202,7 @@ def test_password_is_never_sent_in_clear_to_another_host(creds, capsys):
 
 
 def test_an_unreachable_bot_is_a_failure_not_a_traceback(creds, capsys):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     assert run_cli("kill", "STR-001", "--stage", "live", "--url", f"http://127.0.0.1:{port}") == 1
     err = capsys.readouterr().err
     assert "FAILED bot identity: GET /api/v1/show_config:" in err

@@ -32,7 +32,7 @@ def test_generated_deployments_validate_clean(project, capsys, stage):
     capsys.readouterr()
     rc, err, out = validate(project, capsys)
     assert (rc, err) == (0, [])
-    assert out.startswith(f"OK: {project / DEPLOYMENT} (STR-001, stage {stage}): 7 files scanned")
+    assert out.startswith(f"OK: {project / DEPLOYMENT} (STR-001, stage {stage}): 12 files scanned")
 
 
 def test_planted_secrets_are_caught_one_line_each_without_showing_them(project, capsys):

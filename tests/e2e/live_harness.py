@@ -15,11 +15,12 @@ import json
 import logging
 import secrets
 import sys
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from support import FakeClock
 
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
@@ -34,27 +35,8 @@ CONTRACT = REPO / ".crypto" / "knowledge" / "strategies" / "STR-001" / "risk-ass
 FIVE_MIN_MS = 300_000
 
 
-class VirtualClock:
-    """Wall clock plus an offset that only moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-        self.slept: list[float] = []  # Freqtrade's retry back-offs
-
-    def ms(self) -> int:
-        return int(time.time() * 1000) + self.offset_ms
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.ms() / 1000, tz=UTC)
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
-
-    def align(self, seconds_into_candle: float, candle_ms: int = FIVE_MIN_MS) -> None:
-        """Move forward to ``seconds_into_candle`` after the start of a candle."""
-        pos = self.ms() % candle_ms
-        want = int(seconds_into_candle * 1000)
-        self.offset_ms += (want - pos) % candle_ms
+# wall clock plus an offset that only moves forward (the suite's one fake clock)
+VirtualClock = FakeClock
 
 
 def _patch_time(mocker: Any, clock: VirtualClock) -> None:

@@ -10,6 +10,8 @@ from freqtrade_exec_ext.strategy.mixin import DISCARD_KEY, EXIT_PARTIAL_BELOW_MI
 
 from .test_e2e_live_lifecycle import assert_ledger_matches_venue
 
+pytestmark = pytest.mark.slow
+
 ENTRY = "POST /api/v3/order"
 
 

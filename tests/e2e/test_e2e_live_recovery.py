@@ -13,6 +13,8 @@ import pytest
 
 from .test_e2e_live_lifecycle import assert_ledger_matches_venue
 
+pytestmark = pytest.mark.slow
+
 ENTRY = "POST /api/v3/order"
 LOOKUP = "GET /api/v3/order"
 

@@ -16,6 +16,8 @@ import pytest
 
 from freqtrade_exec_ext.execution import ladder, pricing
 
+pytestmark = pytest.mark.slow
+
 ENTRY = "POST /api/v3/order"
 LOOP_S = 5  # Freqtrade's process_throttle_secs in the shipped config
 TEST_STRATEGIES = Path(__file__).resolve().parents[1] / "mixin" / "strategies"

@@ -111,8 +111,9 @@ def test_book_too_thin_gives_a_clear_answer(spot_books: list[dict]) -> None:
     assert est.slippage_bps is None
     assert est.filled_quote == pytest.approx(visible)
     assert est.shortfall_quote == pytest.approx(5_000_000 - visible)
-    reasons = judge(est, CostLimits(max_spread_bps=10, max_entry_bps=15))
-    assert any(r.startswith("book too thin") and "5,000,000.00" in r for r in reasons)
+    failed = judge(est, CostLimits(max_spread_bps=10, max_entry_bps=15))
+    thin = next(v for v in failed if v.code == "BOOK_TOO_THIN")
+    assert thin.numbers["stake"] == 5_000_000 and thin.numbers["visible"] == pytest.approx(visible)
 
 
 def test_sell_side_walks_the_bids(spot_books: list[dict]) -> None:
@@ -126,11 +127,11 @@ def test_sell_side_walks_the_bids(spot_books: list[dict]) -> None:
 def test_judge_names_each_broken_limit() -> None:
     book = {"bids": [[99.0, 10.0]], "asks": [[101.0, 1.0], [103.0, 100.0]]}
     est = estimate_entry_cost(book, 500.0, budget_bps=50)
-    reasons = judge(est, CostLimits(max_spread_bps=100, max_entry_bps=50))
-    assert len(reasons) == 3
-    assert reasons[0].startswith("spread 200.00 bps > max_spread_bps 100")
-    assert "estimated slippage" in reasons[1] and "> max_entry_bps 50" in reasons[1]
-    assert reasons[2].startswith("depth within 50 bps 0.00 < 500.00")
+    failed = judge(est, CostLimits(max_spread_bps=100, max_entry_bps=50))
+    assert [v.code for v in failed] == ["SPREAD_TOO_WIDE", "SLIPPAGE_TOO_HIGH", "DEPTH_TOO_LOW"]
+    assert str(failed[0]) == "SPREAD_TOO_WIDE: spread_bps=200, max=100"
+    assert failed[1].numbers["est_slippage_bps"] > 50 and failed[1].numbers["max"] == 50
+    assert failed[2].numbers["depth"] == 0 and failed[2].numbers["need"] == 500
     ok = judge(estimate_entry_cost(book, 50.0, budget_bps=150), CostLimits(300, 150))
     assert ok == []
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import FakeClock
 
 from freqtrade_exec_ext.localex.server import LocalExchange
 
@@ -60,17 +61,6 @@ def rising_candle() -> datetime:
     return RISING_CANDLE
 
 
-class FakeClock:
-    """Wall clock of the venue under test, in ms; tests move it by hand."""
-
-    def __init__(self, start_ms: int) -> None:
-        self.t = start_ms
-
-    def __call__(self) -> int:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += int(seconds * 1000)
 
 
 START_MS = 1_900_000_200_000 - 1_900_000_200_000 % 300_000 + 1_000  # 1 s into a candle

@@ -15,6 +15,8 @@ import pytest
 from freqtrade_exec_ext.localex import book as bm
 from freqtrade_exec_ext.localex import ccxt_urls
 
+pytestmark = pytest.mark.slow
+
 M5 = 300_000
 
 

@@ -13,6 +13,8 @@ import pytest
 from freqtrade_exec_ext.localex import ccxt_urls
 from freqtrade_exec_ext.localex.server import LocalExchange
 
+pytestmark = pytest.mark.slow
+
 SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"
 
 

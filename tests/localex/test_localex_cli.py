@@ -15,13 +15,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
+from support import free_port
 
 from freqtrade_exec_ext.localex import ccxt_urls
+
+pytestmark = pytest.mark.slow
 
 KEY_VARS = (
     "LOCALEX_API_KEY",
@@ -43,16 +47,13 @@ def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
         env=env if env is not None else _env(),
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port
 
 
 def _get(url: str, token: str | None = None) -> Any:
@@ -72,7 +73,12 @@ def test_start_serves_in_background_and_stop_stops_it(tmp_path, repo_datadir) ->
     port = _free_port()
     pidfile = tmp_path / "lx.pid"
     common = ["--datadir", str(repo_datadir), "--pidfile", str(pidfile)]
-    started = _cli("start", "--port", str(port), *common, cwd=tmp_path)
+    # asked for a moment about 150 s ahead of the wall clock's phase in its 5m candle: the
+    # replay starts up to 5 min earlier (the served candles stay on 5m boundaries) and says so
+    phase = (time.time() + 150) % 300
+    asked = datetime(2025, 12, 1, tzinfo=UTC) + timedelta(seconds=phase)
+    start_at = ["--start-at", asked.isoformat(timespec="seconds")]
+    started = _cli("start", "--port", str(port), *common, *start_at, cwd=tmp_path)
     try:
         assert started.returncode == 0, started.stderr
         url = started.stdout.strip()  # stdout is the URL only: URL=$(... exchange start)
@@ -83,6 +89,9 @@ def test_start_serves_in_background_and_stop_stops_it(tmp_path, repo_datadir) ->
         first, how = started.stderr.splitlines()[:2]
         assert first.startswith(f"local exchange on {url}: market data only; trading disabled")
         assert how.startswith("to trade: set FREQTRADE__EXCHANGE__KEY and ")
+        note = next(x for x in started.stderr.splitlines() if x.startswith("note: --start-at"))
+        assert f"--start-at {asked.isoformat(timespec='seconds')}: replay starts at " in note
+        assert "served candles must open on whole 5m boundaries" in note
         client = _client(url, secrets.token_hex(32), secrets.token_hex(32))
         with pytest.raises(ccxt.AuthenticationError, match="-2015"):
             client.fetch_balance()

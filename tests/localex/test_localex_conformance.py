@@ -33,6 +33,7 @@ from typing import Any
 
 import ccxt
 import pytest
+from support import FakeClock
 
 from freqtrade_exec_ext.localex import ccxt_urls, replay, routes
 from freqtrade_exec_ext.localex import gateway as gw
@@ -40,6 +41,8 @@ from freqtrade_exec_ext.localex.api_usdm import BRACKETS
 from freqtrade_exec_ext.localex.server import LocalExchange
 from freqtrade_exec_ext.localex.trading import Order, TradingEngine
 from freqtrade_exec_ext.localex.urls import REST_GROUPS
+
+pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "binance-rest"
 SPOT, PERP, ETH_PERP = "BTC/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"
@@ -182,12 +185,7 @@ class Recorder:
 # ---------------------------------------------------------------- the venue under test
 
 
-class Clock:
-    def __init__(self, t: int) -> None:
-        self.t = t
-
-    def __call__(self) -> int:
-        return self.t
+Clock = FakeClock
 
 
 @dataclass

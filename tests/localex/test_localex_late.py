@@ -199,7 +199,7 @@ def _below_bid(client: ccxt.binance, symbol: str) -> float:
     return float(client.price_to_precision(symbol, bid * 0.99))
 
 
-def _wait_late(venue: LocalExchange, n: int, timeout: float = 30.0) -> list[dict]:
+def _wait_late(venue: LocalExchange, n: int, timeout: float = 120.0) -> list[dict]:
     assert venue.gateway is not None
     deadline = time.monotonic() + timeout
     while len(venue.gateway.late.log) < n:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -45,10 +46,41 @@ def test_clock_maps_start_at_to_now_and_runs_at_speed() -> None:
     clock = clock_at(start)
     assert clock.offset_ms % M5 == 0
     assert clock.served_now(WALL) == WALL
-    # same phase inside the 5m candle as the wall clock
+    # same phase inside the 5m candle as the wall clock: inside the asked time's candle
     assert clock.data_now(WALL) == int(start.timestamp() * 1000) + 150_000
+    assert replay.start_note(clock) == (
+        "--start-at 2025-09-02T00:00:00+00:00: replay starts at 2025-09-02T00:02:30+00:00, "
+        "2m30s later, inside the same candle: served candles must open on whole 5m "
+        "boundaries (the largest timeframe in the datadir), so the data time keeps the wall "
+        "clock's position inside one"
+    )
     fast = clock_at(start, speed=60)
     assert fast.data_now(WALL + 10_000) - fast.data_now(WALL) == 600_000
+
+
+def test_start_at_is_never_skipped_and_the_rounding_is_explained() -> None:
+    """As in the issue: 1h files in the folder, the wall clock 7m30s into its hour, asked
+    for 21:00:00.  The replay used to start at 21:07:30, a candle after the asked moment (a
+    missed signal); now it starts an hour earlier and says when it gets there."""
+    hourly = replace(make_series(), base_ms=3_600_000)
+    asked = datetime(2025, 9, 1, 21, 0, tzinfo=UTC)
+    clock = replay.make_clock([make_series(), hourly], WALL, start_at=asked)
+    start = clock.data_now(WALL)
+    assert clock.offset_ms % 3_600_000 == 0
+    assert start == int(datetime(2025, 9, 1, 20, 7, 30, tzinfo=UTC).timestamp() * 1000)
+    assert replay.start_note(clock) == (
+        "--start-at 2025-09-01T21:00:00+00:00: replay starts at 2025-09-01T20:07:30+00:00 and "
+        "reaches it in 52m30s (speed 1): served candles must open on whole 1h boundaries (the "
+        "largest timeframe in the datadir), so the data time keeps the wall clock's position "
+        "inside one; use --speed to get there sooner, or keep only smaller timeframes in the "
+        "datadir"
+    )
+    # asked exactly where the wall clock's phase lands: no note
+    on_phase = replay.make_clock(
+        [make_series()], WALL, start_at=datetime(2025, 9, 1, 21, 7, 30, tzinfo=UTC)
+    )
+    assert replay.start_note(on_phase) is None
+    assert replay.start_note(replay.make_clock([make_series()], WALL)) is None
 
 
 def test_default_start_leaves_history_behind_now() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from support import FakeClock
 
 PAIR = "BTC/USDT"
 
@@ -27,16 +28,16 @@ def book(bid: float, ask: float, size: float = 50.0, levels: int = 10, tick: flo
     }
 
 
-class _Clock:
-    offset_s = 0.0
+# the wall clock plus an offset (the suite's one fake clock)
+CLOCK = FakeClock()
 
 
 class FakeDatetime(datetime):
-    """``datetime`` whose ``now()`` runs ``_Clock.offset_s`` ahead of the wall clock."""
+    """``datetime`` whose ``now()`` runs ``CLOCK``'s offset ahead of the wall clock."""
 
     @classmethod
     def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        return datetime.now(tz) + timedelta(seconds=_Clock.offset_s)
+        return datetime.now(tz) + timedelta(milliseconds=CLOCK.offset_ms)
 
 
 class Harness:
@@ -55,7 +56,7 @@ class Harness:
         self.strategy_path = strategy_path
         self.book = book(99.99, 100.01)
         self.close = 100.0
-        _Clock.offset_s = 0.0
+        CLOCK.offset_ms = 0
         self.sent: list[str] = []
         exms = "freqtrade.exchange.exchange.Exchange"
         harness = self
@@ -98,7 +99,7 @@ class Harness:
         self.bot = self.make_bot()
 
     def candles(self, n: int = 60) -> pd.DataFrame:
-        now = datetime.now(UTC) + timedelta(seconds=_Clock.offset_s)
+        now = CLOCK.now()
         last = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5)
         dates = pd.date_range(end=last, periods=n, freq="5min", tz="UTC")
         c = self.close
@@ -141,14 +142,14 @@ class Harness:
         return self.bot
 
     def advance(self, seconds: float) -> None:
-        _Clock.offset_s = seconds
+        CLOCK.offset_ms = int(seconds * 1000)
 
     def align(self, seconds_into_candle: float, candle_s: int = 300) -> float:
         """Move the clock to ``seconds_into_candle`` after the next candle start; return the
         offset to add to later ``advance`` calls."""
         now = datetime.now(UTC).timestamp()
         base = (candle_s - now % candle_s) + seconds_into_candle
-        _Clock.offset_s = base
+        CLOCK.offset_ms = int(base * 1000)
         return base
 
     def step(self, n: int = 1) -> None:
@@ -163,4 +164,4 @@ class Harness:
 
     def close_bot(self) -> None:
         self.bot.cleanup()
-        _Clock.offset_s = 0.0
+        CLOCK.offset_ms = 0

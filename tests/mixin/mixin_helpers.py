@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+import support
 
 REPO = Path(__file__).resolve().parents[2]
 DATADIR = REPO / "user_data" / "data" / "binance"
@@ -17,13 +17,7 @@ PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
 
 def write_contract(root: Path, str001_contract_path: Path, **sections: dict[str, Any]) -> Path:
     """STR-001's contract with some sections changed, under ``root/.crypto/...``."""
-    data = yaml.safe_load(str001_contract_path.read_text())
-    for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
-    path = root / ".crypto" / "knowledge" / "strategies" / "STR-001" / "risk-assessment.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return support.write_contract(root, sections, base=str001_contract_path)
 
 
 def base_config(

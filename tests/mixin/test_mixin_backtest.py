@@ -10,6 +10,8 @@ from mixin_helpers import base_config, run_backtest, write_contract
 from freqtrade_exec_ext.contract import load_contract
 from freqtrade_exec_ext.store.ledger_files import read_jsonl
 
+pytestmark = pytest.mark.slow
+
 TIMERANGE = "20251001-20251201"
 
 
@@ -92,3 +94,17 @@ def test_backtest_entries_never_exceed_the_entry_budget(runs):
                 assert r.slippage_decision_bps <= budget + 1e-6
 
 
+
+
+def test_limits_act_without_enable_protections(localex, tmp_path, str001_contract_path):
+    """No --enable-protections: the contract's limits still lock, as they would live."""
+    contract = write_contract(tmp_path, str001_contract_path, limits={"daily_loss_limit": 0.001})
+    cfg = base_config(
+        localex.base_url, tmp_path / "user_data", exec_ext={"risk_contract": str(contract)}
+    )
+    assert "enable_protections" not in cfg
+    results, bt = run_backtest(cfg, tmp_path, timerange="20251001-20251101")
+    assert bt.config["enable_protections"] is True
+    daily = [lock for lock in results["locks"] if "realized loss today" in lock["reason"]]
+    assert daily, results["locks"]
+    assert all(lock["pair"] == "*" for lock in daily)

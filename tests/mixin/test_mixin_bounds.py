@@ -8,6 +8,8 @@ import logging
 import pytest
 from mixin_helpers import base_config, run_backtest
 
+pytestmark = pytest.mark.slow
+
 
 class _Collect(logging.Handler):
     def __init__(self) -> None:

@@ -8,6 +8,8 @@ from mixin_helpers import base_config, write_contract
 
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def harness(localex, mocker, tmp_path, test_strategies):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 from mixin_helpers import REPO, base_config, run_backtest, write_contract
 
+pytestmark = pytest.mark.slow
+
 FUT_PAIRS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT"]
 
 

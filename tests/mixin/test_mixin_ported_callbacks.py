@@ -5,9 +5,12 @@ Real backtests on the shipped Binance candles, judged from Freqtrade's own expor
 
 from __future__ import annotations
 
+import pytest
 from mixin_helpers import base_config, run_backtest, write_contract
 
 from freqtrade_exec_ext.store.ledger_files import read_jsonl
+
+pytestmark = pytest.mark.slow
 
 TIMERANGE = "20251001-20251201"
 

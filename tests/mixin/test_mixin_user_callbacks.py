@@ -12,6 +12,8 @@ from mixin_helpers import base_config, run_backtest
 
 from freqtrade_exec_ext.store.ledger_files import read_jsonl
 
+pytestmark = pytest.mark.slow
+
 
 def test_user_overrides_run_inside_the_limits_in_a_backtest(
     localex, tmp_path, test_strategies, str001_contract_path

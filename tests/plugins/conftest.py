@@ -7,17 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-
-
-def deep_update(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_update(out[key], value)
-        else:
-            out[key] = value
-    return out
+from support import write_contract
 
 
 @pytest.fixture
@@ -26,12 +16,7 @@ def make_project(tmp_path: Path, str001_contract_path: Path) -> Callable[..., Pa
     ``changes`` applied) and ``<tmp>/user_data``; return the user_data dir."""
 
     def make(changes: dict[str, Any] | None = None, strategy_id: str = "STR-001") -> Path:
-        data = yaml.safe_load(str001_contract_path.read_text(encoding="utf-8"))
-        data = deep_update(data, changes or {})
-        data["strategy_id"] = strategy_id
-        folder = tmp_path / ".crypto/knowledge/strategies" / strategy_id
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "risk-assessment.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+        write_contract(tmp_path, changes, strategy_id=strategy_id, base=str001_contract_path)
         user_data = tmp_path / "user_data"
         user_data.mkdir(exist_ok=True)
         return user_data

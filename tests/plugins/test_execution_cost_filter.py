@@ -87,16 +87,17 @@ def test_removes_each_pair_for_its_own_reason(project: Path, ft_config, caplog) 
     kept = flt.filter_pairlist(list(BOOKS), {})
     assert kept == ["BTC/USDT"]
     text = caplog.text
-    assert "Removed ETH/USDT from whitelist: spread 20.00 bps > max_spread_bps 10" in text
-    assert "Removed SOL/USDT from whitelist: book too thin: only 400.00 of stake 1,000.00" in text
-    assert "Removed XRP/USDT from whitelist: depth within 15 bps" in text
+    # the mixin's reason codes, with the numbers behind them
+    assert "Removed ETH/USDT from whitelist: SPREAD_TOO_WIDE: spread_bps=20, max=10" in text
+    assert "Removed SOL/USDT from whitelist: BOOK_TOO_THIN: stake=1000, visible=400" in text
+    assert "Removed XRP/USDT from whitelist: DEPTH_TOO_LOW: depth_within_bps=15" in text
 
 
 def test_unreachable_book_removes_the_pair(project: Path, ft_config, caplog) -> None:
     caplog.set_level(logging.INFO)
     flt = _filter(ft_config(project), fail={"BTC/USDT"})
     assert "BTC/USDT" not in flt.filter_pairlist(["BTC/USDT"], {})
-    assert "order book unavailable (ConnectionError" in caplog.text
+    assert "BOOK_UNAVAILABLE: error=ConnectionError" in caplog.text
 
 
 def test_sort_by_cost_ranks_cheapest_first(project: Path, ft_config) -> None:
@@ -148,6 +149,47 @@ def test_declares_parameters_like_builtin_pairlists() -> None:
         assert spec["type"] in ("number", "string", "option", "boolean", "list")
         assert spec["description"] and spec["help"]
     assert ExecutionCostFilter.description()
+
+
+def test_declared_defaults_are_the_defaults_in_effect(project: Path, ft_config) -> None:
+    """available_parameters() and the filter read one model: what the UI shows is what runs."""
+    from freqtrade_exec_ext.plugins.execution_cost_filter import ExecutionCostFilter
+
+    declared = ExecutionCostFilter.available_parameters()
+    flt = _filter(ft_config(project))
+    in_effect = {
+        "order_book_depth": flt._depth_levels,
+        "sort_by_cost": flt._sort,
+        "backtest_mode": flt._backtest_mode,
+        "proxy_lookback_candles": flt._lookback,
+        "min_depth_multiple": flt._limits.min_depth_multiple,
+    }
+    assert {k: declared[k]["default"] for k in in_effect} == in_effect
+    assert declared["backtest_mode"]["options"] == ["candle_proxy", "pass"]
+    # unset limits fall back to the contract, which the UI says with a None default
+    assert all(declared[k]["default"] is None for k in ("max_spread_bps", "max_entry_bps"))
+    assert flt._limits.max_spread_bps == 10 and flt._limits.max_entry_bps == 15
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"order_book_depth": 0}, "order_book_depth: .* was 0 .allowed: a number >= 1 and <= 5000"),
+        (
+            {"backtest_mode": "live"},
+            "backtest_mode: .* was 'live' .allowed: one of candle_proxy, pass",
+        ),
+        ({"max_spred_bps": 3}, "unknown parameter 'max_spred_bps' .allowed: backtest_mode, "),
+        ({"sort_by_cost": "yes"}, "sort_by_cost: .* was 'yes' .allowed: true or false"),
+        ({"max_entry_bps": True}, "max_entry_bps: .* was True .allowed: a number > 0"),
+    ],
+)
+def test_bad_parameter_is_one_line_naming_it(project: Path, ft_config, params, message) -> None:
+    from freqtrade.exceptions import OperationalException
+
+    with pytest.raises(OperationalException, match=f"^ExecutionCostFilter: {message}") as err:
+        _filter(ft_config(project), params)
+    assert "\n" not in str(err.value)
 
 
 def test_backtest_uses_only_candles_before_the_start(

@@ -18,17 +18,36 @@ from report_helpers import run_report
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PLOTS = ("slippage-per-pair", "slippage-vs-size", "cost-over-time", "maker-share")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="chromium not installed (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium not installed (apt-get install chromium)"
+    ),
+]
 
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp / 'profile'}", "--window-size=1400,2400",
-         "--virtual-time-budget=15000", *args],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp / 'profile'}",
+            "--window-size=1400,2400",
+            "--virtual-time-budget=15000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
@@ -38,8 +57,8 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     pos, idat = 8, b""
     width = height = bpp = 0
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, ctype = struct.unpack(">IIBB", body[:10])
             assert depth == 8 and ctype in (2, 6)
@@ -53,7 +72,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     prev = bytearray(stride)
     for y in range(height):
         ftype = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b = prev[i]
@@ -96,7 +115,7 @@ def test_html_report_renders_its_charts_in_chromium(ledger_db, tmp_path, capsys)
     non_white = 0
     for row in rows[::8]:
         for x in range(0, width * bpp, bpp * 4):
-            px = row[x:x + 3]
+            px = row[x : x + 3]
             colours.add(px)
             non_white += px != b"\xff\xff\xff"
     sampled = len(rows[::8]) * len(range(0, width * bpp, bpp * 4))
