@@ -244,13 +244,24 @@ class OrderCandles:
             volume=df["volume"].to_numpy(float), timeframe_s=tf_s,
         )
 
-    def at(self, pair: str, when: datetime) -> Any:
-        """The candle containing ``when`` (features.Candle), None when unknown."""
+    def _get(self, pair: str) -> CandleSeries | None:
         if pair not in self._series:
             try:
                 self._series[pair] = self._load(pair)
             except Exception:  # noqa: BLE001 - no candle: the model draws unconditioned
                 self._series[pair] = None
-        s = self._series[pair]
+        return self._series[pair]
+
+    def at(self, pair: str, when: datetime) -> Any:
+        """The candle containing ``when`` (features.Candle), None when unknown."""
+        s = self._get(pair)
         i = s.index_at(when) if s is not None else None
         return None if s is None or i is None else s.candle(i)
+
+    def after(self, pair: str, when: datetime) -> Any:
+        """The candle after the one containing ``when`` (the order candle of a signal)."""
+        s = self._get(pair)
+        i = s.index_at(when) if s is not None else None
+        if s is None or i is None or i + 1 >= len(s.start_s):
+            return None
+        return s.candle(i + 1)

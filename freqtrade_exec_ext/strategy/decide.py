@@ -83,7 +83,7 @@ class Decider:
                 if d is not None:  # a ladder step's order, or a refusal (price None)
                     book.pending[pair] = d
                     return float(placed) if placed is not None else proposed
-            d = self.new_entry(pair, proposed, entry_tag, is_short, now)  # [calib] now
+            d = self.new_entry(pair, proposed, entry_tag, is_short)
             if trade is None:
                 book.pending[pair] = d
                 if s.exec_ext_live():
@@ -110,8 +110,7 @@ class Decider:
         return proposed
 
     def new_entry(
-        self, pair: str, proposed: float, entry_tag: str | None, is_short: bool,
-        now: datetime | None = None,
+        self, pair: str, proposed: float, entry_tag: str | None, is_short: bool
     ) -> Decision:
         """A new entry decision with its first price; raises BoundUnknown."""
         s = self._s
@@ -131,14 +130,15 @@ class Decider:
             best_ask=d.best_ask,
             backtest_bps=bt_bps,
         )
-        model = s.exec_ext_model  # [calib] backtests: the execution model's price and fill
-        plan = model and model.entry(pair, leg.side, proposed, d.decision_price, now, s.timeframe)
-        if plan:  # [calib] an entry that will not fill rests where its candle never trades
+        model, signal = s.exec_ext_model, s.exec_ext_market.signal_candle  # [calib] backtests
+        plan = model and model.entry(pair, leg.side, proposed, d.decision_price, signal(pair),
+                                     s.timeframe)  # [calib] the execution model's fill
+        if plan:  # [calib] (a non-zero bt_bps: the ledger records the charge)
             price, bt_bps = plan.price, plan.charged_bps or 1e-9  # [calib]
-        if not plan or plan.fills:  # [calib]
+        if not plan or plan.fills:  # [calib] no fill: it rests where its candle never trades
             price = leg.clamp(price, d.decision_price, s.exec_ext_market.tick(pair))
-        model_plan = plan.as_ctx() if plan else None  # [calib]
-        return d.with_(price=price, last_order_price=price, bt_bps=bt_bps, model=model_plan)
+        return d.with_(price=price, last_order_price=price, bt_bps=bt_bps,
+                       model=plan.as_ctx() if plan else None)  # [calib]
 
     def refused(self, pair: str, side: str, amount: float, rate: float) -> bool:
         """Whether custom_entry_price could not bound this entry (said in the log and a
@@ -191,10 +191,7 @@ class Decider:
             return checks.Verdict(False, checks.CHECK_FAILED, {"reason": repr(exc)})
 
     # ---------------------------------------------------------------- exits
-    def exit_price(
-        self, pair: str, trade: Any, proposed: float, exit_tag: str | None,
-        now: datetime | None = None,
-    ) -> float:
+    def exit_price(self, pair: str, trade: Any, proposed: float, exit_tag: str | None) -> float:
         s = self._s
         book = s.exec_ext_decisions
         leg = Leg.of(s.risk_contract, entry=False, is_short=bool(trade.is_short), reason=exit_tag)
@@ -209,9 +206,9 @@ class Decider:
                 d = _decided_now(d, proposed)
             if leg.is_stop:  # never hold a stop back for the budget
                 price = pricing.apply_slippage(leg.side, proposed, bt_bps)
-            elif s.exec_ext_model is not None:  # [calib] modelled (escalations included)
-                plan = s.exec_ext_model.exit(pair, leg.side, proposed, d.decision_price, now,
-                                             s.timeframe)  # [calib]
+            elif s.exec_ext_model is not None:  # [calib] modelled, escalations included
+                plan = s.exec_ext_model.exit(pair, leg.side, proposed, d.decision_price,
+                                             s.exec_ext_market.signal_candle(pair), s.timeframe)
                 price, bt_bps = plan.price, plan.charged_bps or 1e-9  # [calib]
             else:
                 price = pricing.limit_price(
