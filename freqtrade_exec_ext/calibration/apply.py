@@ -28,19 +28,13 @@ give the same fills and prices.  Nothing here knows Freqtrade.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from freqtrade_exec_ext.calibration import stats
-from freqtrade_exec_ext.calibration.features import (
-    Candle,
-    CandleSeries,
-    participation_pct,
-    through_bps,
-)
+from freqtrade_exec_ext.calibration.features import Candle, participation_pct, through_bps
 from freqtrade_exec_ext.calibration.model import Bin, Cell, ExecutionModel, load
 
 PARK_BPS = 10.0  # a "no fill" entry rests this far beyond the candle's range
@@ -285,31 +279,6 @@ def beyond_candle_bps(
     else:
         lo, hi = (d - candle.high) / d * 1e4, (d - candle.low) / d * 1e4
     return float(np.mean(charged - np.clip(charged, lo, hi)))
-
-
-class CandleLookup:
-    """The candle an order is placed in, from a pair's full candle frame (columns date,
-    open, high, low, close, volume), arrays cached per pair."""
-
-    def __init__(self) -> None:
-        self._series: dict[str, tuple[int, CandleSeries]] = {}
-
-    def at(self, pair: str, frame: Any, when: datetime) -> Candle | None:
-        if frame is None or len(frame) < 2:
-            return None
-        cached = self._series.get(pair)
-        if cached is None or cached[0] != len(frame):
-            starts = frame["date"].dt.as_unit("s").astype("int64").to_numpy().astype(float)
-            step = int(np.median(np.diff(starts)))
-            series = CandleSeries(
-                start_s=starts, open=frame["open"].to_numpy(float),
-                high=frame["high"].to_numpy(float), low=frame["low"].to_numpy(float),
-                close=frame["close"].to_numpy(float), volume=frame["volume"].to_numpy(float),
-                timeframe_s=step,
-            )
-            cached = self._series[pair] = (len(frame), series)
-        i = cached[1].index_at(when)
-        return None if i is None else cached[1].candle(i)
 
 
 def startup_lines(costs: BacktestCosts) -> list[str]:
