@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from freqtrade_exec_ext import __version__
-from freqtrade_exec_ext.cli import deploy, exchange, ft, report, resume, risk
+from freqtrade_exec_ext.cli import calibrate, deploy, exchange, ft, report, resume, risk
 from freqtrade_exec_ext.cli.errors import CliError
 from freqtrade_exec_ext.contract import ContractError
 
-COMMAND_MODULES = (risk, exchange, deploy, report, resume, ft)
+COMMAND_MODULES = (risk, exchange, deploy, report, resume, calibrate, ft)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,6 +57,7 @@ def run_check(args: argparse.Namespace) -> int:
     from freqtrade_exec_ext.contract import field_docs, load_contract
 
     contract = load_contract(args.path)
+    model_line = _backtest_model_line(args.path, contract)
     if args.json:
         print(json.dumps(contract.normalized(), indent=2, sort_keys=False))
         return 0
@@ -79,9 +80,32 @@ def run_check(args: argparse.Namespace) -> int:
     Console(width=110).print(table)
     for line in _stop_lines(contract):
         print(line)
+    if model_line:
+        print(model_line)
     fingerprint = contract.fingerprint()[:12]
     print(f"OK: {args.path} is a valid version-1 risk contract (fingerprint {fingerprint})")
     return 0
+
+
+def _backtest_model_line(path: str, contract: Any) -> str:
+    """slippage.backtest_model must exist and be a model this package reads (exit 2)."""
+    value = contract.slippage.backtest_model
+    if not value:
+        return ""
+    from freqtrade_exec_ext.calibration.apply import model_path
+    from freqtrade_exec_ext.calibration.model import ModelError, load
+    from freqtrade_exec_ext.cli.errors import CliError
+
+    target = model_path(path, value)
+    try:
+        model = load(target)
+    except ModelError as exc:
+        raise CliError(f"{path}: slippage.backtest_model: {exc}") from None
+    p = model.provenance
+    return (
+        f"backtest model: {target} ({model.market}, {p.fills} fills, "
+        f"{p.period_start} .. {p.period_end})"
+    )
 
 
 def _stop_lines(contract: Any) -> list[str]:

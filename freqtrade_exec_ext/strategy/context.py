@@ -42,6 +42,7 @@ class Decision:
     pending_step: int | None = None  # an exit cancelled at a ladder step, to be placed again
     last_order_price: float | None = None  # the latest order's price (a ladder never steps back)
     refused: str | None = None  # why no order may go out for this entry (a reason code)
+    model: dict[str, Any] | None = None  # backtests: the execution model's plan [calib]
 
     def with_(self, **changes: Any) -> Decision:
         return replace(self, **changes)

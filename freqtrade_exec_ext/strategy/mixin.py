@@ -38,6 +38,7 @@ from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 
 from freqtrade_exec_ext import compat
+from freqtrade_exec_ext.calibration import backtest as calib  # [calib] the execution model
 from freqtrade_exec_ext.compat.ops import FLATTEN_REASON, OpsRuntime
 from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
 from freqtrade_exec_ext.contract import RiskContract
@@ -107,6 +108,8 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_recorder = FillRecorder(self)
         self.exec_ext_live_services = LiveServices(self)
         self.exec_ext_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
+        self.exec_ext_model = calib.BacktestModel.for_contract(  # [calib] None: backtest_bps
+            contract, path, config, OperationalException)
         startup.apply_contract_settings(self, config, want, env=os.environ, argv=sys.argv)
         if self._xm_mode in LIVE_MODES:
             self.exec_ext_live_services.install_hooks()
@@ -195,15 +198,9 @@ class ExecutionMixin(SettingsHook):
             c.sizing.min_stake,
             c.sizing.max_stake,
         )
-        if mode in SIM_MODES:
-            logger.info(
-                "exec_ext backtest model: %s bps adverse slippage charged on limit entries and "
-                "on limit exits by signal/custom exit (custom_entry_price/custom_exit_price); "
-                "NOT modelled: stop-loss, ROI, market and forced fills (callbacks cannot move "
-                "them), partial fills, queue position, maker/taker fees (one fee rate), "
-                "spread/book-walk/funding pre-trade checks (no historical order book)",
-                c.slippage.backtest_bps,
-            )
+        if mode in SIM_MODES:  # [calib] what the backtest models, and from what
+            for line in calib.startup_lines(self.exec_ext_model, c.slippage.backtest_bps):
+                logger.info(line)  # [calib]
         if mode in LEDGER_FILE_MODES:
             results = compat.backtest_results_dir(self.config)
             path = self.exec_ext_recorder.open_file(results, type(self).__name__)
@@ -270,7 +267,9 @@ class ExecutionMixin(SettingsHook):
         **kwargs: Any,
     ) -> float:
         try:
-            return self.exec_ext_risk.stake(pair, min_stake, max_stake, leverage)
+            d = self.exec_ext_decisions.pending.get(pair)  # [calib] a modelled partial fill
+            ratio = calib.stake_ratio(self.exec_ext_model, d)  # [calib]
+            return self.exec_ext_risk.stake(pair, min_stake, max_stake, leverage) * ratio  # [calib]
         except Exception:  # fail closed: no stake, no trade
             logger.exception("exec_ext: custom_stake_amount failed for %s; skipping entry", pair)
             return 0.0
@@ -445,6 +444,8 @@ class ExecutionMixin(SettingsHook):
     ) -> bool:
         if self.exec_ext_ops is not None and self.exec_ext_ops.cancel_entries():
             return True  # the kill switch allows no entry: open entry orders go
+        if calib.cancels(self.exec_ext_model, self.exec_ext_decisions.entry(trade)):  # [calib]
+            return True  # [calib] the model says this entry would not have filled
         try:
             return self.exec_ext_timeouts.entry(
                 pair, trade, order, utc(current_time) or self.clock()

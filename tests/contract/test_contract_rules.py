@@ -478,7 +478,7 @@ def test_model_documents_every_field() -> None:
     from freqtrade_exec_ext.contract import field_docs
 
     rows = field_docs()
-    assert len(rows) == 46
+    assert len(rows) == 47  # 46 + slippage.backtest_model (calibration)
     for path, _type, _default, allowed, _unit, desc in rows:
         assert allowed and desc, path
     assert isinstance(RiskContract.model_fields["slippage"].annotation, type)
