@@ -86,7 +86,10 @@ def model_path(contract_file: str | Path, value: str) -> Path:
 
 
 def load_for_backtest(
-    path: str | Path, *, backtest_fee: float | None, min_fill_ratio: float = 0.0,
+    path: str | Path,
+    *,
+    backtest_fee: float | None,
+    min_fill_ratio: float = 0.0,
     seed: int | None = None,
 ) -> BacktestCosts:
     """Read the model (ModelError, one line, when it cannot be used).
@@ -99,8 +102,12 @@ def load_for_backtest(
     fee = backtest_fee if backtest_fee is not None else (model.taker_fee_rate or 0.0)
     used = model.seed if seed is None else seed
     return BacktestCosts(
-        model=model, source=str(path), backtest_fee=float(fee), seed=used,
-        min_fill_ratio=min_fill_ratio, draws=Draws(used),
+        model=model,
+        source=str(path),
+        backtest_fee=float(fee),
+        seed=used,
+        min_fill_ratio=min_fill_ratio,
+        draws=Draws(used),
     )
 
 
@@ -175,7 +182,11 @@ def _slices(cell: Cell, b: Bin | None) -> list[float]:
 
 
 def _cost(
-    costs: BacktestCosts, cell: Cell, b: Bin | None, pair: str, candle: Candle | None,
+    costs: BacktestCosts,
+    cell: Cell,
+    b: Bin | None,
+    pair: str,
+    candle: Candle | None,
     notional: float | None,
 ) -> float:
     qs = _slices(cell, b)
@@ -186,8 +197,16 @@ def _cost(
 
 
 def _fallback(side: str, ref: float, bps: float, why: str) -> Plan:
-    return Plan(price=_adverse(side, ref, bps), fills=True, fill_ratio=1.0, cost_bps=bps,
-                charged_bps=bps, cell="", bin="", note=why)
+    return Plan(
+        price=_adverse(side, ref, bps),
+        fills=True,
+        fill_ratio=1.0,
+        cost_bps=bps,
+        charged_bps=bps,
+        cell="",
+        bin="",
+        note=why,
+    )
 
 
 def _features(side: str, ref: float, candle: Candle | None) -> tuple[float | None, bool | None]:
@@ -197,64 +216,117 @@ def _features(side: str, ref: float, candle: Candle | None) -> tuple[float | Non
 
 
 def plan_entry(
-    costs: BacktestCosts, *, pair: str, side: str, order_type: str, proposed: float,
-    decision_price: float | None, candle: Candle | None = None,
-    notional: float | None = None, fallback_bps: float = 0.0,
+    costs: BacktestCosts,
+    *,
+    pair: str,
+    side: str,
+    order_type: str,
+    proposed: float,
+    decision_price: float | None,
+    candle: Candle | None = None,
+    notional: float | None = None,
+    fallback_bps: float = 0.0,
 ) -> Plan:
     """A new entry: does it fill, how much, and at which price."""
     ref = decision_price or proposed
     cell = costs.model.cell("entry", side, order_type)
     if cell is None:
-        return _fallback(side, proposed, fallback_bps,
-                         f"no entry/{side} cell in the model: backtest_bps charged")
+        return _fallback(
+            side, proposed, fallback_bps, f"no entry/{side} cell in the model: backtest_bps charged"
+        )
     through, up = _features(side, ref, candle)
     b = _bin_for(cell, through, up)
     prob = (b.fill_probability if b is not None else cell.fill_probability).value
     u_fill = costs.draws.next(cell.key, _bin_name(b), "fill")
     if u_fill >= prob:
-        return Plan(price=_park(side, ref, candle), fills=False, fill_ratio=0.0, cost_bps=0.0,
-                    charged_bps=0.0, cell=cell.key, bin=_bin_name(b),
-                    note=f"no fill (p={prob:.2f})")
+        return Plan(
+            price=_park(side, ref, candle),
+            fills=False,
+            fill_ratio=0.0,
+            cost_bps=0.0,
+            charged_bps=0.0,
+            cell=cell.key,
+            bin=_bin_name(b),
+            note=f"no fill (p={prob:.2f})",
+        )
     ratio = 1.0
-    share, partial = (b.partial_share, b.partial_ratio) if b is not None else (
-        cell.partial_share.value, cell.partial_ratio.value if cell.partial_ratio else 1.0)
+    share, partial = (
+        (b.partial_share, b.partial_ratio)
+        if b is not None
+        else (cell.partial_share.value, cell.partial_ratio.value if cell.partial_ratio else 1.0)
+    )
     if costs.draws.next(cell.key, _bin_name(b), "partial") < share:
         ratio = partial
         if ratio < costs.min_fill_ratio:
-            return Plan(price=_park(side, ref, candle), fills=False, fill_ratio=0.0,
-                        cost_bps=0.0, charged_bps=0.0, cell=cell.key, bin=_bin_name(b),
-                        note=f"partial fill {ratio:.0%} below min_fill_ratio")
+            return Plan(
+                price=_park(side, ref, candle),
+                fills=False,
+                fill_ratio=0.0,
+                cost_bps=0.0,
+                charged_bps=0.0,
+                cell=cell.key,
+                bin=_bin_name(b),
+                note=f"partial fill {ratio:.0%} below min_fill_ratio",
+            )
     cost = _cost(costs, cell, b, pair, candle, notional)
     charged = cost - costs.backtest_fee * 10_000.0
     price = _inside(side, _adverse(side, ref, charged), candle)
-    return Plan(price=price, fills=True, fill_ratio=ratio, cost_bps=cost, charged_bps=charged,
-                cell=cell.key, bin=_bin_name(b))
+    return Plan(
+        price=price,
+        fills=True,
+        fill_ratio=ratio,
+        cost_bps=cost,
+        charged_bps=charged,
+        cell=cell.key,
+        bin=_bin_name(b),
+    )
 
 
 def plan_exit(
-    costs: BacktestCosts, *, pair: str, side: str, order_type: str, proposed: float,
-    decision_price: float | None, candle: Candle | None = None,
-    notional: float | None = None, fallback_bps: float = 0.0,
+    costs: BacktestCosts,
+    *,
+    pair: str,
+    side: str,
+    order_type: str,
+    proposed: float,
+    decision_price: float | None,
+    candle: Candle | None = None,
+    notional: float | None = None,
+    fallback_bps: float = 0.0,
 ) -> Plan:
     """A signal exit's price (exits always fill: the contract escalates a timed-out exit
     to a market order, and the measured exit costs include those)."""
     ref = decision_price or proposed
     cell = costs.model.cell("exit", side, order_type)
     if cell is None:
-        return _fallback(side, proposed, fallback_bps,
-                         f"no exit/{side} cell in the model: backtest_bps charged")
+        return _fallback(
+            side, proposed, fallback_bps, f"no exit/{side} cell in the model: backtest_bps charged"
+        )
     through, up = _features(side, ref, candle)
     b = _bin_for(cell, through, up)
     cost = _cost(costs, cell, b, pair, candle, notional)
     charged = cost - costs.backtest_fee * 10_000.0
     price = _inside(side, _adverse(side, ref, charged), candle)
-    return Plan(price=price, fills=True, fill_ratio=1.0, cost_bps=cost, charged_bps=charged,
-                cell=cell.key, bin=_bin_name(b))
+    return Plan(
+        price=price,
+        fills=True,
+        fill_ratio=1.0,
+        cost_bps=cost,
+        charged_bps=charged,
+        cell=cell.key,
+        bin=_bin_name(b),
+    )
 
 
 def beyond_candle_bps(
-    costs: BacktestCosts, *, pair: str, intent: str, side: str, decision_price: float,
-    candle: Candle, order_type: str = "limit",
+    costs: BacktestCosts,
+    *,
+    pair: str,
+    intent: str,
+    side: str,
+    decision_price: float,
+    candle: Candle,
+    order_type: str = "limit",
 ) -> float:
     """The part of a modelled fill Freqtrade could not charge, in expectation (bps).
 
@@ -286,20 +358,26 @@ def startup_lines(costs: BacktestCosts) -> list[str]:
     m = costs.model
     p = m.provenance
     lines = [
-        (f"exec_ext backtest model: {costs.source} ({m.market}, {m.timeframe or '?'} candles; "
-        f"calibrated {p.created_at} from {p.fills} fills / {p.attempts} attempts of "
-        f"{', '.join(p.strategies) or '?'}, {p.period_start} .. {p.period_end}; databases: "
-        f"{', '.join(p.databases)}; seed {costs.seed})"),
-        (f"exec_ext backtest model: charged per fill = a cost drawn from the model (slippage "
-        f"vs the decision price + fee, conditioned on the order's candle) minus the "
-        f"backtest fee {costs.backtest_fee:.4%}, on limit entries (custom_entry_price) and "
-        f"signal/custom exits (custom_exit_price); entries the model says would not fill are "
-        f"cancelled at the first entry-timeout check; partial fills as smaller stakes "
-        f"(below min_fill_ratio {costs.min_fill_ratio:g}: no fill)"),
-        ("exec_ext backtest model: NOT modelled here: stop-loss, ROI, liquidation, forced and "
-        "market-order fills (Freqtrade fills them without a callback: correct them with "
-        "freqtrade-exec rescore BACKTEST --model FILE), queue position, funding beyond "
-        "Freqtrade's own"),
+        (
+            f"exec_ext backtest model: {costs.source} ({m.market}, {m.timeframe or '?'} candles; "
+            f"calibrated {p.created_at} from {p.fills} fills / {p.attempts} attempts of "
+            f"{', '.join(p.strategies) or '?'}, {p.period_start} .. {p.period_end}; databases: "
+            f"{', '.join(p.databases)}; seed {costs.seed})"
+        ),
+        (
+            f"exec_ext backtest model: charged per fill = a cost drawn from the model (slippage "
+            f"vs the decision price + fee, conditioned on the order's candle) minus the "
+            f"backtest fee {costs.backtest_fee:.4%}, on limit entries (custom_entry_price) and "
+            f"signal/custom exits (custom_exit_price); entries the model says would not fill are "
+            f"cancelled at the first entry-timeout check; partial fills as smaller stakes "
+            f"(below min_fill_ratio {costs.min_fill_ratio:g}: no fill)"
+        ),
+        (
+            "exec_ext backtest model: NOT modelled here: stop-loss, ROI, liquidation, forced and "
+            "market-order fills (Freqtrade fills them without a callback: correct them with "
+            "freqtrade-exec rescore BACKTEST --model FILE), queue position, funding beyond "
+            "Freqtrade's own"
+        ),
     ]
     for c in m.cells:
         pooled = f", pooled with {c.pooled_from}" if c.pooled_from else ""

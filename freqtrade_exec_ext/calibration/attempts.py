@@ -92,7 +92,8 @@ def from_record(
     decision = stop_price if stop_price is not None else rec.decision_price
     slip = (
         signed_bps(rec.side, stop_price, rec.fill_price)
-        if stop_price is not None else rec.slippage_decision_bps
+        if stop_price is not None
+        else rec.slippage_decision_bps
     )
     cost = None if slip is None else slip + (fee or 0.0) * 10_000.0
     placed = placed_at or _iso(rec.placed_time)
@@ -136,9 +137,7 @@ def entry_attempts(
     by_order = {r.order_id: r for r in records if r.intent == "entry"}
     used: set[str] = set()
     out: list[Attempt] = []
-    rows = sorted(
-        (p for p in journal if p.intent == "entry"), key=lambda p: (p.pair, p.created_at)
-    )
+    rows = sorted((p for p in journal if p.intent == "entry"), key=lambda p: (p.pair, p.created_at))
     group: list[Placement] = []
 
     def close() -> None:
@@ -173,10 +172,22 @@ def _group_attempt(
             return from_record(rec, placed_at=first.created_at)
     notional = first.amount * first.price if first.price else None
     return Attempt(
-        pair=first.pair, intent="entry", side=first.side, order_type=_base_type(first.order_type),
-        placed_at=first.created_at, decision_price=None, filled=False, fill_price=None,
-        filled_ratio=0.0, notional=notional, cost_bps=None, slippage_bps=None, fee_rate=None,
-        liquidity=None, half_spread_bps=None, time_to_fill_s=None,
+        pair=first.pair,
+        intent="entry",
+        side=first.side,
+        order_type=_base_type(first.order_type),
+        placed_at=first.created_at,
+        decision_price=None,
+        filled=False,
+        fill_price=None,
+        filled_ratio=0.0,
+        notional=notional,
+        cost_bps=None,
+        slippage_bps=None,
+        fee_rate=None,
+        liquidity=None,
+        half_spread_bps=None,
+        time_to_fill_s=None,
     )
 
 

@@ -40,8 +40,9 @@ FLAT_LINE = (
 
 
 class BacktestModel:
-    def __init__(self, costs: apply.BacktestCosts, config: dict[str, Any],
-                 fallback_bps: float) -> None:
+    def __init__(
+        self, costs: apply.BacktestCosts, config: dict[str, Any], fallback_bps: float
+    ) -> None:
         self.costs = costs
         self.config = config
         self.fallback_bps = fallback_bps
@@ -49,8 +50,13 @@ class BacktestModel:
         self._last: datetime | None = None
 
     @classmethod
-    def for_contract(cls, contract: Any, contract_path: str | Path, config: dict[str, Any],
-                     error: type[Exception] = ModelError) -> BacktestModel | None:
+    def for_contract(
+        cls,
+        contract: Any,
+        contract_path: str | Path,
+        config: dict[str, Any],
+        error: type[Exception] = ModelError,
+    ) -> BacktestModel | None:
         """The contract's model in a backtest, else None.  A file that cannot be used
         raises ``error`` (the mixin passes Freqtrade's OperationalException: one line)."""
         value = contract.slippage.backtest_model
@@ -59,7 +65,8 @@ class BacktestModel:
             return None
         try:
             costs = apply.load_for_backtest(
-                apply.model_path(contract_path, value), backtest_fee=config.get("fee"),
+                apply.model_path(contract_path, value),
+                backtest_fee=config.get("fee"),
                 min_fill_ratio=contract.orders.min_fill_ratio,
             )
         except ModelError as exc:
@@ -80,20 +87,44 @@ class BacktestModel:
             self._candles = OrderCandles(self.config, timeframe)
         return self._candles.after(pair, signal)
 
-    def entry(self, pair: str, side: str, proposed: float, decision_price: float | None,
-              signal: datetime | None, timeframe: str) -> apply.Plan:
+    def entry(
+        self,
+        pair: str,
+        side: str,
+        proposed: float,
+        decision_price: float | None,
+        signal: datetime | None,
+        timeframe: str,
+    ) -> apply.Plan:
         """``signal``: the open time of the signal candle."""
         return apply.plan_entry(
-            self.costs, pair=pair, side=side, order_type="limit", proposed=proposed,
-            decision_price=decision_price, candle=self._candle(pair, timeframe, signal),
+            self.costs,
+            pair=pair,
+            side=side,
+            order_type="limit",
+            proposed=proposed,
+            decision_price=decision_price,
+            candle=self._candle(pair, timeframe, signal),
             fallback_bps=self.fallback_bps,
         )
 
-    def exit(self, pair: str, side: str, proposed: float, decision_price: float | None,
-             signal: datetime | None, timeframe: str) -> apply.Plan:
+    def exit(
+        self,
+        pair: str,
+        side: str,
+        proposed: float,
+        decision_price: float | None,
+        signal: datetime | None,
+        timeframe: str,
+    ) -> apply.Plan:
         return apply.plan_exit(
-            self.costs, pair=pair, side=side, order_type="limit", proposed=proposed,
-            decision_price=decision_price, candle=self._candle(pair, timeframe, signal),
+            self.costs,
+            pair=pair,
+            side=side,
+            order_type="limit",
+            proposed=proposed,
+            decision_price=decision_price,
+            candle=self._candle(pair, timeframe, signal),
             fallback_bps=self.fallback_bps,
         )
 

@@ -35,9 +35,7 @@ class CalibrationInput:
 def _one_market(dbs: Sequence[DbData]) -> tuple[str, str]:
     markets = set().union(*(d.markets for d in dbs))
     if not markets:
-        raise CalibrationInputError(
-            f"--db {dbs[0].shown}: no trades: nothing to calibrate from"
-        )
+        raise CalibrationInputError(f"--db {dbs[0].shown}: no trades: nothing to calibrate from")
     if len(markets) > 1:
         listed = ", ".join(sorted(f"{e} {m}" for e, m in markets))
         raise CalibrationInputError(
@@ -59,9 +57,7 @@ def _timeframe(dbs: Sequence[DbData], given: str | None) -> str | None:
     return next(iter(tfs), None)
 
 
-def _attempts(
-    dbs: Sequence[DbData], timeout_s: float
-) -> tuple[list[att.Attempt], bool, list[str]]:
+def _attempts(dbs: Sequence[DbData], timeout_s: float) -> tuple[list[att.Attempt], bool, list[str]]:
     out: list[att.Attempt] = []
     notes: list[str] = []
     measured_all = True
@@ -99,15 +95,20 @@ def calibrate(inp: CalibrationInput, *, now: datetime | None = None) -> Executio
     candles_text = "none (no --datadir): fills not conditioned on their candle"
     if inp.datadir is not None:
         if timeframe is None:
-            raise CalibrationInputError("--datadir: the databases name no timeframe; pass "
-                                        "--timeframe")
+            raise CalibrationInputError(
+                "--datadir: the databases name no timeframe; pass --timeframe"
+            )
         if not Path(inp.datadir).is_dir():
             raise CalibrationInputError(f"--datadir {inp.datadir}: not a directory")
         if times:
             span = timedelta(seconds=timeframe_seconds(timeframe))
             series, cnotes = load_candles(
-                Path(inp.datadir), {a.pair for a in attempts}, timeframe,
-                min(times) - 2 * span, max(times), futures=mode == "futures",
+                Path(inp.datadir),
+                {a.pair for a in attempts},
+                timeframe,
+                min(times) - 2 * span,
+                max(times),
+                futures=mode == "futures",
             )
             attempts, missing = with_candles(attempts, series)
             notes.extend(cnotes)

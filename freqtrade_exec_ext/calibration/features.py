@@ -56,8 +56,13 @@ class CandleSeries:
         return i
 
     def candle(self, i: int) -> Candle:
-        return Candle(float(self.open[i]), float(self.high[i]), float(self.low[i]),
-                      float(self.close[i]), float(self.volume[i]))
+        return Candle(
+            float(self.open[i]),
+            float(self.high[i]),
+            float(self.low[i]),
+            float(self.close[i]),
+            float(self.volume[i]),
+        )
 
 
 def through_bps(side: str, decision: float, candle: Candle) -> float:
@@ -92,10 +97,13 @@ def with_candles(
         decision = a.decision_price or float(s.close[i - 1])
         candle = s.candle(i)
         a2 = a if a.decision_price else _with_decision(a, decision)
-        out.append(a2.with_candle(
-            through_bps(a.side, decision, candle), candle.close >= candle.open,
-            participation_pct(a.notional, candle),
-        ))
+        out.append(
+            a2.with_candle(
+                through_bps(a.side, decision, candle),
+                candle.close >= candle.open,
+                participation_pct(a.notional, candle),
+            )
+        )
     return out, missing
 
 

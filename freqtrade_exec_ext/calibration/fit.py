@@ -159,8 +159,14 @@ def build_bins(
 
 
 def _bin(
-    members: list[Attempt], lo: float | None, hi: float | None, direction: str,
-    centred: dict[int, float], s: FitSettings, *, measured: bool,
+    members: list[Attempt],
+    lo: float | None,
+    hi: float | None,
+    direction: str,
+    centred: dict[int, float],
+    s: FitSettings,
+    *,
+    measured: bool,
 ) -> Bin:
     fills = [a for a in members if a.filled]
     costs = [centred[id(a)] for a in fills if id(a) in centred]
@@ -189,8 +195,11 @@ def fit_slippage(fills: Sequence[Attempt]) -> Slippage:
     means): across pairs, participation mostly says which pair it is (smaller pairs have
     smaller candles and wider ticks), which the pair shift already carries.
     """
-    pts = [(a.pair, a.participation_pct, a.slippage_bps) for a in fills
-           if a.slippage_bps is not None and a.participation_pct is not None]
+    pts = [
+        (a.pair, a.participation_pct, a.slippage_bps)
+        for a in fills
+        if a.slippage_bps is not None and a.participation_pct is not None
+    ]
     slips = [a.slippage_bps for a in fills if a.slippage_bps is not None]
     delay = _mean_est(slips) or estimate(0.0, None, None, 0)
     if not pts:
@@ -199,7 +208,8 @@ def fit_slippage(fills: Sequence[Attempt]) -> Slippage:
     mean_part = float(np.mean([x for _, x, _ in pts]))
     if len(pts) < 10 or largest < MIN_IMPACT_PCT:
         return Slippage(
-            delay_bps=delay, mean_participation_pct=mean_part,
+            delay_bps=delay,
+            mean_participation_pct=mean_part,
             note=f"largest order was {largest:.4f}% of its candle's volume: impact not "
             "identifiable (charged through the measured costs only)",
         )
@@ -214,8 +224,9 @@ def fit_slippage(fills: Sequence[Attempt]) -> Slippage:
     try:
         _, b, _, se_b, n = stats.ols(xs, ys)
     except ValueError as exc:
-        return Slippage(delay_bps=delay, mean_participation_pct=mean_part,
-                        note=f"impact not fitted: {exc}")
+        return Slippage(
+            delay_bps=delay, mean_participation_pct=mean_part, note=f"impact not fitted: {exc}"
+        )
     z = stats.Z95
     return Slippage(
         delay_bps=delay,
@@ -227,22 +238,24 @@ def fit_slippage(fills: Sequence[Attempt]) -> Slippage:
 
 # ---------------------------------------------------------------------------- cells
 def fit_cell(
-    intent: str, side: str, order_type: str, attempts: Sequence[Attempt], s: FitSettings,
-    *, measured: bool, pooled_from: str = "",
+    intent: str,
+    side: str,
+    order_type: str,
+    attempts: Sequence[Attempt],
+    s: FitSettings,
+    *,
+    measured: bool,
+    pooled_from: str = "",
 ) -> Cell:
     fills = [a for a in attempts if a.filled]
     pairs = pair_shifts(fills, s, measured=measured, attempts=attempts)
-    centred = {
-        id(a): a.cost_bps - pairs[a.pair].shift_bps for a in fills if a.cost_bps is not None
-    }
+    centred = {id(a): a.cost_bps - pairs[a.pair].shift_bps for a in fills if a.cost_bps is not None}
     partial = [a.filled_ratio for a in fills if a.filled_ratio < 1.0 - 1e-9]
     liq = [a.liquidity for a in fills if a.liquidity in ("maker", "taker")]
     fees = [a.fee_rate for a in fills if a.fee_rate is not None]
     halves = [a.half_spread_bps for a in fills if a.half_spread_bps is not None]
     ttf = [a.time_to_fill_s for a in fills if a.time_to_fill_s is not None]
-    prob = (
-        _share(len(fills), len(attempts)) if measured else estimate(1.0, None, None, len(fills))
-    )
+    prob = _share(len(fills), len(attempts)) if measured else estimate(1.0, None, None, len(fills))
     return Cell(
         intent=intent,  # type: ignore[arg-type]
         side=side,  # type: ignore[arg-type]
@@ -280,28 +293,40 @@ def fit_cells(
         n_fills = sum(a.filled for a in members)
         source, pooled_from = members, ""
         if n_fills < s.min_fills:
-            both = [
-                a for (i, _, t), g in groups.items() if i == intent and t == otype for a in g
-            ]
+            both = [a for (i, _, t), g in groups.items() if i == intent and t == otype for a in g]
             if len(both) > len(members):
                 source, pooled_from = both, cell_key(intent, "*", otype)
-        cell = fit_cell(intent, side, otype, source, s, measured=measured,
-                        pooled_from=pooled_from)
+        cell = fit_cell(intent, side, otype, source, s, measured=measured, pooled_from=pooled_from)
         cells.append(cell)
         reason = (
             f"{n_fills} fills < min_fills {s.min_fills}: pooled with {pooled_from}"
-            if pooled_from else ""
+            if pooled_from
+            else ""
         )
-        counts.append(CellCount(cell=cell.key, pair="*", fills=n_fills,
-                                attempts=len(members), pooled=bool(pooled_from), reason=reason))
+        counts.append(
+            CellCount(
+                cell=cell.key,
+                pair="*",
+                fills=n_fills,
+                attempts=len(members),
+                pooled=bool(pooled_from),
+                reason=reason,
+            )
+        )
         for pair, ps in cell.pairs.items():
             own = [a for a in members if a.pair == pair]
-            counts.append(CellCount(
-                cell=cell.key, pair=pair, fills=sum(a.filled for a in own), attempts=len(own),
-                pooled=ps.pooled,
-                reason=f"{ps.fills} fills < min_fills {s.min_fills}: the market's numbers"
-                if ps.pooled else "",
-            ))
+            counts.append(
+                CellCount(
+                    cell=cell.key,
+                    pair=pair,
+                    fills=sum(a.filled for a in own),
+                    attempts=len(own),
+                    pooled=ps.pooled,
+                    reason=f"{ps.fills} fills < min_fills {s.min_fills}: the market's numbers"
+                    if ps.pooled
+                    else "",
+                )
+            )
     return cells, counts
 
 
@@ -314,16 +339,16 @@ def fit_stops(attempts: Sequence[Attempt], s: FitSettings) -> list[StopGap]:
     for side, group in sorted(by_side.items()):
         gaps = [a.slippage_bps for a in group if a.slippage_bps is not None]
         fees = [a.fee_rate for a in group if a.fee_rate is not None]
-        pairs = pair_shifts(
-            [_as_gap(a) for a in group], s, measured=True
+        pairs = pair_shifts([_as_gap(a) for a in group], s, measured=True)
+        out.append(
+            StopGap(
+                side=side,  # type: ignore[arg-type]
+                gap_bps=_mean_est(gaps) or estimate(0.0, None, None, 0),
+                gap_slices_bps=stats.slices(gaps, s.slices),
+                fee_rate=_mean_est(fees),
+                pairs=pairs,
+            )
         )
-        out.append(StopGap(
-            side=side,  # type: ignore[arg-type]
-            gap_bps=_mean_est(gaps) or estimate(0.0, None, None, 0),
-            gap_slices_bps=stats.slices(gaps, s.slices),
-            fee_rate=_mean_est(fees),
-            pairs=pairs,
-        ))
     return out
 
 

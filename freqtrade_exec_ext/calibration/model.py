@@ -264,8 +264,9 @@ def parse(data: Any, source: str) -> ExecutionModel:
         raise ModelError(f"{source}: {where}: {err['msg']}") from None
     for c in model.cells:
         for i, b in enumerate(c.bins):
-            _check_slices(source, f"cells[{c.key}].bins[{i}].cost_slices_bps",
-                          b.cost_slices_bps, model)
+            _check_slices(
+                source, f"cells[{c.key}].bins[{i}].cost_slices_bps", b.cost_slices_bps, model
+            )
         _check_slices(source, f"cells[{c.key}].cost_slices_bps", c.cost_slices_bps, model)
     for s in model.stops:
         _check_slices(source, f"stops[{s.side}].gap_slices_bps", s.gap_slices_bps, model)
@@ -274,7 +275,8 @@ def parse(data: Any, source: str) -> ExecutionModel:
 
 def _check_slices(source: str, where: str, q: list[float], model: ExecutionModel) -> None:
     if q and len(q) != model.slices:
-        raise ModelError(f"{source}: {where}: {len(q)} values, expected {model.slices} "
-                         "(one per slice)")
+        raise ModelError(
+            f"{source}: {where}: {len(q)} values, expected {model.slices} (one per slice)"
+        )
     if any(b < a - 1e-9 for a, b in itertools.pairwise(q)):
         raise ModelError(f"{source}: {where}: must not decrease")

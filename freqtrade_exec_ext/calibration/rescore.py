@@ -24,8 +24,7 @@ import numpy as np
 from freqtrade_exec_ext.calibration import stats
 from freqtrade_exec_ext.calibration.apply import BacktestCosts
 
-STOP_REASONS = frozenset({"stop_loss", "stoploss_on_exchange", "trailing_stop_loss",
-                          "liquidation"})
+STOP_REASONS = frozenset({"stop_loss", "stoploss_on_exchange", "trailing_stop_loss", "liquidation"})
 UNREACHABLE_EXITS = STOP_REASONS | {"roi", "force_exit", "emergency_exit"}
 
 
@@ -54,8 +53,9 @@ def _draw(qs: Sequence[float], u: float) -> float:
     return stats.slice_at(qs, u) if qs else 0.0
 
 
-def _exit_move(costs: BacktestCosts, trade: dict[str, Any], reason: str) -> tuple[float, float,
-                                                                                   str]:
+def _exit_move(
+    costs: BacktestCosts, trade: dict[str, Any], reason: str
+) -> tuple[float, float, str]:
     """(price move bps, realised fee rate, kind) for an exit the callbacks missed."""
     model = costs.model
     side = "buy" if trade.get("is_short") else "sell"
@@ -65,8 +65,7 @@ def _exit_move(costs: BacktestCosts, trade: dict[str, Any], reason: str) -> tupl
         if gap is not None:
             shift = gap.pairs[trade["pair"]].shift_bps if trade["pair"] in gap.pairs else 0.0
             fee = gap.fee_rate.value if gap.fee_rate else float(trade.get("fee_close") or 0.0)
-            return _draw(gap.gap_slices_bps, u) + shift, fee, \
-                "stop-loss exit"
+            return _draw(gap.gap_slices_bps, u) + shift, fee, "stop-loss exit"
         # no stop fills in the data: the exit cell's costs, the nearest evidence
     cell = model.cell("exit", side, "market") or model.cell("exit", side, "limit")
     if cell is None:
@@ -103,8 +102,14 @@ def _beyond(costs: BacktestCosts, candles: Any, trade: dict[str, Any], intent: s
         return 0.0
     short = bool(trade.get("is_short"))
     side = ("sell" if short else "buy") if intent == "entry" else ("buy" if short else "sell")
-    return beyond_candle_bps(costs, pair=trade["pair"], intent=intent, side=side,
-                             decision_price=signal.close, candle=candle)
+    return beyond_candle_bps(
+        costs,
+        pair=trade["pair"],
+        intent=intent,
+        side=side,
+        decision_price=signal.close,
+        candle=candle,
+    )
 
 
 def _legs(
@@ -150,26 +155,37 @@ def rescore_trade(
             o, f0 = float(t["open_rate"]), float(t.get("fee_open") or 0.0)
             o2 = o * (1.0 + _sign(not short) * move / 10_000.0)
             # long: pays amount*o*(1+fee); short: receives amount*o*(1-fee)
-            delta = -amount * (o2 * (1 + fee) - o * (1 + f0)) if not short else \
-                amount * (o2 * (1 - fee) - o * (1 - f0))
+            delta = (
+                -amount * (o2 * (1 + fee) - o * (1 + f0))
+                if not short
+                else amount * (o2 * (1 - fee) - o * (1 - f0))
+            )
             t["open_rate"], t["fee_open"] = o2, fee
         else:
             c, f0 = float(t["close_rate"]), float(t.get("fee_close") or 0.0)
             c2 = c * (1.0 - _sign(not short) * move / 10_000.0)
-            delta = amount * (c2 * (1 - fee) - c * (1 - f0)) if not short else \
-                -amount * (c2 * (1 + fee) - c * (1 + f0))
+            delta = (
+                amount * (c2 * (1 - fee) - c * (1 - f0))
+                if not short
+                else -amount * (c2 * (1 + fee) - c * (1 + f0))
+            )
             t["close_rate"], t["fee_close"] = c2, fee
         profit += delta
         done.append((kind, move, (fee - f0) * 10_000.0, delta))
     if done:
         lev = float(t.get("leverage") or 1.0)
-        open_value = amount * float(t["open_rate"]) * (
-            1 + float(t["fee_open"]) * (-1 if short else 1))
-        t["profit_ratio"] = float(trade.get("profit_ratio") or 0.0) + (
-            profit - float(trade.get("profit_abs") or 0.0)) * lev / open_value
+        open_value = (
+            amount * float(t["open_rate"]) * (1 + float(t["fee_open"]) * (-1 if short else 1))
+        )
+        t["profit_ratio"] = (
+            float(trade.get("profit_ratio") or 0.0)
+            + (profit - float(trade.get("profit_abs") or 0.0)) * lev / open_value
+        )
         t["profit_abs"] = profit
-        t["rescore"] = [{"fill": k, "moved_bps": round(m, 4), "fee_bps": round(f, 4),
-                         "profit_delta": d} for k, m, f, d in done]
+        t["rescore"] = [
+            {"fill": k, "moved_bps": round(m, 4), "fee_bps": round(f, 4), "profit_delta": d}
+            for k, m, f, d in done
+        ]
     return t, done
 
 
@@ -179,7 +195,10 @@ def _exit_signal_move(costs: BacktestCosts, trade: dict[str, Any]) -> tuple[floa
 
 
 def rescore(
-    costs: BacktestCosts, trades: Sequence[dict[str, Any]], *, all_fills: bool = False,
+    costs: BacktestCosts,
+    trades: Sequence[dict[str, Any]],
+    *,
+    all_fills: bool = False,
     candles: Any = None,
 ) -> Rescored:
     """``candles`` (sources.OrderCandles): also add what the backtest could not charge
@@ -197,17 +216,20 @@ def rescore(
             ch.profit_delta += delta
     notes = []
     if candles is None and not all_fills:
-        notes.append("no candles (--datadir): the modelled cost beyond each order's candle "
-                     "(which Freqtrade cannot fill) was not added")
-    if costs.model.stops == [] and any(
-        str(t.get("exit_reason")) in STOP_REASONS for t in trades
-    ):
-        notes.append("the model holds no stop-loss fills: stop exits moved by the exit cell's "
-                     "costs instead of a measured trigger-to-fill gap")
+        notes.append(
+            "no candles (--datadir): the modelled cost beyond each order's candle "
+            "(which Freqtrade cannot fill) was not added"
+        )
+    if costs.model.stops == [] and any(str(t.get("exit_reason")) in STOP_REASONS for t in trades):
+        notes.append(
+            "the model holds no stop-loss fills: stop exits moved by the exit cell's "
+            "costs instead of a measured trigger-to-fill gap"
+        )
     before = float(sum(float(t.get("profit_abs") or 0.0) for t in trades))
     after = float(sum(float(t.get("profit_abs") or 0.0) for t in out))
-    return Rescored(trades=out, changes=dict(changes), notes=notes, profit_before=before,
-                    profit_after=after)
+    return Rescored(
+        trades=out, changes=dict(changes), notes=notes, profit_before=before, profit_after=after
+    )
 
 
 def summary_lines(r: Rescored, n_trades: int) -> list[str]:
@@ -220,17 +242,22 @@ def summary_lines(r: Rescored, n_trades: int) -> list[str]:
             f"profit {ch.profit_delta:+.4f}"
         )
     if not r.changes:
-        lines.append(f"rescore: none of the {n_trades} trades has a fill the model corrects "
-                     "(no stop-loss, ROI, forced or emergency exit)")
-    change = (r.profit_after - r.profit_before)
+        lines.append(
+            f"rescore: none of the {n_trades} trades has a fill the model corrects "
+            "(no stop-loss, ROI, forced or emergency exit)"
+        )
+    change = r.profit_after - r.profit_before
     rel = f" ({change / abs(r.profit_before):+.1%})" if r.profit_before else ""
-    lines.append(f"rescore: total profit {r.profit_before:.4f} -> {r.profit_after:.4f}{rel} "
-                 f"over {n_trades} trades")
+    lines.append(
+        f"rescore: total profit {r.profit_before:.4f} -> {r.profit_after:.4f}{rel} "
+        f"over {n_trades} trades"
+    )
     return lines + [f"rescore: note: {n}" for n in r.notes]
 
 
-def profit_table(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]],
-                 currency: str) -> str:
+def profit_table(
+    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], currency: str
+) -> str:
     """Per pair: trades, profit before and after, as a text table."""
     import io
 
@@ -250,23 +277,35 @@ def profit_table(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any
     for pair, (n, p0, p1) in sorted(rows.items()):
         table.add_row(pair, f"{n:.0f}", f"{p0:.4f}", f"{p1:.4f}", f"{p1 - p0:+.4f}")
         total = [total[0] + n, total[1] + p0, total[2] + p1]
-    table.add_row("TOTAL", f"{total[0]:.0f}", f"{total[1]:.4f}", f"{total[2]:.4f}",
-                  f"{total[2] - total[1]:+.4f}")
+    table.add_row(
+        "TOTAL",
+        f"{total[0]:.0f}",
+        f"{total[1]:.4f}",
+        f"{total[2]:.4f}",
+        f"{total[2] - total[1]:+.4f}",
+    )
     buf = io.StringIO()
     Console(file=buf, width=100, color_system=None).print(table)
     return buf.getvalue()
 
 
-def write_outputs(result_file: Path, strategy: str, r: Rescored, table: str,
-                  lines: list[str], source: str) -> tuple[Path, Path]:
+def write_outputs(
+    result_file: Path, strategy: str, r: Rescored, table: str, lines: list[str], source: str
+) -> tuple[Path, Path]:
     """``<result>-<strategy>-rescored.json`` (the adjusted trades) and ``...-profit.txt``
     beside the backtest result."""
     stem = result_file.name.rsplit(".", 1)[0]
     trades_path = result_file.parent / f"{stem}-{strategy}-rescored.json"
     table_path = result_file.parent / f"{stem}-{strategy}-rescored-profit.txt"
-    payload = {"backtest": result_file.name, "strategy": strategy, "model": source,
-               "summary": lines, "profit_before": r.profit_before,
-               "profit_after": r.profit_after, "trades": r.trades}
+    payload = {
+        "backtest": result_file.name,
+        "strategy": strategy,
+        "model": source,
+        "summary": lines,
+        "profit_before": r.profit_before,
+        "profit_after": r.profit_after,
+        "trades": r.trades,
+    }
     trades_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     table_path.write_text(table + "\n".join(lines) + "\n", encoding="utf-8")
     return trades_path, table_path

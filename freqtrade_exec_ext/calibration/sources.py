@@ -111,12 +111,13 @@ def read_database(url: str) -> DbData:
             missing = [n for n in (t.trades, t.custom_data) if n not in names]
             if missing:
                 raise CalibrationInputError(
-                    f"--db {shown}: not a Freqtrade trade database (no table "
-                    f"{', '.join(missing)})"
+                    f"--db {shown}: not a Freqtrade trade database (no table {', '.join(missing)})"
                 )
-            for row in con.execute(text(
-                f"SELECT DISTINCT exchange, trading_mode, timeframe, strategy FROM {t.trades}"  # noqa: S608
-            )):
+            for row in con.execute(
+                text(
+                    f"SELECT DISTINCT exchange, trading_mode, timeframe, strategy FROM {t.trades}"  # noqa: S608
+                )
+            ):
                 out.markets.add((str(row[0] or "").lower(), str(row[1] or "spot").lower()))
                 tf = timeframe_text(row[2])
                 if tf:
@@ -127,19 +128,27 @@ def read_database(url: str) -> DbData:
                 f"SELECT cd_value FROM {t.custom_data} WHERE cd_key LIKE :prefix"  # noqa: S608
             )
             out.records = list(_records(con.execute(query, {"prefix": LEDGER_KEY_PREFIX + "%"})))
-            for oid, stop, ft_price in con.execute(text(
-                f"SELECT order_id, stop_price, ft_price FROM {t.orders} "  # noqa: S608
-                "WHERE ft_order_side = 'stoploss'"
-            )):
+            for oid, stop, ft_price in con.execute(
+                text(
+                    f"SELECT order_id, stop_price, ft_price FROM {t.orders} "  # noqa: S608
+                    "WHERE ft_order_side = 'stoploss'"
+                )
+            ):
                 if oid:
                     price = stop if stop else ft_price
                     out.stop_orders[str(oid)] = float(price) if price else None
             if JOURNAL_TABLE in names:
                 out.has_journal = True
                 cols = "pair, intent, side, order_type, amount, price, order_id, status, created_at"
-                out.journal = list(_placements(con.execute(text(
-                    f"SELECT {cols} FROM {JOURNAL_TABLE}"  # noqa: S608 - constant names
-                ))))
+                out.journal = list(
+                    _placements(
+                        con.execute(
+                            text(
+                                f"SELECT {cols} FROM {JOURNAL_TABLE}"  # noqa: S608 - constant names
+                            )
+                        )
+                    )
+                )
     except SQLAlchemyError as exc:
         raise CalibrationInputError(
             f"--db {shown}: cannot read ({type(exc).__name__}: {str(exc).splitlines()[0]})"
@@ -167,15 +176,25 @@ def _placements(rows: Iterable[Any]) -> Iterable[Placement]:
         if when is None:
             continue
         yield Placement(
-            pair=str(pair), intent=str(intent), side=str(side), order_type=str(otype),
-            amount=float(amount or 0.0), price=float(price) if price else None,
-            order_id=str(order_id) if order_id else None, created_at=when,
+            pair=str(pair),
+            intent=str(intent),
+            side=str(side),
+            order_type=str(otype),
+            amount=float(amount or 0.0),
+            price=float(price) if price else None,
+            order_id=str(order_id) if order_id else None,
+            created_at=when,
         )
 
 
 def load_candles(
-    datadir: Path, pairs: Iterable[str], timeframe: str, start: datetime, end: datetime,
-    *, futures: bool,
+    datadir: Path,
+    pairs: Iterable[str],
+    timeframe: str,
+    start: datetime,
+    end: datetime,
+    *,
+    futures: bool,
 ) -> tuple[dict[str, CandleSeries], list[str]]:
     """Candles of ``pairs`` covering [start, end] from a Freqtrade datadir; notes on what
     was missing (a perpetual without futures candles uses its spot pair's, as the local
@@ -193,8 +212,7 @@ def load_candles(
             tries.append((pair.split(":")[0], "spot"))
         df = None
         for name, ctype in tries:
-            cfg = {"datadir": str(datadir), "dataformat_ohlcv": "feather",
-                   "candle_type_def": ctype}
+            cfg = {"datadir": str(datadir), "dataformat_ohlcv": "feather", "candle_type_def": ctype}
             df = load_candles_before(cfg, name, timeframe, until, count)
             if df is not None and len(df):
                 if name != pair:
@@ -205,9 +223,12 @@ def load_candles(
             continue
         dates = df["date"].dt.as_unit("s").astype("int64").to_numpy()
         out[pair] = CandleSeries(
-            start_s=dates.astype(float), open=df["open"].to_numpy(float),
-            high=df["high"].to_numpy(float), low=df["low"].to_numpy(float),
-            close=df["close"].to_numpy(float), volume=df["volume"].to_numpy(float),
+            start_s=dates.astype(float),
+            open=df["open"].to_numpy(float),
+            high=df["high"].to_numpy(float),
+            low=df["low"].to_numpy(float),
+            close=df["close"].to_numpy(float),
+            volume=df["volume"].to_numpy(float),
             timeframe_s=tf_s,
         )
     return out, notes
@@ -239,9 +260,12 @@ class OrderCandles:
             return None
         return CandleSeries(
             start_s=df["date"].dt.as_unit("s").astype("int64").to_numpy().astype(float),
-            open=df["open"].to_numpy(float), high=df["high"].to_numpy(float),
-            low=df["low"].to_numpy(float), close=df["close"].to_numpy(float),
-            volume=df["volume"].to_numpy(float), timeframe_s=tf_s,
+            open=df["open"].to_numpy(float),
+            high=df["high"].to_numpy(float),
+            low=df["low"].to_numpy(float),
+            close=df["close"].to_numpy(float),
+            volume=df["volume"].to_numpy(float),
+            timeframe_s=tf_s,
         )
 
     def _get(self, pair: str) -> CandleSeries | None:

@@ -24,25 +24,55 @@ def register(sub: Any) -> None:
         "Freqtrade databases; backtests use it through the contract's "
         "slippage.backtest_model. Bad input: one line, exit code 2.",
     )
-    cal.add_argument("--db", action="append", required=True, metavar="URL",
-                     help="SQLAlchemy URL of a Freqtrade database (repeatable), e.g. "
-                     "sqlite:///tradesv3.sqlite")
-    cal.add_argument("--out", required=True, metavar="FILE", type=Path,
-                     help="the model file to write (JSON)")
-    cal.add_argument("--datadir", metavar="DIR", type=Path,
-                     help="Freqtrade datadir with the traded candles: fills are conditioned "
-                     "on their candle and impact is fitted against candle volume")
-    cal.add_argument("--timeframe", metavar="TF",
-                     help="candle timeframe (default: the trades' own)")
-    cal.add_argument("--entry-timeout-s", type=float, default=240.0, metavar="S",
-                     help="the contract's orders.entry_timeout_s: journal placements this "
-                     "close to a decision's first belong to it (default 240)")
-    cal.add_argument("--min-fills", type=int, default=20, metavar="N",
-                     help="fewer fills than this: a pair or cell is pooled (default 20)")
-    cal.add_argument("--shrinkage", type=float, default=20.0, metavar="K",
-                     help="a pair's own mean weighs n/(n+K) against the market's (default 20)")
-    cal.add_argument("--seed", type=int, default=0, metavar="N",
-                     help="seed of the backtest's draws, stored in the model (default 0)")
+    cal.add_argument(
+        "--db",
+        action="append",
+        required=True,
+        metavar="URL",
+        help="SQLAlchemy URL of a Freqtrade database (repeatable), e.g. sqlite:///tradesv3.sqlite",
+    )
+    cal.add_argument(
+        "--out", required=True, metavar="FILE", type=Path, help="the model file to write (JSON)"
+    )
+    cal.add_argument(
+        "--datadir",
+        metavar="DIR",
+        type=Path,
+        help="Freqtrade datadir with the traded candles: fills are conditioned "
+        "on their candle and impact is fitted against candle volume",
+    )
+    cal.add_argument(
+        "--timeframe", metavar="TF", help="candle timeframe (default: the trades' own)"
+    )
+    cal.add_argument(
+        "--entry-timeout-s",
+        type=float,
+        default=240.0,
+        metavar="S",
+        help="the contract's orders.entry_timeout_s: journal placements this "
+        "close to a decision's first belong to it (default 240)",
+    )
+    cal.add_argument(
+        "--min-fills",
+        type=int,
+        default=20,
+        metavar="N",
+        help="fewer fills than this: a pair or cell is pooled (default 20)",
+    )
+    cal.add_argument(
+        "--shrinkage",
+        type=float,
+        default=20.0,
+        metavar="K",
+        help="a pair's own mean weighs n/(n+K) against the market's (default 20)",
+    )
+    cal.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the backtest's draws, stored in the model (default 0)",
+    )
     cal.set_defaults(func=run_calibrate)
 
     res = sub.add_parser(
@@ -52,18 +82,34 @@ def register(sub: Any) -> None:
         "reaches (stop-loss, ROI, forced and emergency exits) by the model, correct their "
         "fees, and write the adjusted trades and a profit table next to the backtest.",
     )
-    res.add_argument("backtest", type=Path, metavar="BACKTEST",
-                     help="backtest-result-*.zip (or .json), .last_result.json or the "
-                     "backtest_results directory")
-    res.add_argument("--model", required=True, type=Path, metavar="FILE",
-                     help="the execution model (freqtrade-exec calibrate)")
-    res.add_argument("--datadir", metavar="DIR", type=Path,
-                     help="the backtest's datadir: also add the modelled cost each order's "
-                     "candle could not hold (Freqtrade fills only inside a candle's range)")
+    res.add_argument(
+        "backtest",
+        type=Path,
+        metavar="BACKTEST",
+        help="backtest-result-*.zip (or .json), .last_result.json or the "
+        "backtest_results directory",
+    )
+    res.add_argument(
+        "--model",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the execution model (freqtrade-exec calibrate)",
+    )
+    res.add_argument(
+        "--datadir",
+        metavar="DIR",
+        type=Path,
+        help="the backtest's datadir: also add the modelled cost each order's "
+        "candle could not hold (Freqtrade fills only inside a candle's range)",
+    )
     res.add_argument("--strategy", metavar="NAME", help="only this strategy of the result")
-    res.add_argument("--all-fills", action="store_true",
-                     help="also model limit entries and signal exits (a backtest run "
-                     "without the model, e.g. plain Freqtrade)")
+    res.add_argument(
+        "--all-fills",
+        action="store_true",
+        help="also model limit entries and signal exits (a backtest run "
+        "without the model, e.g. plain Freqtrade)",
+    )
     res.set_defaults(func=run_rescore)
 
 
@@ -95,7 +141,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     _positive(args)
     inp = CalibrationInput(
-        urls=args.db, datadir=args.datadir, timeframe=args.timeframe,
+        urls=args.db,
+        datadir=args.datadir,
+        timeframe=args.timeframe,
         entry_timeout_s=args.entry_timeout_s,
         settings=FitSettings(min_fills=args.min_fills, shrinkage=args.shrinkage),
         seed=args.seed,
@@ -122,14 +170,18 @@ def resolve_result(path: Path) -> Path:
         try:
             name = json.loads(last.read_text(encoding="utf-8"))["latest_backtest"]
         except (OSError, ValueError, KeyError, TypeError):
-            raise CliError(f"BACKTEST {path}: no readable {LAST_RESULT} in {folder}; name the "
-                           "backtest-result-*.zip file instead") from None
+            raise CliError(
+                f"BACKTEST {path}: no readable {LAST_RESULT} in {folder}; name the "
+                "backtest-result-*.zip file instead"
+            ) from None
         path = folder / str(name)
         if not path.is_file():
             raise CliError(f"BACKTEST {last}: names {name}, which does not exist")
     if path.suffix not in (".zip", ".json"):
-        raise CliError(f"BACKTEST {path}: expected a backtest-result-*.zip (or .json), "
-                       f"{LAST_RESULT} or the backtest_results directory")
+        raise CliError(
+            f"BACKTEST {path}: expected a backtest-result-*.zip (or .json), "
+            f"{LAST_RESULT} or the backtest_results directory"
+        )
     return path
 
 
@@ -145,8 +197,9 @@ def load_result(path: Path) -> dict[str, Any]:
         data = load_backtest_stats(path)
     except Exception as exc:  # noqa: BLE001 - Freqtrade raises ValueError, OperationalException, JSON errors
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CliError(f"BACKTEST {path}: not a readable Freqtrade backtest result "
-                       f"({first})") from None
+        raise CliError(
+            f"BACKTEST {path}: not a readable Freqtrade backtest result ({first})"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
         raise CliError(f"BACKTEST {path}: not a Freqtrade backtest result (no 'strategy')")
     return data
@@ -161,8 +214,11 @@ def _candles(datadir: Path | None, model: Any, strat: dict[str, Any]) -> Any:
     if not datadir.is_dir():
         raise CliError(f"--datadir {datadir}: not a directory")
     timeframe = str(strat.get("timeframe") or model.timeframe or "")
-    config = {"datadir": str(datadir), "dataformat_ohlcv": "feather",
-              "candle_type_def": "futures" if model.trading_mode == "futures" else "spot"}
+    config = {
+        "datadir": str(datadir),
+        "dataformat_ohlcv": "feather",
+        "candle_type_def": "futures" if model.trading_mode == "futures" else "spot",
+    }
     return OrderCandles(config, timeframe)
 
 
@@ -185,17 +241,24 @@ def run_rescore(args: argparse.Namespace) -> int:
     data = load_result(result)
     names = [n for n in data["strategy"] if not args.strategy or n == args.strategy]
     if not names:
-        raise CliError(f"--strategy {args.strategy}: not in {result} "
-                       f"(has {', '.join(data['strategy'])})")
+        raise CliError(
+            f"--strategy {args.strategy}: not in {result} (has {', '.join(data['strategy'])})"
+        )
     for name in names:
         strat = data["strategy"][name]
         trades = list(strat.get("trades") or [])
         market = str(strat.get("trading_mode") or "spot").lower()
         if market != costs.model.trading_mode:
-            raise CliError(f"--model {args.model}: describes {costs.model.market}, but "
-                           f"{name} in {result} traded {market}")
-        r = rescore(costs, trades, all_fills=args.all_fills,
-                    candles=_candles(args.datadir, costs.model, strat))
+            raise CliError(
+                f"--model {args.model}: describes {costs.model.market}, but "
+                f"{name} in {result} traded {market}"
+            )
+        r = rescore(
+            costs,
+            trades,
+            all_fills=args.all_fills,
+            candles=_candles(args.datadir, costs.model, strat),
+        )
         lines = summary_lines(r, len(trades))
         table = profit_table(trades, r.trades, str(strat.get("stake_currency") or ""))
         trades_path, table_path = write_outputs(result, name, r, table, lines, str(args.model))

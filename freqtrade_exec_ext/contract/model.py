@@ -302,7 +302,10 @@ class Slippage(_Section):
         le=500,
     )
     backtest_model: str | None = spec(
-        None, unit="path", min_length=1, exclude_if=lambda v: v is None,  # fingerprints kept
+        None,
+        unit="path",
+        min_length=1,
+        exclude_if=lambda v: v is None,  # fingerprints kept
         note="written by freqtrade-exec calibrate; relative to this contract's folder",
         desc="Execution model backtests charge instead of backtest_bps (slippage, fees and "
         "maker fills modelled per fill); absent: backtest_bps applies.",

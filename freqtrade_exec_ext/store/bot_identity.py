@@ -216,4 +216,3 @@ def _identity(row: _IdentityRow) -> BotIdentity:
         started_at=_aware(row.started_at),
         heartbeat_at=_aware(row.heartbeat_at),
     )
-

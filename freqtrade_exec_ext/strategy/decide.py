@@ -131,14 +131,19 @@ class Decider:
             backtest_bps=bt_bps,
         )
         model, signal = s.exec_ext_model, s.exec_ext_market.signal_candle  # [calib] backtests
-        plan = model and model.entry(pair, leg.side, proposed, d.decision_price, signal(pair),
-                                     s.timeframe)  # [calib] the execution model's fill
+        plan = model and model.entry(
+            pair, leg.side, proposed, d.decision_price, signal(pair), s.timeframe
+        )  # [calib] the execution model's fill
         if plan:  # [calib] (a non-zero bt_bps: the ledger records the charge)
             price, bt_bps = plan.price, plan.charged_bps or 1e-9  # [calib]
         if not plan or plan.fills:  # [calib] no fill: it rests where its candle never trades
             price = leg.clamp(price, d.decision_price, s.exec_ext_market.tick(pair))
-        return d.with_(price=price, last_order_price=price, bt_bps=bt_bps,
-                       model=plan.as_ctx() if plan else None)  # [calib]
+        return d.with_(
+            price=price,
+            last_order_price=price,
+            bt_bps=bt_bps,
+            model=plan.as_ctx() if plan else None,
+        )  # [calib]
 
     def refused(self, pair: str, side: str, amount: float, rate: float) -> bool:
         """Whether custom_entry_price could not bound this entry (said in the log and a
@@ -207,8 +212,14 @@ class Decider:
             if leg.is_stop:  # never hold a stop back for the budget
                 price = pricing.apply_slippage(leg.side, proposed, bt_bps)
             elif s.exec_ext_model is not None:  # [calib] modelled, escalations included
-                plan = s.exec_ext_model.exit(pair, leg.side, proposed, d.decision_price,
-                                             s.exec_ext_market.signal_candle(pair), s.timeframe)
+                plan = s.exec_ext_model.exit(
+                    pair,
+                    leg.side,
+                    proposed,
+                    d.decision_price,
+                    s.exec_ext_market.signal_candle(pair),
+                    s.timeframe,
+                )
                 price, bt_bps = plan.price, plan.charged_bps or 1e-9  # [calib]
             else:
                 price = pricing.limit_price(

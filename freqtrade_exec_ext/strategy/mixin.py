@@ -109,7 +109,8 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_live_services = LiveServices(self)
         self.exec_ext_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
         self.exec_ext_model = calib.BacktestModel.for_contract(  # [calib] None: backtest_bps
-            contract, path, config, OperationalException)
+            contract, path, config, OperationalException
+        )
         startup.apply_contract_settings(self, config, want, env=os.environ, argv=sys.argv)
         if self._xm_mode in LIVE_MODES:
             self.exec_ext_live_services.install_hooks()
