@@ -158,3 +158,34 @@ def canceled_exit_orders(trade: Any) -> int:
     """Freqtrade's count of a trade's cancelled exit orders, which ``exit_timeout_count``
     is compared with (every cancelled exit order of the trade, replacements included)."""
     return int(trade.get_canceled_exit_order_count())
+
+
+def open_trades(pair: str | None = None) -> list[Any]:
+    """Open trades (live database or backtest memory), of ``pair`` when given."""
+    from freqtrade.persistence.trade_model import Trade
+
+    return list(Trade.get_trades_proxy(pair=pair, is_open=True))
+
+
+def cancelled_by_user(order: Any) -> bool:
+    """Whether Freqtrade cancelled ``order`` because someone asked it to (REST
+    ``DELETE /trades/<id>/open-order``, the first step of ``freqtrade-exec kill``)."""
+    from freqtrade.constants import CANCEL_REASON
+
+    return str(getattr(order, "ft_cancel_reason", "") or "").startswith(
+        CANCEL_REASON["USER_CANCEL"]
+    )
+
+
+def entries_stopped() -> bool:
+    """Whether the running bot was told to stop entering (REST ``/stopentry``: state
+    ``paused``).  False when the REST API does not run (nobody could have asked)."""
+    try:
+        from freqtrade.enums import State
+        from freqtrade.rpc.api_server.webserver import ApiServer
+
+        rpc = getattr(ApiServer, "_rpc", None) if getattr(ApiServer, "_has_rpc", False) else None
+        bot = getattr(rpc, "_freqtrade", None)
+        return bot is not None and bot.state == State.PAUSED
+    except Exception:  # noqa: BLE001 - unknown reads as "not stopped"
+        return False

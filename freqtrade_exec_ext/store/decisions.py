@@ -8,13 +8,15 @@ Writer API (what the strategy adapter calls; every method is one short transacti
     did = store.open_decision(decision)    # -> int id; the table is created on first use;
                                            #    opening the same ``key`` again returns its id
     store.attach_order(did, order_id)      # every child order, in placement order
+    store.set_trade(did, trade_id)         # the trade, once Freqtrade has made it
     store.close_decision(did, "complete", filled_amount, ended_at, end_mid)
 
     store.get(did) -> Decision             # readers
     store.read(bot_id=None, trade_id=None) -> list[Decision]
 
 Backtests write the same three calls to ``<results dir>/<Strategy>-exec-decisions.jsonl``
-(:class:`DecisionLog`, one event per line: ``open`` with the record, ``order``, ``close``),
+(:class:`DecisionLog`, one event per line: ``open`` with the record, ``order``, ``trade``,
+``close``),
 read back with :func:`read_decision_log`, which folds the events into records.  Both
 implement :class:`DecisionSink`.
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -72,6 +75,8 @@ class DecisionSink(Protocol):
     def open_decision(self, record: Decision) -> int: ...
 
     def attach_order(self, decision_id: int, order_id: str) -> None: ...
+
+    def set_trade(self, decision_id: int, trade_id: int | None) -> None: ...
 
     def close_decision(
         self,
@@ -210,6 +215,12 @@ class DecisionStore:
                     t.update().where(t.c.id == decision_id).values(order_ids=json.dumps(ids))
                 )
 
+    def set_trade(self, decision_id: int, trade_id: int | None) -> None:
+        self._ensure()
+        t = self.table
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == decision_id).values(trade_id=trade_id))
+
     def close_decision(
         self,
         decision_id: int,
@@ -291,6 +302,12 @@ class DecisionLog:
             raise DecisionError(f"decision {decision_id}: no such open decision")
         self._write({"op": "order", "id": decision_id, "order_id": str(order_id)})
 
+    def set_trade(self, decision_id: int, trade_id: int | None) -> None:
+        if decision_id not in self._open:
+            raise DecisionError(f"decision {decision_id}: no such open decision")
+        self._open[decision_id] = replace(self._open[decision_id], trade_id=trade_id)
+        self._write({"op": "trade", "id": decision_id, "trade_id": trade_id})
+
     def close_decision(
         self,
         decision_id: int,
@@ -353,6 +370,9 @@ def _apply(records: dict[int, Decision], event: dict[str, Any]) -> None:
         records[did] = Decision.from_dict(event["record"])
     elif op == "order":
         records[did] = records[did].with_order(str(event["order_id"]))
+    elif op == "trade":
+        tid = event["trade_id"]
+        records[did] = replace(records[did], trade_id=None if tid is None else int(tid))
     elif op == "close":
         ended = _aware(event["ended_at"])
         if ended is None:
@@ -361,4 +381,4 @@ def _apply(records: dict[int, Decision], event: dict[str, Any]) -> None:
             event["status"], float(event["filled_amount"]), ended, event.get("end_mid")
         )
     else:
-        raise DecisionError(f"op: must be open, order or close, got {op!r}")
+        raise DecisionError(f"op: must be open, order, trade or close, got {op!r}")

@@ -250,7 +250,12 @@ class LiveServices:
             trade = kwargs.get("trade")
             if trade is not None:
                 s.exec_ext_exit_decided(trade, kwargs.get("exit_reason"), kwargs.get("rate", 0.0))
-            return bool(confirm_inner(*args, **kwargs))
+            allowed = bool(confirm_inner(*args, **kwargs))
+            if allowed and trade is not None:  # the decision behind the exit, recorded
+                s.exec_ext_recorded.exit_allowed(
+                    trade, kwargs.get("exit_reason"), kwargs.get("amount", 0.0), kwargs.get("rate")
+                )
+            return allowed
 
         s.custom_exit = custom_exit
         s.confirm_trade_exit = confirm_trade_exit

@@ -18,7 +18,7 @@ arithmetic is pure (``execution/``):
 * ``strategy/decide.py``: entry and exit prices, the decisions behind them, pre-trade checks;
 * ``strategy/repricing.py``: the reprice ladder and the contract's timeouts;
 * ``strategy/risk.py``: stake, leverage, the stop-loss, position adds;
-* ``strategy/recording.py``: the execution ledger;
+* ``strategy/recording.py``: the execution ledger; ``strategy/decisions.py``: decisions;
 * ``strategy/live.py``: the order guard, run sessions, live-only exit hooks;
 * ``strategy/overrides.py``: a strategy's own callbacks, combined with these.
 
@@ -45,9 +45,10 @@ from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.strategy import binding, overrides, startup
 from freqtrade_exec_ext.strategy.context import DecisionBook
 from freqtrade_exec_ext.strategy.decide import Decider
+from freqtrade_exec_ext.strategy.decisions import DecisionRecorder
 from freqtrade_exec_ext.strategy.live import LiveServices
 from freqtrade_exec_ext.strategy.market import MarketReads
-from freqtrade_exec_ext.strategy.recording import FillRecorder, utc
+from freqtrade_exec_ext.strategy.recording import FillRecorder, attempt_for, utc
 from freqtrade_exec_ext.strategy.repricing import (
     DISCARD_KEY,
     EXIT_PARTIAL_BELOW_MIN,
@@ -106,6 +107,7 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_risk = RiskAdapter(self)
         self.exec_ext_decider = Decider(self)
         self.exec_ext_recorder = FillRecorder(self)
+        self.exec_ext_recorded = DecisionRecorder(self)  # the decisions table / log
         self.exec_ext_live_services = LiveServices(self)
         self.exec_ext_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
         self.exec_ext_model = calib.BacktestModel.for_contract(  # [calib] None: backtest_bps
@@ -147,11 +149,9 @@ class ExecutionMixin(SettingsHook):
         from freqtrade.exchange import timeframe_to_seconds
 
         ladder = startup.ladder_problem(
-            self._xc,
-            timeframe_to_seconds(self.timeframe),
-            bool(self.use_exit_signal),
-            str(self.timeframe),
-        )
+            self._xc, timeframe_to_seconds(self.timeframe), bool(self.use_exit_signal),
+            str(self.timeframe)
+        )  # fmt: skip
         if ladder and live:
             raise OperationalException(
                 f"ExecutionMixin: the reprice ladder of the risk contract of "
@@ -191,14 +191,9 @@ class ExecutionMixin(SettingsHook):
         c = self._xc
         logger.info(
             "exec_ext: %s enforces %s (contract %s...): stoploss %s, sizing %s, stake [%s, %s]",
-            type(self).__name__,
-            c.strategy_id,
-            c.fingerprint()[:12],
-            c.stop_loss.stoploss,
-            c.sizing.method,
-            c.sizing.min_stake,
-            c.sizing.max_stake,
-        )
+            type(self).__name__, c.strategy_id, c.fingerprint()[:12], c.stop_loss.stoploss,
+            c.sizing.method, c.sizing.min_stake, c.sizing.max_stake,
+        )  # fmt: skip
         if mode in SIM_MODES:  # [calib] what the backtest models, and from what
             for line in calib.startup_lines(self.exec_ext_model, c.slippage.backtest_bps):
                 logger.info(line)  # [calib]
@@ -208,6 +203,7 @@ class ExecutionMixin(SettingsHook):
             logger.info("exec_ext: execution ledger -> %s", path)
         self.exec_ext_decisions.clear()
         self.exec_ext_recorder.reset()
+        self.exec_ext_recorded.start(mode, mode in LEDGER_FILE_MODES, mode in LIVE_MODES)
         if mode == RunMode.LIVE:
             self.exec_ext_live_services.start_guard()
         if mode in LIVE_MODES:
@@ -219,12 +215,14 @@ class ExecutionMixin(SettingsHook):
         if self.exec_ext_ops is not None:
             self.exec_ext_ops.loop(utc(current_time) or self.clock())
         self.exec_ext_live_services.loop(utc(current_time) or self.clock())
+        self.exec_ext_recorded.loop(utc(current_time) or self.clock())
 
     def exec_ext_bot_stopping(self) -> None:
         if self.exec_ext_ops is not None:
             self.exec_ext_ops.stop()
         self.exec_ext_live_services.stop(self.clock())
         self.exec_ext_recorder.close()
+        self.exec_ext_recorded.close()
 
     # ------------------------------------------------------------------ stop-loss
     def custom_stoploss(
@@ -346,8 +344,9 @@ class ExecutionMixin(SettingsHook):
             self.exec_ext_decisions.pending.pop(pair, None)
             self.exec_ext_ops.on_rejection(halt, pair)
             return False
-        if not self.exec_ext_live():
-            return True  # no historical order book: the book checks are live/dry-run only
+        rec = self.exec_ext_recorded  # allowed: the decision is recorded (returns True)
+        if not self.exec_ext_live():  # no historical order book: book checks are live only
+            return rec.entry_allowed(pair, side, amount, rate, entry_tag, current_time)
         verdict = self.exec_ext_decider.checks(pair, side, amount)
         if verdict.ok:
             guard = self.exec_ext_live_services.guard
@@ -357,7 +356,7 @@ class ExecutionMixin(SettingsHook):
                     enter_tag=entry_tag,
                     leverage=self.exec_ext_risk.leverage_of.get(pair, 1.0),
                 )
-            return True
+            return rec.entry_allowed(pair, side, amount, rate, entry_tag, current_time)
         self.exec_ext_decisions.pending.pop(pair, None)
         if self.exec_ext_ops is not None:
             self.exec_ext_ops.on_rejection(verdict.code)
@@ -381,9 +380,8 @@ class ExecutionMixin(SettingsHook):
         below min_fill_ratio, an exit cancelled at a ladder step, the kill switch's FLATTEN."""
         if self.exec_ext_ops is not None and self.exec_ext_ops.exit_reason():
             return str(self.exec_ext_ops.exit_reason())
-        return self.exec_ext_timeouts.discard_reason(trade) or self.exec_ext_repricer.pending_exit(
-            trade
-        )
+        discard = self.exec_ext_timeouts.discard_reason(trade)
+        return discard or self.exec_ext_repricer.pending_exit(trade)
 
     # ------------------------------------------------------------------ open orders
     def adjust_entry_price(
@@ -425,8 +423,6 @@ class ExecutionMixin(SettingsHook):
         entry: bool,
         current_time: datetime,
     ) -> float | None:
-        from freqtrade_exec_ext.strategy.recording import attempt_for
-
         try:
             attempt = attempt_for(trade, entry, upto=order) if order is not None else None
             return (
@@ -477,6 +473,7 @@ class ExecutionMixin(SettingsHook):
         try:
             if mode != RunMode.HYPEROPT:
                 record = self.exec_ext_recorder.on_fill(trade, order, current_time, live)
+                self.exec_ext_recorded.on_fill(trade, order, record, current_time)
                 if record is not None and live:
                     self.exec_ext_live_services.on_fill(trade, record)
                     if self.exec_ext_ops is not None:
