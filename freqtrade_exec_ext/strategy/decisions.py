@@ -336,8 +336,10 @@ class DecisionRecorder:
         )
 
     def _find(self, trade: Any, entry: bool) -> Working | None:
+        """The working decision of this trade's side.  An entry's is the pair's: a ladder
+        step may place it again in a new trade when Freqtrade deleted the first."""
         w = self.working.get((trade.pair, "entry" if entry else "exit"))
-        if w is None or w.record.trade_id not in (None, trade.id):
+        if w is None or (not entry and w.record.trade_id != trade.id):
             return None
         return w
 
@@ -357,9 +359,21 @@ class DecisionRecorder:
         if order_id in w.record.order_ids or order_id in w.exclude or order_id in self.claimed:
             return
         assert self.writer is not None
+        if not w.record.order_ids and w.handle not in self.writer.ids:
+            w.record = self._sized(w.record, trade, order_id)
         self.claimed.add(order_id)
         w.record = w.record.with_order(order_id)
         self.writer.attach(w.handle, order_id)
+
+    @staticmethod
+    def _sized(record: Decision, trade: Any, order_id: str) -> Decision:
+        """The target as Freqtrade ordered it: the amount confirmed, on the exchange's
+        amount precision (its first order; only before the record is written)."""
+        first = next((o for o in trade.orders if str(o.order_id) == order_id), None)
+        amount = num(first.amount) if first is not None else None
+        if amount and amount <= record.target_amount:
+            return replace(record, target_amount=amount)
+        return record
 
     @staticmethod
     def _filled(w: Working, trade: Any, latest: Any = None) -> float:
@@ -387,7 +401,7 @@ class DecisionRecorder:
                     self._lazy(t, o, False, None)
 
     def _sync(self, w: Working, trade: Any, now: datetime) -> None:
-        if trade is not None and w.record.trade_id not in (None, trade.id):
+        if trade is not None and self._find(trade, w.record.intent == "entry") is not w:
             trade = None
         if trade is None and w.record.trade_id is not None and not self._backtest:
             trade = compat.trade_by_id(w.record.trade_id)  # closed since
@@ -409,6 +423,10 @@ class DecisionRecorder:
             self._follow(w, trade)
         filled = self._filled(w, trade) if trade is not None else w.record.filled_amount
         status = status_of(w.record.target_amount, filled, True)
+        if trade is None and filled <= 0 and w.record.intent == "entry" and w.record.trade_id:
+            w.record = replace(w.record, trade_id=None)  # Freqtrade deleted the trade
+            assert self.writer is not None
+            self.writer.set_trade(w.handle, None)
         if mid is None and status != "complete":
             mid = self._mid(w.record.pair)
         self._finish(w, status, filled, now, mid)

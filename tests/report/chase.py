@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "mixin"))
 
-from dryrun_harness import PAIR, Harness, book  # noqa: E402
+from dryrun_harness import PAIR, FakeDatetime, Harness, book  # noqa: E402
 from mixin_helpers import base_config  # noqa: E402
 
 DECIDED = 114196.67  # the first limit sell: the ask when the exit was decided
@@ -35,6 +36,7 @@ def run(tmp: Path, base_url: str, mocker: Any) -> dict[str, Any]:
     cfg = base_config(base_url, tmp / "user_data", pairs=[PAIR], initial_state="running",
                       bot_name="chase")
     h = Harness(mocker, tmp, cfg, strategies, strategy="XMChase")
+    h.bot.strategy.clock = lambda: FakeDatetime.now(UTC)  # the strategy's clock: the harness's
     try:
         return _play(h)
     finally:
