@@ -139,3 +139,76 @@ def test_the_mixin_records_the_chase_and_the_flatten_is_its_own_class(chase, tmp
     at = next(i for i, line in enumerate(lines) if line.startswith("Executions:"))
     with capsys.disabled():  # what a user reads (shown with -s)
         print("\n" + "\n".join(lines[at:at + 6]))
+
+
+# ------------------------------------------------------------- an entry Freqtrade deletes
+RUNAWAY = (115400.00, 115400.02)  # the market leaves beyond the entry's budget bound
+
+
+def _play_gone(tmp, base_url, mocker):
+    """A maker entry at the bid, the market runs away: the ladder steps cannot reach it,
+    the entry times out unfilled and Freqtrade deletes its trade."""
+    import shutil
+    from datetime import UTC
+
+    from chase import HERE, PAIR
+    from dryrun_harness import FakeDatetime, Harness, book
+    from mixin_helpers import base_config
+
+    strategies = tmp / "strategies"
+    strategies.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / "strategies" / "XMChase.py", strategies / "XMChase.py")
+    cfg = base_config(base_url, tmp / "user_data", pairs=[PAIR], initial_state="running",
+                      bot_name="gone")
+    h = Harness(mocker, tmp, cfg, strategies, strategy="XMChase")
+    h.bot.strategy.clock = lambda: FakeDatetime.now(UTC)
+    try:
+        base = h.align(5.0)  # all within one candle: a timed-out entry stays expired
+        h.close = 114196.66
+        h.book = book(114196.66, 114196.67)
+        h.step()  # maker-first entry joins the bid
+        placed = [o.order_id for t in _trades() for o in t.orders]
+        assert placed, "no entry was placed"
+        h.book = book(*RUNAWAY)
+        for t in (65, 125, 185, 250, 260):
+            h.advance(base + t)
+            h.step()
+        assert not _trades(), "the unfilled entry's trade was not deleted"
+        s = h.bot.strategy
+        return {"url": f"sqlite:///{h.tmp / 'trades.dryrun.sqlite'}", "first": placed[0],
+                "entry_timeout_s": s.risk_contract.orders.entry_timeout_s,
+                "max_reprices": s.risk_contract.orders.max_reprices}
+    finally:
+        h.close_bot()
+
+
+def _trades():
+    from freqtrade.persistence import Trade
+
+    return list(Trade.get_trades([]).all())
+
+
+@pytest.fixture(scope="module")
+def gone(localex, tmp_path_factory, module_mocker):
+    return _play_gone(tmp_path_factory.mktemp("gone"), localex.base_url, module_mocker)
+
+
+def test_an_entry_whose_trade_freqtrade_deleted_is_still_an_execution(gone, tmp_path, capsys):
+    store = DecisionStore(gone["url"])
+    rows = store.read()
+    store.engine.dispose()
+    assert [(r.intent, r.kind, r.status) for r in rows] == [("entry", "signal", "cancelled")]
+    (d,) = rows
+    assert d.trade_id is None and d.filled_amount == 0.0  # nothing filled, trade deleted
+    # the first order and each ladder step's (each in a new trade Freqtrade deleted)
+    assert d.order_ids[0] == gone["first"] and len(d.order_ids) == 1 + gone["max_reprices"]
+    assert d.decision_price == 114196.66 and d.end_mid == pytest.approx(sum(RUNAWAY) / 2)
+    assert (d.ended_at - d.decided_at).total_seconds() >= gone["entry_timeout_s"]
+
+    rc, data, _, err = run_report(["--db", gone["url"], "--width", "120"], tmp_path, capsys)
+    assert rc == 0, err
+    (ex,) = data["executions"]["worst"]
+    assert (ex["intent"], ex["status"], ex["filled"]) == ("entry", "cancelled", 0.0)
+    # what waiting cost: the position not taken, priced at the mid when the entry ended
+    assert ex["opportunity"] == pytest.approx((d.end_mid - d.decision_price) * d.target_amount)
+    assert ex["total"] == pytest.approx(ex["opportunity"])
