@@ -3,10 +3,10 @@
 A decision opens when the mixin lets an order go out for a position change:
 
 * an entry at ``confirm_trade_entry`` (kind ``signal``; ``forced`` for Freqtrade's
-  ``force_entry``), a position add at its first order (kind ``adjust``);
+  ``force_entry``), a position add at its first fill (kind ``adjust``);
 * an exit at ``confirm_trade_exit`` in live and dry-run (kind from the exit reason:
   stop-loss -> ``stop``, ``force_exit`` -> ``forced``, the kill switch -> ``kill``, ...),
-  and at its first order where Freqtrade asks no confirmation (backtests, a stop-loss on
+  and at its first fill where Freqtrade asks no confirmation (backtests, a stop-loss on
   the exchange, a liquidation).
 
 Its record (:class:`~freqtrade_exec_ext.execution.decisions.Decision`) takes the decision
@@ -31,8 +31,10 @@ Recording is measurement: an error is logged once and never changes what the mix
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -135,6 +137,9 @@ class DecisionRecorder:
         self._backtest = False
         self._bot = ""
         self._mode = ""
+        # live/dry-run: the bot loop and the REST API's thread (hyperopt pickles the
+        # strategy: no lock before start)
+        self._lock: Any = contextlib.nullcontext()
 
     # ---------------------------------------------------------------- the bot's life
     def start(self, mode: Any, file_mode: bool, live: bool) -> Path | None:
@@ -153,6 +158,7 @@ class DecisionRecorder:
                 self.writer = Writer(DecisionLog(path))
                 return path
             if live:
+                self._lock = threading.RLock()
                 self.writer = Writer(DecisionStore(compat.db_engine()))
         except Exception:
             logger.exception("exec_ext: decisions are not recorded")
@@ -161,7 +167,8 @@ class DecisionRecorder:
     def close(self) -> None:
         if self.writer is None:
             return
-        self.writer.flush()
+        with self._lock:
+            self.writer.flush()
         if isinstance(self.writer.sink, DecisionLog):
             self.writer.sink.close()
         self.writer = None
@@ -170,20 +177,24 @@ class DecisionRecorder:
         """bot_loop_start: follow every working decision on Freqtrade's trades, write."""
         if self.writer is None:
             return
-        self._safe(self._sync_all, self._time(now))
-        self.writer.flush()
+        with self._lock:
+            self._safe(self._sync_all, self._time(now))
+            self.writer.flush()
 
     # ---------------------------------------------------------------- opening
     def entry_allowed(
         self, pair: str, side: str, amount: float, rate: float, tag: str | None, now: datetime
     ) -> bool:
         """confirm_trade_entry allowed this entry; always True (recording never refuses)."""
-        self._safe(self._entry, pair, side, amount, rate, tag, self._time(now))
+        with self._lock:
+            self._safe(self._entry, pair, side, amount, rate, tag, self._time(now))
         return True
 
     def exit_allowed(self, trade: Any, reason: str | None, amount: float, rate: float) -> None:
-        """confirm_trade_exit allowed this exit (live and dry-run)."""
-        self._safe(self._exit, trade, reason, amount, rate)
+        """confirm_trade_exit allowed this exit (live and dry-run; also from the REST API's
+        thread: ``/forceexit``)."""
+        with self._lock:
+            self._safe(self._exit, trade, reason, amount, rate)
 
     def _entry(
         self, pair: str, side: str, amount: float, rate: float, tag: str | None, now: datetime
@@ -225,7 +236,7 @@ class DecisionRecorder:
         if w is not None and same_trade and not self._supersedes(w, kind, reason):
             return  # placed again (ladder step, escalation): the same decision
         now = s.clock()
-        q = s.exec_ext_market.quote(s.exec_ext_market.book(trade.pair))
+        q = s.exec_ext_market.quote(s.exec_ext_market.book(trade.pair, reuse=True))
         mid = q.mid if q is not None else None
         if w is not None:
             self._end(w, trade if same_trade else None, now, mid)
@@ -288,9 +299,10 @@ class DecisionRecorder:
     def on_fill(self, trade: Any, order: Any, record: Any, now: datetime) -> None:
         """order_filled: attach the order to its decision (opened now for an exit nothing
         confirmed, or a position add), close the decision when its change is complete."""
-        self._safe(self._fill, trade, order, record, self._time(now))
-        if self._backtest and self.writer is not None:
-            self.writer.flush()
+        with self._lock:
+            self._safe(self._fill, trade, order, record, self._time(now))
+            if self._backtest and self.writer is not None:
+                self.writer.flush()
 
     def _fill(self, trade: Any, order: Any, record: Any, now: datetime) -> None:
         if self.writer is None:
@@ -392,13 +404,6 @@ class DecisionRecorder:
         by_pair = {t.pair: t for t in trades}
         for w in list(self.working.values()):
             self._safe(self._sync, w, by_pair.get(w.record.pair), now)
-        if self._backtest or not trades:
-            return
-        for t in trades:  # exits no callback confirmed, first seen open (a restart)
-            for o in t.open_orders:
-                mine = o.ft_order_side == t.exit_side and str(o.order_id) not in self.claimed
-                if mine and self._find(t, False) is None:
-                    self._lazy(t, o, False, None)
 
     def _sync(self, w: Working, trade: Any, now: datetime) -> None:
         if trade is not None and self._find(trade, w.record.intent == "entry") is not w:
