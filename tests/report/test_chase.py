@@ -212,3 +212,80 @@ def test_an_entry_whose_trade_freqtrade_deleted_is_still_an_execution(gone, tmp_
     # what waiting cost: the position not taken, priced at the mid when the entry ended
     assert ex["opportunity"] == pytest.approx((d.end_mid - d.decision_price) * d.target_amount)
     assert ex["total"] == pytest.approx(ex["opportunity"])
+
+
+# ------------------------------------------------- a chase Freqtrade escalates to market
+FALLEN = (113625.00, 113625.02)  # 50 bps below the exit decision: past max_exit_bps 30
+
+
+def _play_escalation(tmp, base_url, mocker):
+    """An exit decided at a limit, repriced (the ladder cannot follow a market 50 bps down),
+    cancelled at the exit timeout and replaced by Freqtrade's emergency market exit."""
+    import shutil
+    from datetime import UTC
+
+    from chase import DECIDED, HERE, PAIR
+    from dryrun_harness import FakeDatetime, Harness, book
+    from freqtrade.persistence import Trade
+    from mixin_helpers import base_config
+
+    strategies = tmp / "strategies"
+    strategies.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / "strategies" / "XMChase.py", strategies / "XMChase.py")
+    cfg = base_config(base_url, tmp / "user_data", pairs=[PAIR], initial_state="running",
+                      bot_name="escalation")
+    h = Harness(mocker, tmp, cfg, strategies, strategy="XMChase")
+    h.bot.strategy.clock = lambda: FakeDatetime.now(UTC)
+    try:
+        h.close = 114196.66
+        h.book = book(114196.66, DECIDED)
+        h.step()  # maker-first entry joins the bid
+        h.book = book(114196.64, 114196.66)  # filled
+        h.step()
+        (trade,) = Trade.get_open_trades()
+        h.book = book(114196.66, DECIDED)
+        h.bot.strategy.exit_now = True
+        h.advance(30)
+        h.step()  # the exit signal: a limit sell joins the ask
+        h.book = book(*FALLEN)
+        h.advance(30 + 310)  # past exit_timeout_s 300: the missed steps, then the timeout
+        h.step(6)
+        (trade,) = [t for t in _trades() if t.id == trade.id]
+        assert not trade.is_open and trade.exit_reason == "emergency_exit"
+        sells = [o for o in trade.orders if o.ft_order_side == "sell"]
+        return {"url": f"sqlite:///{h.tmp / 'trades.dryrun.sqlite'}", "trade_id": trade.id,
+                "sells": [(o.order_id, o.order_type, o.status, o.average) for o in sells]}
+    finally:
+        h.close_bot()
+
+
+@pytest.fixture(scope="module")
+def escalation(localex, tmp_path_factory, module_mocker):
+    return _play_escalation(tmp_path_factory.mktemp("escalation"), localex.base_url,
+                            module_mocker)
+
+
+def test_an_exit_escalated_to_market_is_one_execution_with_its_chase(escalation, tmp_path,
+                                                                     capsys):
+    sells = escalation["sells"]
+    limits = [s for s in sells if s[1] == "limit"]
+    (market,) = [s for s in sells if s[1] == "market"]
+    assert len(limits) >= 2 and all(s[2] == "canceled" for s in limits)
+    store = DecisionStore(escalation["url"])
+    (entry, exit_) = store.read()
+    store.engine.dispose()
+    assert (entry.intent, entry.status) == ("entry", "complete")
+    assert (exit_.intent, exit_.kind, exit_.reason) == ("exit", "signal", "exit_signal")
+    # one decision owns the limit orders and the emergency market exit that replaced them
+    assert exit_.order_ids == tuple(s[0] for s in sells) and exit_.status == "complete"
+    rc, data, _, err = run_report(["--db", escalation["url"], "--width", "120"], tmp_path,
+                                  capsys)
+    assert rc == 0, err
+    ex = _sell_exec(data, escalation["trade_id"])
+    assert ex["decision_source"] == "decisions table" and ex["n_orders"] == len(sells)
+    assert ex["order_types"] == "limit→market" and ex["status"] == "complete"
+    chase_bps = (exit_.decision_price - market[3]) / exit_.decision_price * 1e4
+    assert chase_bps > 45.0  # the market exit sold about 50 bps below the decision
+    assert ex["impact_bps"] + (ex["delay_bps"] or 0.0) + (ex["spread_bps"] or 0.0) == (
+        pytest.approx(chase_bps))
+    assert ex["total_bps"] == pytest.approx(chase_bps + ex["fees_bps"])
