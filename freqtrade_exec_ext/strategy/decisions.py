@@ -236,13 +236,13 @@ class DecisionRecorder:
         if w is not None and same_trade and not self._supersedes(w, kind, reason):
             return  # placed again (ladder step, escalation): the same decision
         now = s.clock()
-        q = s.exec_ext_market.quote(s.exec_ext_market.book(trade.pair, reuse=True))
+        q = s.exec_ext_market.quote(s.exec_ext_market.book(trade.pair))  # of this moment
         mid = q.mid if q is not None else None
         if w is not None:
             self._end(w, trade if same_trade else None, now, mid)
-        ctx = s.exec_ext_decisions.get(trade, "exit")
-        if w is not None or kind in ("kill", "forced") or ctx is None:
-            ctx = None  # decided now: the market of this moment
+        ctx = s.exec_ext_decisions.get(trade, "exit")  # the mixin's decision for this exit
+        if w is not None or kind == "kill" or ctx is None or ctx.reason != reason:
+            ctx = None  # decided now (it interrupts another): the market of this moment
         spread = q.spread_bps if q is not None else None
         self._open(
             trade_id=trade.id,
