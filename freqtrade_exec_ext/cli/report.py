@@ -162,7 +162,14 @@ def _budget(args: argparse.Namespace) -> tuple[float, float] | None:
     if not args.contract.is_file():
         raise CliError(f"--contract {args.contract}: no such file")
     c = load_contract(args.contract)  # ContractError -> one line per problem, exit 2
+    args.stop_limits = _stop_limits(c)
     return float(c.slippage.max_entry_bps), float(c.slippage.max_exit_bps)
+
+
+def _stop_limits(c: Any) -> Any:
+    from freqtrade_exec_ext.report.stop_breaches import StopLimits
+
+    return StopLimits(float(c.stop_loss.stoploss), float(c.slippage.max_exit_bps))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,6 +249,7 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
             links=r.links,
             contexts=r.contexts,
             order_id_lookup=lambda w: lookup_order_ids(args.db, r.bots, w),
+            **_stops_db(args, r.bots),
         )
     from freqtrade_exec_ext.report.backtest_reader import read_backtest
 
@@ -270,4 +278,17 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
         skipped=b.skipped,
         decisions=b.decisions,
         links=b.links,
+        stops=getattr(args, "stop_limits", None),
+        trades=b.trades,
     )
+
+
+def _stops_db(args: argparse.Namespace, bots: list[str]) -> dict[str, Any]:
+    """With --contract: the contract's stop and every trade's stop prices."""
+    stops = getattr(args, "stop_limits", None)
+    if stops is None:
+        return {}
+    from freqtrade_exec_ext.report.readers.trades import read_trades
+
+    trades = read_trades(args.db, bots, tuple(args.pair), tuple(args.strategy))
+    return {"stops": stops, "trades": trades}

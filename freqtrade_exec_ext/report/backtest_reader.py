@@ -28,6 +28,7 @@ import pandas as pd
 from freqtrade_exec_ext.execution.ledger import FillRecord
 from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.report.metrics import coerce_orders, empty_orders
+from freqtrade_exec_ext.report.stop_breaches import empty_trades, from_backtest
 from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
 LAST_RESULT = ".last_result.json"
@@ -45,6 +46,7 @@ class BacktestRead:
     skipped: list[str] = field(default_factory=list)
     decisions: pd.DataFrame | None = None
     links: pd.DataFrame | None = None
+    trades: pd.DataFrame | None = None  # stop prices per trade (stop_breaches.TRADE_COLUMNS)
 
 
 def resolve_result(path: Path) -> Path:
@@ -174,10 +176,12 @@ def read_backtest(
     skipped: list[str] = []
     ledgers: dict[str, Path | None] = {}
     dec_frames: list[pd.DataFrame] = []
+    stop_frames: list[pd.DataFrame] = []
     for name, strat in data["strategy"].items():
         if strategies and name not in strategies:
             continue
         trades = strat.get("trades") or []
+        stop_frames.append(from_backtest(name, trades))
         stake_ccy = str(strat.get("stake_currency") or "")
         lpath = ledger if ledger is not None else backtest_ledger_path(result.parent, name)
         records: list[FillRecord] = []
@@ -216,6 +220,7 @@ def read_backtest(
 
     notes += add_candle_markouts(orders, data, result, datadir)
     decisions, links = _link_decisions(dec_frames, orders)
+    stops = pd.concat(stop_frames, ignore_index=True) if stop_frames else empty_trades()
     return BacktestRead(
         orders=orders,
         source=str(result),
@@ -225,6 +230,7 @@ def read_backtest(
         skipped=skipped,
         decisions=decisions,
         links=links,
+        trades=stops.loc[stops["pair"].isin(pairs)] if pairs else stops,
     )
 
 
