@@ -31,7 +31,7 @@ def contract(tmp: Path, source: Path, stoploss: float = CONTRACT_STOP) -> Path:
     return out
 
 
-def build(url: str, *, loose: bool) -> None:
+def build(url: str, *, loose: bool, only: tuple[int, ...] = (1, 2, 3, 4)) -> None:
     from freqtrade.enums import TradingMode
     from freqtrade.persistence import Order, Trade, init_db
 
@@ -68,16 +68,15 @@ def build(url: str, *, loose: bool) -> None:
             t.close_date = at + timedelta(hours=1)
         return t
 
-    trades = []
-    if loose:
-        trades.append(trade(1, "BTC/USDT", 100.0, -0.30, close=70.4,
-                            reason="trailing_stop_loss"))
-    trades.append(trade(2, "ETH/USDT", 2000.0, -0.10, close=1796.0, reason="stop_loss"))
-    trades.append(trade(3, "SOL/USDT", 50.0, -0.30, short=True, lev=3.0))
-    if loose:
-        trades.append(trade(4, "XRP/USDT", 2.0, -0.90, short=True, lev=3.0))
-    for t in trades:
-        Trade.session.add(t)
+    wanted = [n for n in only if loose or n in (2, 3)]
+    made = {
+        1: lambda: trade(1, "BTC/USDT", 100.0, -0.30, close=70.4, reason="trailing_stop_loss"),
+        2: lambda: trade(2, "ETH/USDT", 2000.0, -0.10, close=1796.0, reason="stop_loss"),
+        3: lambda: trade(3, "SOL/USDT", 50.0, -0.30, short=True, lev=3.0),
+        4: lambda: trade(4, "XRP/USDT", 2.0, -0.90, short=True, lev=3.0),
+    }
+    for n in wanted:
+        Trade.session.add(made[n]())
     Trade.session.commit()
     Trade.session.remove()
     Trade.session.get_bind().dispose()

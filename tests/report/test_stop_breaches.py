@@ -287,3 +287,41 @@ def test_backtest_stops_are_checked_against_the_contract(str001_backtest, tmp_pa
     assert looser == expected
     assert all(b["move_pct"] < -2.0 for b in data["stop_breaches"])
     assert f"Stop breaches: {len(data['stop_breaches'])}" in out
+
+
+def _docs_block(repo_root) -> list[str]:
+    text = (repo_root / "docs" / "report.md").read_text(encoding="utf-8")
+    part = text.split("gives two rows:\n\n```\n", 1)[1].split("```", 1)[0]
+    return [ln for ln in part.splitlines() if ln.strip()]
+
+
+def test_the_docs_example_is_what_the_report_prints(tmp_path, capsys, repo_root,
+                                                    str001_contract_path):
+    url = f"sqlite:///{tmp_path / 'tradesv3.sqlite'}"
+    stops_db.build(url, loose=True, only=(1,))
+    path = stops_db.contract(tmp_path, str001_contract_path)
+    rc, data, out, _ = run_report(["--db", url, "--contract", str(path), "--width", "120"],
+                                  tmp_path, capsys)
+    assert rc == 0 and len(data["stop_breaches"]) == 2
+    printed = [ln.split() for ln in out.splitlines()]
+    for line in _docs_block(repo_root):
+        words = line.split()
+        assert any(p[: len(words)] == words for p in printed), line
+
+
+def test_a_trade_without_a_stop_price_is_named_under_could_not_compute(
+        tmp_path, capsys, loose_db, str001_contract_path):
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "nostop.sqlite"
+    shutil.copy(loose_db.removeprefix("sqlite:///"), copy)
+    con = sqlite3.connect(copy)
+    con.execute("UPDATE trades SET stop_loss = NULL, initial_stop_loss = NULL WHERE id = 4")
+    con.commit()
+    con.close()
+    path = stops_db.contract(tmp_path, str001_contract_path)
+    _, data, _, _ = run_report(["--db", f"sqlite:///{copy}", "--contract", str(path)],
+                               tmp_path, capsys)
+    assert "stop check: 1 of 4 trades record no stop price or entry" in data["unavailable"]
+    assert sorted(b["pair"] for b in data["stop_breaches"]) == ["BTC/USDT", "BTC/USDT"]
