@@ -205,10 +205,36 @@ def _stop_out(t: dict[str, Any], limits: StopLimits) -> dict[str, Any] | None:
     return _row(t, STOP_OUT, "exit", entry, close, price_move(limit, entry, short))
 
 
+def _maybe(t: pd.DataFrame, limits: StopLimits) -> np.ndarray:
+    """Trades that may breach (vectorised, no tolerance: a superset of the breaches), so
+    that the exact rule runs row by row on few trades only."""
+    short = t["is_short"].to_numpy(dtype=bool)
+    sign = np.where(short, 1.0, -1.0)
+    d, b = abs(limits.stoploss), limits.exit_bps / 10_000.0
+
+    def past(price: str, entry: str, extra: float = 0.0) -> np.ndarray:
+        p, e = t[price].to_numpy(dtype=float), t[entry].to_numpy(dtype=float)
+        limit = e * (1.0 + sign * d) * (1.0 + sign * extra)
+        with np.errstate(invalid="ignore"):
+            out: np.ndarray = np.where(short, p > limit, p < limit)
+        return out
+
+    stop_out = t["exit_reason"].isin(list(STOP_EXITS)).to_numpy()
+    out: np.ndarray = (
+        past("stop_loss", "open_rate")
+        | past("initial_stop_loss", "open_rate")
+        | past("initial_stop_loss", "first_requested")
+        | past("initial_stop_loss", "first_fill")
+        | (stop_out & past("close_rate", "open_rate", b))
+    )
+    return out
+
+
 def find(trades: pd.DataFrame, limits: StopLimits) -> pd.DataFrame:
     """One row per breach (a trade can have one of each kind), worst move first."""
     rows: list[dict[str, Any]] = []
-    for t in coerce_trades(trades).to_dict("records"):
+    frame = coerce_trades(trades)
+    for t in frame.loc[_maybe(frame, limits)].to_dict("records"):
         for check in (_looser, _stop_out):
             row = check(t, limits)
             if row is not None:
