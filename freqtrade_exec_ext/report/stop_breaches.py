@@ -305,7 +305,9 @@ def from_backtest(strategy: str, trades: list[dict[str, Any]]) -> pd.DataFrame:
                 "is_short": bool(t.get("is_short")),
                 "leverage": t.get("leverage"),
                 "open_rate": t.get("open_rate"),
-                "first_requested": first.get("price", first.get("safe_price")),
+                # no entry order exported: the average entry (never NaN for backtests)
+                "first_requested": first.get("price", first.get("safe_price"))
+                or t.get("open_rate"),
                 "first_fill": first.get("safe_price") if (first.get("amount") or 0) > 0 else None,
                 "stop_loss": t.get("stop_loss_abs"),
                 "initial_stop_loss": t.get("initial_stop_loss_abs"),

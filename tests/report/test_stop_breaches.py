@@ -325,3 +325,13 @@ def test_a_trade_without_a_stop_price_is_named_under_could_not_compute(
                                tmp_path, capsys)
     assert "stop check: 1 of 4 trades record no stop price or entry" in data["unavailable"]
     assert sorted(b["pair"] for b in data["stop_breaches"]) == ["BTC/USDT", "BTC/USDT"]
+
+
+def test_an_unreadable_database_is_one_clear_error(tmp_path):
+    from freqtrade_exec_ext.report.errors import ReportInputError
+    from freqtrade_exec_ext.report.readers.trades import read_trades
+
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database" * 100)
+    with pytest.raises(ReportInputError, match=r"^--db sqlite:///.*junk.sqlite: cannot read"):
+        read_trades([f"sqlite:///{junk}"], ["junk"])

@@ -93,6 +93,18 @@ def read_trades(
     strategies: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Every trade's stop prices, of every database (``bot`` = its label)."""
-    frames = [read_one(u, b, pairs, strategies) for u, b in zip(urls, bots, strict=True)]
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from freqtrade_exec_ext.redact import mask_url
+    from freqtrade_exec_ext.report.sql_reader import _fail
+
+    frames = []
+    for url, bot in zip(urls, bots, strict=True):
+        try:
+            frames.append(read_one(url, bot, pairs, strategies))
+        except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
+            raise _fail(mask_url(url), exc) from exc
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else empty_trades()
