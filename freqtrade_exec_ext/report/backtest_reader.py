@@ -124,23 +124,12 @@ def check_size(result: Path, max_mb: int) -> None:
 
 
 def _load_stats(result: Path) -> dict[str, Any]:
-    import logging
+    from freqtrade_exec_ext.compat.data import BacktestUnreadable, load_backtest_stats
 
-    from freqtrade.data.btanalysis import load_backtest_stats
-
-    logging.getLogger("freqtrade").setLevel(logging.CRITICAL)
     try:
-        data = load_backtest_stats(result)
-    except Exception as exc:  # freqtrade raises ValueError/OperationalException/JSON errors
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReportInputError(
-            f"--backtest {result}: not a readable Freqtrade backtest result ({msg})"
-        ) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
-        raise ReportInputError(
-            f"--backtest {result}: not a Freqtrade backtest result (no 'strategy' section)"
-        )
-    return data
+        return load_backtest_stats(result)
+    except BacktestUnreadable as exc:
+        raise ReportInputError(f"--backtest {result}: {exc}") from None
 
 
 def _ts(value: Any) -> float:
