@@ -205,10 +205,10 @@ class ExecutionMixin(fts.SettingsHook):
         self.exec_ext_recorder.reset()
         if mode == fts.RunMode.LIVE:
             self.exec_ext_live_services.start_guard()
-        if mode in LIVE_MODES:
-            self.exec_ext_live_services.start(self.clock())
+        if mode in LIVE_MODES:  # ops first: the markout reader joins its request budget
             self.exec_ext_ops = OpsRuntime(self, self._xc)
             self.exec_ext_ops.start(self.clock())
+            self.exec_ext_live_services.start(self.clock())
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
         if self.exec_ext_ops is not None:
