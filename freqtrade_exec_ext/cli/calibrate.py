@@ -186,23 +186,13 @@ def resolve_result(path: Path) -> Path:
 
 
 def load_result(path: Path) -> dict[str, Any]:
-    import logging
-
-    from freqtrade.data.btanalysis import load_backtest_stats
-
     from freqtrade_exec_ext.cli.errors import CliError
+    from freqtrade_exec_ext.compat.data import BacktestUnreadable, load_backtest_stats
 
-    logging.getLogger("freqtrade").setLevel(logging.CRITICAL)
     try:
-        data = load_backtest_stats(path)
-    except Exception as exc:  # noqa: BLE001 - Freqtrade raises ValueError, OperationalException, JSON errors
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CliError(
-            f"BACKTEST {path}: not a readable Freqtrade backtest result ({first})"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
-        raise CliError(f"BACKTEST {path}: not a Freqtrade backtest result (no 'strategy')")
-    return data
+        return load_backtest_stats(path)
+    except BacktestUnreadable as exc:
+        raise CliError(f"BACKTEST {path}: {exc}") from None
 
 
 def _candles(datadir: Path | None, model: Any, strat: dict[str, Any]) -> Any:

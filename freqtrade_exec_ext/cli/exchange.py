@@ -184,7 +184,7 @@ def _unknown_assets(ex: Any, s: ServeSettings) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from freqtrade_exec_ext.localex.replay import ReplayError, start_note
+    from freqtrade_exec_ext.localex.replay_clock import ReplayError, start_note
     from freqtrade_exec_ext.localex.server import LocalExchange, LocalExchangeError
 
     settings = _validated(args)

@@ -153,16 +153,20 @@ def _check_options(args: argparse.Namespace) -> None:
         )
 
 
-def _budget(args: argparse.Namespace) -> tuple[float, float] | None:
+def _limits(args: argparse.Namespace) -> tuple[tuple[float, float] | None, Any]:
+    """From --contract: the slippage budgets (entry, exit bps) and the stop (StopLimits)."""
     if args.contract is None:
-        return None
+        return None, None
     from freqtrade_exec_ext.cli.errors import CliError
     from freqtrade_exec_ext.contract import load_contract
 
     if not args.contract.is_file():
         raise CliError(f"--contract {args.contract}: no such file")
+    from freqtrade_exec_ext.report.stop_breaches import StopLimits
+
     c = load_contract(args.contract)  # ContractError -> one line per problem, exit 2
-    return float(c.slippage.max_entry_bps), float(c.slippage.max_exit_bps)
+    budget = float(c.slippage.max_entry_bps), float(c.slippage.max_exit_bps)
+    return budget, StopLimits(float(c.stop_loss.stoploss), float(c.slippage.max_exit_bps))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,12 +175,12 @@ def run(args: argparse.Namespace) -> int:
     from freqtrade_exec_ext.report.errors import ReportInputError
 
     _check_options(args)
-    budget = _budget(args)
+    budget, stops = _limits(args)
     prog, cb = _progress(args.quiet)
     try:
         if prog is not None:
             prog.start()
-        report = _build(args, budget, cb)
+        report = _build(args, budget, stops, cb)
     except ReportInputError as exc:
         # every message names URLs masked already; this is the safety net (a token that
         # ends a clause keeps its colon)
@@ -209,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any) -> Any:
+def _build(
+    args: argparse.Namespace, budget: tuple[float, float] | None, stops: Any, cb: Any
+) -> Any:
     from freqtrade_exec_ext.report.build import build_report
 
     if args.db:
@@ -242,6 +248,8 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
             links=r.links,
             contexts=r.contexts,
             order_id_lookup=lambda w: lookup_order_ids(args.db, r.bots, w),
+            stops=stops,
+            trades=_db_trades(args, r.bots) if stops is not None else None,
         )
     from freqtrade_exec_ext.report.backtest_reader import read_backtest
 
@@ -270,4 +278,13 @@ def _build(args: argparse.Namespace, budget: tuple[float, float] | None, cb: Any
         skipped=b.skipped,
         decisions=b.decisions,
         links=b.links,
+        stops=stops,
+        trades=b.trades,
     )
+
+
+def _db_trades(args: argparse.Namespace, bots: list[str]) -> Any:
+    """Every trade's stop prices (for the stop check of --contract)."""
+    from freqtrade_exec_ext.report.readers.trades import read_trades
+
+    return read_trades(args.db, bots, tuple(args.pair), tuple(args.strategy))

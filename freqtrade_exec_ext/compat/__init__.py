@@ -17,6 +17,8 @@ What it offers, by module:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from freqtrade_exec_ext.compat.data import (
     backtest_results_dir,
     is_backtest_like,
@@ -121,6 +123,10 @@ __all__ = [
     "trades_since",
     "uninstall",
 ]
+
+
+if TYPE_CHECKING:
+    from freqtrade_exec_ext.compat.strategy import replace_allowed
 
 
 def __getattr__(name: str) -> object:

@@ -142,6 +142,11 @@ class ClientBudget:
             setattr(client, name, original)
         self._originals = []
 
+    def add_client(self, api: Any) -> None:
+        """Count and hold another sync ccxt client of this bot (same IP) on the budget."""
+        with self._lock:
+            self._wrap_sync(api)
+
     def _wrap_sync(self, api: Any) -> None:
         fetch, on_resp = api.fetch, api.on_rest_response
 

@@ -98,6 +98,11 @@ def hook_ccxt(
     return hooked
 
 
+def observe_responses(client: Any, on_response: OnResponse) -> None:
+    """Let ``on_response(status, headers)`` see every answer of a ccxt ``client``."""
+    client.on_rest_response = _observer(client.on_rest_response, on_response)
+
+
 def _observer(original: Any, on_response: OnResponse) -> Any:
     def on_rest_response(
         code: int, reason: Any, url: str, method: str, headers: Any, body: Any, *rest: Any

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from freqtrade_exec_ext.compat.version import FreqtradeCompatError, supported_freqtrade_version
@@ -108,11 +109,24 @@ def trades_for_order(dp: Any, order_id: str, pair: str, since: Any) -> list[Any]
         return []
 
 
-def public_mid_reader(exchange: Any) -> Any:
+def public_mid_reader(
+    exchange: Any,
+    *,
+    may_send: Callable[[], bool] | None = None,
+    on_response: Callable[[int, Any], None] | None = None,
+    hook: Callable[[Any], None] | None = None,
+) -> Any:
     """``read_mid(pair) -> float | None`` on a ccxt client of its own (public endpoints,
     no keys, the same URLs and markets as Freqtrade's), for threads other than the bot's:
-    Freqtrade's exchange object is not thread-safe.  One call reads the top of the book."""
+    Freqtrade's exchange object is not thread-safe.  One call reads the top of the book.
+
+    It shares the bot's IP and so its rate limits: ``may_send()`` False (the exchange asked
+    for no requests now) raises instead of sending, and ``on_response(status, headers)``
+    sees every answer (a 429 it gets closes the bot's window too); ``hook(client)`` may
+    wrap the client further (the shared request budget)."""
     import copy
+
+    from freqtrade_exec_ext.compat.ccxt_hooks import observe_responses
 
     api, _ = ccxt_clients(exchange)
     client = type(api)(
@@ -124,8 +138,14 @@ def public_mid_reader(exchange: Any) -> Any:
         }
     )
     client.set_markets(api.markets, getattr(api, "currencies", None))
+    if on_response is not None:
+        observe_responses(client, on_response)
+    if hook is not None:
+        hook(client)
 
     def read_mid(pair: str) -> float | None:
+        if may_send is not None and not may_send():
+            raise RuntimeError("not sent: the exchange asked for no requests now")
         book = client.fetch_order_book(pair, limit=5)
         bids, asks = book.get("bids") or [], book.get("asks") or []
         if not bids or not asks:

@@ -105,6 +105,8 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "funding_fees",
     "max_rate",
     "min_rate",
+    "price_precision",
+    "precision_mode_price",
 )
 CUSTOM_DATA_COLUMNS: tuple[str, ...] = (
     "id",

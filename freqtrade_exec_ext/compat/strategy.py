@@ -18,7 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from freqtrade.enums import RunMode
+from freqtrade.exceptions import OperationalException
+from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.strategy import IStrategy
+
+__all__ = [
+    "OperationalException",
+    "RunMode",
+    "SettingsHook",
+    "param_file",
+    "read_config_file",
+    "replace_allowed",
+    "timeframe_to_seconds",
+]
 
 
 class SettingsHook(IStrategy):  # type: ignore[misc]

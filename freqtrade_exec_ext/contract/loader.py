@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from freqtrade_exec_ext.contract.model import STRATEGY_ID_PATTERN, RiskContract, allowed_text
+from freqtrade_exec_ext.contract.fields import allowed_text
+from freqtrade_exec_ext.contract.model import STRATEGY_ID_PATTERN, RiskContract
 from freqtrade_exec_ext.errors import InputRefused
 
 MAX_BYTES = 64 * 1024

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import logging
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -66,11 +65,8 @@ def _literal_attrs(node: ast.ClassDef) -> dict[str, Any]:
 
 def freqtrade_problems(config: dict[str, Any], strategy_attrs: dict[str, Any]) -> list[str]:
     """Run Freqtrade's ``validate_config_consistency``; return its complaint, if any."""
-    from freqtrade.configuration.config_validation import validate_config_consistency
-    from freqtrade.enums import RunMode
-    from freqtrade.exceptions import ConfigurationError, OperationalException
-
     from freqtrade_exec_ext.compat import PAIRLISTS as PACKAGE_PAIRLISTS
+    from freqtrade_exec_ext.compat.data import config_consistency_problem
 
     # A process that installed our registry (compat.install) accepts our pairlist names in
     # Freqtrade's schema enum; a stock `freqtrade backtesting` validates before any strategy
@@ -86,17 +82,9 @@ def freqtrade_problems(config: dict[str, Any], strategy_attrs: dict[str, Any]) -
     conf = deepcopy(config)
     for key, value in strategy_attrs.items():
         conf.setdefault(key, value)
-    conf["runmode"] = RunMode.DRY_RUN if conf.get("dry_run") else RunMode.LIVE
-    missing = [k for k in STRATEGY_OWNED if k not in conf]
-    if missing:
+    runmode = "dry_run" if conf.get("dry_run") else "live"
+    if any(k not in conf for k in STRATEGY_OWNED):
         # the strategy computes them: validate what the file alone must satisfy
-        conf["runmode"] = RunMode.OTHER
-    quiet = logging.getLogger("freqtrade.configuration.config_validation")
-    level, quiet.level = quiet.level, logging.CRITICAL + 1
-    try:
-        validate_config_consistency(conf)
-    except (ConfigurationError, OperationalException) as exc:
-        return [f"Freqtrade rejects it: {exc}"]
-    finally:
-        quiet.setLevel(level)
-    return []
+        runmode = "other"
+    problem = config_consistency_problem(conf, runmode)
+    return [f"Freqtrade rejects it: {problem}"] if problem else []

@@ -81,9 +81,15 @@ def handle(gw: Gateway, req: Request) -> Reply:
         if name == "faults":
             return _faults(gw, method, payload)
         if name == "cancel" and method == "POST":
-            if not isinstance(payload, dict) or "order_id" not in payload:
-                return Reply(400, error(BAD_INPUT, 'localex admin: expected {"order_id": <id>}'))
-            o = gw.engine.venue_cancel(int(payload["order_id"]), payload.get("status", "CANCELED"))
+            body: dict[str, Any] = payload if isinstance(payload, dict) else {}
+            oid = body.get("order_id")
+            if isinstance(oid, str) and oid.isdigit():
+                oid = int(oid)
+            if not isinstance(oid, int) or isinstance(oid, bool):
+                return Reply(
+                    400, error(BAD_INPUT, 'localex admin: expected {"order_id": <integer id>}')
+                )
+            o = gw.engine.venue_cancel(oid, body.get("status", "CANCELED"))
             return Reply(200, {"order_id": o.order_id, "status": o.status})
         if name == "state" and method == "GET":
             return Reply(200, state(gw))

@@ -88,7 +88,7 @@ def depth_scale(params: BookParams, quote_volume_5m: float) -> float:
     """Notional (quote currency) the calibrated shares are multiplied by."""
     ref = params.ref_quote_volume_5m
     vol = max(quote_volume_5m, ref * 1e-6)
-    return ref * (vol / ref) ** params.volume_exponent
+    return float(ref * (vol / ref) ** params.volume_exponent)
 
 
 def _round_step(value: float, step: float) -> float:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from freqtrade_exec_ext.localex import admin, auth, replay
+from freqtrade_exec_ext.localex import admin, auth, replay_clock
 from freqtrade_exec_ext.localex.daemon import READY_PATH
 from freqtrade_exec_ext.localex.errors import VenueError
 from freqtrade_exec_ext.localex.faults import (
@@ -100,7 +100,7 @@ class Gateway:
 
     def admit(self, req: Request) -> Plan | Reply:
         if req.path == READY_PATH:  # readiness probe: no rate limit, fault or token
-            note = replay.start_note(self.market.clock)
+            note = replay_clock.start_note(self.market.clock)
             return Reply(200, {"ready": True, "start_note": note})
         self.run_late()  # what was due before this request reaches the engine first
         self.requests += 1

@@ -112,7 +112,8 @@ def _bridge(rng: np.random.Generator, pa: float, pb: float, steps: int, sigma: f
     """``steps + 1`` points from ``pa`` to ``pb``: a line plus a Brownian bridge."""
     walk = np.concatenate([[0.0], np.cumsum(rng.normal(0.0, sigma, steps))])
     frac = np.linspace(0.0, 1.0, steps + 1)
-    return pa + (pb - pa) * frac + walk - frac * walk[-1]
+    path: np.ndarray = pa + (pb - pa) * frac + walk - frac * walk[-1]
+    return path
 
 
 def partial(

@@ -19,23 +19,20 @@ above the base one are aggregated from base candles in served time, like Binance
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from freqtrade_exec_ext.errors import InputRefused
 from freqtrade_exec_ext.localex import intracandle
 from freqtrade_exec_ext.localex.intracandle import LINEAR, PathModel
+from freqtrade_exec_ext.localex.replay_clock import ReplayClock, ReplayError
 
 MINUTE_MS = 60_000
 DAY_MS = 1440 * MINUTE_MS
 WEEK_ALIGN_MS = 4 * DAY_MS  # the epoch is a Thursday; Binance weeks start on Monday
-DEFAULT_WARMUP_MS = 30 * DAY_MS
 INTERVALS_MS: dict[str, int] = {
     "1m": MINUTE_MS,
     "3m": 3 * MINUTE_MS,
@@ -54,10 +51,6 @@ INTERVALS_MS: dict[str, int] = {
 }
 _SPOT_FILE = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)-(\d+[mhdw])\.feather$")
 _FUT_FILE = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)_([A-Z0-9]+)-(\d+[mhdw])-futures\.feather$")
-
-
-class ReplayError(InputRefused, ValueError):
-    """Bad request against the replay (unknown interval, no data)."""
 
 
 @dataclass(frozen=True)
@@ -89,101 +82,6 @@ class CandleSeries:
     @property
     def last_ms(self) -> int:
         return int(self.open_time[-1])
-
-
-@dataclass(frozen=True)
-class ReplayClock:
-    start_wall_ms: int
-    offset_ms: int
-    speed: float = 1.0
-    #: the largest timeframe served: the offset is a whole number of these
-    align_ms: int = 60_000
-    #: the data time asked for (``--start-at``), when one was
-    asked_ms: int | None = None
-
-    def served_now(self, wall_ms: int) -> int:
-        return int(self.start_wall_ms + (wall_ms - self.start_wall_ms) * self.speed)
-
-    def data_now(self, wall_ms: int) -> int:
-        return self.served_now(wall_ms) - self.offset_ms
-
-
-def make_clock(
-    series: list[CandleSeries],
-    start_wall_ms: int,
-    speed: float = 1.0,
-    start_at: datetime | None = None,
-) -> ReplayClock:
-    if not series:
-        raise ReplayError("no candle data to replay")
-    if not (math.isfinite(speed) and speed > 0):
-        raise ReplayError(f"speed must be a positive number, got {speed!r}")
-    align = max(s.base_ms for s in series)
-    first = max(s.first_ms for s in series)
-    last = min(s.last_ms for s in series)
-    if start_at is not None:
-        anchor = int(start_at.timestamp() * 1000)
-        lo, hi = min(s.first_ms for s in series), max(s.last_ms for s in series)
-        if not lo <= anchor <= hi:
-            raise ReplayError(
-                f"start_at {start_at.isoformat()} is outside the data ({_iso(lo)} .. {_iso(hi)})"
-            )
-    else:
-        anchor = first + min(DEFAULT_WARMUP_MS, max(last - first, 0) // 2)
-    # The served candles must open on whole multiples of every timeframe (Freqtrade checks
-    # them against its own clock), so the offset between wall and data time is a whole
-    # number of ``align``: the data time at start has the wall clock's position inside
-    # ``align``.  Take the latest such time at or before the asked one, so the asked moment
-    # is replayed rather than skipped (start_note says so).
-    offset = (start_wall_ms // align) * align - (anchor // align) * align
-    base = min(s.base_ms for s in series)
-    past = start_at is not None and start_wall_ms - offset > anchor
-    # past the asked time: kept only inside the asked time's own (smallest) candle
-    if past and (start_wall_ms - offset) // base != anchor // base:
-        offset += align
-    return ReplayClock(
-        start_wall_ms=start_wall_ms,
-        offset_ms=offset,
-        speed=speed,
-        align_ms=align,
-        asked_ms=anchor if start_at is not None else None,
-    )
-
-
-def start_note(clock: ReplayClock) -> str | None:
-    """Why the replay does not start exactly at ``--start-at`` (None when it does)."""
-    if clock.asked_ms is None:
-        return None
-    start = clock.data_now(clock.start_wall_ms)
-    lag_s = (clock.asked_ms - start) / 1000
-    if abs(lag_s) < 1:
-        return None
-    why = (
-        f"served candles must open on whole {_duration(clock.align_ms / 1000)} boundaries "
-        "(the largest timeframe in the datadir), so the data time keeps the wall clock's "
-        "position inside one"
-    )
-    asked = f"--start-at {_iso(clock.asked_ms)}: replay starts at {_iso(start)}"
-    if lag_s < 0:
-        return f"{asked}, {_duration(-lag_s)} later, inside the same candle: {why}"
-    return (
-        f"{asked} and reaches it in {_duration(lag_s / clock.speed)} (speed {clock.speed:g}): "
-        f"{why}; use --speed to get there sooner, or keep only smaller timeframes in the "
-        "datadir"
-    )
-
-
-def _duration(seconds: float) -> str:
-    h, rest = divmod(round(seconds), 3600)
-    m, s = divmod(rest, 60)
-    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s or not (h or m) else ""]
-    return "".join(parts)
-
-
-def _iso(ms: int) -> str:
-    from datetime import UTC
-
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
 # ---------------------------------------------------------------- loading
@@ -303,7 +201,7 @@ class Kline:
     volume: float
     quote_volume: float
 
-    def binance_row(self) -> list:
+    def binance_row(self) -> list[Any]:
         half = self.volume / 2.0
         return [
             self.open_time,
@@ -341,7 +239,9 @@ def current_price(series: CandleSeries, data_now: int) -> float:
     return _partial(series, i, frac)[3]
 
 
-def _arrays_upto(series: CandleSeries, lo: int, hi: int, cur: int, frac: float):
+def _arrays_upto(
+    series: CandleSeries, lo: int, hi: int, cur: int, frac: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Copies of the base arrays [lo, hi) with the current candle made partial."""
     o, h, low, c, v = (
         a[lo:hi].copy() for a in (series.open, series.high, series.low, series.close, series.volume)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade_exec_ext.localex import book as bookmod
-from freqtrade_exec_ext.localex import replay
+from freqtrade_exec_ext.localex import replay, replay_clock
 from freqtrade_exec_ext.localex.errors import VenueError, invalid_symbol, missing_param
 from freqtrade_exec_ext.localex.intracandle import PathModel, default_model
 
@@ -111,11 +111,11 @@ class MarketVenue:
             self.series[market] = series
         all_series = [s for m in self.series.values() for s in m.values()]
         if not all_series:
-            raise replay.ReplayError(
+            raise replay_clock.ReplayError(
                 f"datadir {self.datadir}: no candle files (<BASE>_<QUOTE>-<tf>.feather) for "
                 "any symbol of the bundled Binance exchangeInfo"
             )
-        self.clock = replay.make_clock(all_series, now_ms(), speed=speed, start_at=start_at)
+        self.clock = replay_clock.make_clock(all_series, now_ms(), speed=speed, start_at=start_at)
 
     # ------------------------------------------------------------ helpers
 
@@ -175,7 +175,7 @@ class MarketVenue:
         start_time: int | None = None,
         end_time: int | None = None,
         limit: int | None = None,
-    ) -> list[list]:
+    ) -> list[list[Any]]:
         series = self._series(market, symbol)
         if not interval:
             raise missing_param("interval")
@@ -184,7 +184,7 @@ class MarketVenue:
             rows = replay.klines(
                 series, interval, self.clock, self._now_ms(), start_time, end_time, lim
             )
-        except replay.ReplayError as exc:
+        except replay_clock.ReplayError as exc:
             raise VenueError(-1120, str(exc)) from None
         return [k.binance_row() for k in rows]
 
@@ -228,7 +228,9 @@ class MarketVenue:
         out["asks"] = [[_fmt(p), _fmt(a)] for p, a in b.asks]
         return out
 
-    def ticker_24hr(self, market: str, symbol: str | None, symbols: list[str] | None = None):
+    def ticker_24hr(
+        self, market: str, symbol: str | None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         rows = [self._ticker_one(market, s) for s in self._select(market, symbol, symbols)]
         return rows[0] if symbol else rows
 
@@ -273,7 +275,9 @@ class MarketVenue:
         )
         return out
 
-    def book_ticker(self, market: str, symbol: str | None, symbols: list[str] | None = None):
+    def book_ticker(
+        self, market: str, symbol: str | None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         rows = []
         now = self.server_time()
         for s in self._select(market, symbol, symbols):
@@ -290,7 +294,9 @@ class MarketVenue:
             rows.append(row)
         return rows[0] if symbol else rows
 
-    def price_ticker(self, market: str, symbol: str | None, symbols: list[str] | None = None):
+    def price_ticker(
+        self, market: str, symbol: str | None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         rows = []
         wall = self._now_ms()
         for s in self._select(market, symbol, symbols):

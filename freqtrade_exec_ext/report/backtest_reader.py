@@ -28,6 +28,7 @@ import pandas as pd
 from freqtrade_exec_ext.execution.ledger import FillRecord
 from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.report.metrics import coerce_orders, empty_orders
+from freqtrade_exec_ext.report.stop_breaches import empty_trades, from_backtest
 from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 
 LAST_RESULT = ".last_result.json"
@@ -45,6 +46,7 @@ class BacktestRead:
     skipped: list[str] = field(default_factory=list)
     decisions: pd.DataFrame | None = None
     links: pd.DataFrame | None = None
+    trades: pd.DataFrame | None = None  # stop prices per trade (stop_breaches.TRADE_COLUMNS)
 
 
 def resolve_result(path: Path) -> Path:
@@ -121,26 +123,36 @@ def check_size(result: Path, max_mb: int) -> None:
             f"--backtest {result}: {sum(sizes) // MB} MB uncompressed, over "
             f"the cap {max_mb} MB; {hint}"
         )
+    if result.suffix == ".zip":
+        _check_members_inflate_as_declared(result)
+
+
+def _check_members_inflate_as_declared(result: Path) -> None:
+    """Inflate every member in 1 MB steps: a member whose headers understate its size
+    stops at the declared size with a CRC error, so memory and time stay within the cap
+    (Freqtrade's loader reads a member in one call, which inflates all of it)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(result) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    while member.read(MB):
+                        pass
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ReportInputError(
+            f"--backtest {result}: not a readable Freqtrade backtest result (bad zip file: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
 
 
 def _load_stats(result: Path) -> dict[str, Any]:
-    import logging
+    from freqtrade_exec_ext.compat.data import BacktestUnreadable, load_backtest_stats
 
-    from freqtrade.data.btanalysis import load_backtest_stats
-
-    logging.getLogger("freqtrade").setLevel(logging.CRITICAL)
     try:
-        data = load_backtest_stats(result)
-    except Exception as exc:  # freqtrade raises ValueError/OperationalException/JSON errors
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReportInputError(
-            f"--backtest {result}: not a readable Freqtrade backtest result ({msg})"
-        ) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
-        raise ReportInputError(
-            f"--backtest {result}: not a Freqtrade backtest result (no 'strategy' section)"
-        )
-    return data
+        return load_backtest_stats(result)
+    except BacktestUnreadable as exc:
+        raise ReportInputError(f"--backtest {result}: {exc}") from None
 
 
 def _ts(value: Any) -> float:
@@ -174,10 +186,12 @@ def read_backtest(
     skipped: list[str] = []
     ledgers: dict[str, Path | None] = {}
     dec_frames: list[pd.DataFrame] = []
+    stop_frames: list[pd.DataFrame] = []
     for name, strat in data["strategy"].items():
         if strategies and name not in strategies:
             continue
         trades = strat.get("trades") or []
+        stop_frames.append(from_backtest(name, trades))
         stake_ccy = str(strat.get("stake_currency") or "")
         lpath = ledger if ledger is not None else backtest_ledger_path(result.parent, name)
         records: list[FillRecord] = []
@@ -216,6 +230,7 @@ def read_backtest(
 
     notes += add_candle_markouts(orders, data, result, datadir)
     decisions, links = _link_decisions(dec_frames, orders)
+    stops = pd.concat(stop_frames, ignore_index=True) if stop_frames else empty_trades()
     return BacktestRead(
         orders=orders,
         source=str(result),
@@ -225,6 +240,7 @@ def read_backtest(
         skipped=skipped,
         decisions=decisions,
         links=links,
+        trades=stops.loc[stops["pair"].isin(pairs)] if pairs else stops,
     )
 
 

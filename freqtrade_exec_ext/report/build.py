@@ -12,6 +12,7 @@ import pandas as pd
 from freqtrade_exec_ext.report import executions as X
 from freqtrade_exec_ext.report import markouts as MK
 from freqtrade_exec_ext.report import metrics as M
+from freqtrade_exec_ext.report import stop_breaches as SB
 
 PLOT_POINTS = 5000  # points per scatter/box plot; larger inputs are thinned evenly
 WORST_EXECUTIONS = 200  # listed in JSON/HTML (all of them with --executions FILE)
@@ -29,6 +30,8 @@ class Report:
     executions: pd.DataFrame = field(default_factory=pd.DataFrame)
     exec_tables: dict[str, Any] = field(default_factory=dict)
     markouts: list[dict[str, Any]] = field(default_factory=list)
+    # trades whose stop breaches the contract's (None: not checked, no --contract)
+    stop_breaches: pd.DataFrame | None = None
 
     def to_dict(self, breach_limit: int | None = None) -> dict[str, Any]:
         b = self.breaches if breach_limit is None else self.breaches.head(breach_limit)
@@ -43,6 +46,7 @@ class Report:
             },
             "markouts": self.markouts,
             "breaches": breach_records(b),
+            "stop_breaches": None if self.stop_breaches is None else SB.records(self.stop_breaches),
             "unavailable": self.unavailable,
             "notes": self.notes,
         }
@@ -109,8 +113,12 @@ def build_report(
     links: pd.DataFrame | None = None,
     contexts: pd.DataFrame | None = None,
     order_id_lookup: Callable[[pd.DataFrame], dict[tuple[str, int], str]] | None = None,
+    stops: SB.StopLimits | None = None,
+    trades: pd.DataFrame | None = None,
 ) -> Report:
-    """``budget`` = (entry_bps, exit_bps) from ``--contract`` rechecks every fill."""
+    """``budget`` = (entry_bps, exit_bps) from ``--contract`` rechecks every fill;
+    ``stops`` (the contract's stop) checks every trade of ``trades`` (see
+    :mod:`.stop_breaches`)."""
     df = M.add_costs(orders)
     if budget is not None:
         df = M.recheck_budget(df, *budget)
@@ -142,6 +150,11 @@ def build_report(
         *X.gaps(ex, has_decisions_table=decisions is not None, kind=kind),
         *MK.gaps(df, kind),
     ]
+    stop_br = None
+    if stops is not None:
+        stop_br, stop_gaps = check_stops(df, trades, stops, groups, totals)
+        gaps += stop_gaps
+        meta["stop_contract"] = {"stoploss": stops.stoploss, "max_exit_bps": stops.exit_bps}
     return Report(
         meta=meta,
         groups=groups,
@@ -153,7 +166,34 @@ def build_report(
         executions=ex,
         exec_tables=X.tables(ex),
         markouts=MK.summarize(df),
+        stop_breaches=stop_br,
     )
+
+
+def check_stops(
+    df: pd.DataFrame,
+    trades: pd.DataFrame | None,
+    stops: SB.StopLimits,
+    groups: list[dict[str, Any]],
+    totals: dict[str, Any],
+) -> tuple[pd.DataFrame, list[str]]:
+    """The stop breaches; counts them on the totals and on each group (in place)."""
+    t = trades if trades is not None else SB.empty_trades()
+    if len(t) and t["first_requested"].isna().all():  # databases: from the order frame
+        first = SB.first_entries(df)
+        t = t.drop(columns=["first_requested", "first_fill"]).merge(
+            first, on=["bot", "trade_id"], how="left"
+        )
+    found = SB.find(t, stops)
+    totals["stop_breaches"] = len(found)
+    counts = SB.group_counts(found, df, M.GROUP_KEYS)
+    for g in groups:
+        g["stop_breaches"] = counts.get(tuple(str(g[k]) for k in M.GROUP_KEYS), 0)
+    gaps = []
+    n = SB.unjudged(t)
+    if n:
+        gaps.append(f"stop check: {n} of {len(t)} trades record no stop price or entry")
+    return found, gaps
 
 
 def unavailable(av: M.Availability, contract: bool, kind: str) -> list[str]:

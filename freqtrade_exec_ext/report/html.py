@@ -17,7 +17,12 @@ import pandas as pd
 
 from freqtrade_exec_ext.report import tables as TB
 from freqtrade_exec_ext.report.build import Report, sample
-from freqtrade_exec_ext.report.render import constant_keys, report_tables, total_cells
+from freqtrade_exec_ext.report.render import (
+    breach_line,
+    constant_keys,
+    report_tables,
+    total_cells,
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -264,7 +269,8 @@ def write_html(report: Report, path: Path) -> None:
     )
     notes = "".join(f"<li>{html.escape(x)}</li>" for x in report.notes)
     tables = "".join(_html_table(t) for t in report_tables(report, executions=200, breaches=200))
-    breaches = "" if len(report.breaches) else "<p>Budget breaches: none</p>"
+    summary = breach_line(report)
+    breaches = f"<p>{html.escape(summary)}</p>" if summary else ""
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Execution quality report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

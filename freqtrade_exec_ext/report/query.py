@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from freqtrade_exec_ext.compat import schema
-from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX
+from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord
 from freqtrade_exec_ext.redact import mask_url, mask_urls_in
 from freqtrade_exec_ext.report.errors import ReportInputError
 from freqtrade_exec_ext.store.decisions import DECISIONS_TABLE
@@ -37,18 +37,39 @@ OC = _names("o", schema.ORDER_COLUMNS)
 TC = _names("t", schema.TRADE_COLUMNS)
 CC = _names("cd", schema.CUSTOM_DATA_COLUMNS)
 
-# ledger fields pulled out of the JSON value: (name in the raw frame, JSON path, kind)
-LEDGER_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("decision_price", "$.decision_price", "num"),
-    ("arrival_mid", "$.arrival_mid", "num"),
-    ("spread_cost_bps", "$.spread_cost_bps", "num"),
-    ("fee_cost", "$.fee_cost", "num"),
-    ("fee_currency", "$.fee_currency", "text"),
-    ("liquidity", "$.liquidity", "text"),
-    ("slippage_budget_bps", "$.slippage_budget_bps", "num"),
-    ("runmode", "$.runmode", "text"),
-    *((f"mk_{h}", f'$.markouts_bps."{h}"', "num") for h in MARKOUT_HORIZONS),
+# the FillRecord fields the report reads, under their own names (raw frame: ``l_<name>``)
+LEDGER_READ = (
+    "decision_price",
+    "arrival_mid",
+    "spread_cost_bps",
+    "fee_cost",
+    "fee_currency",
+    "liquidity",
+    "slippage_budget_bps",
+    "runmode",
 )
+# the one field read under other names: a mapping, one ``mk_<horizon>`` number per horizon
+MARKOUTS_FIELD = "markouts_bps"
+
+
+def _ledger_fields() -> tuple[tuple[str, str, str], ...]:
+    """(name in the raw frame, JSON path, kind) of every ledger value the report reads,
+    derived from :class:`FillRecord` (a float field is ``num``, any other ``text``)."""
+    hints = get_type_hints(FillRecord)
+    missing = [n for n in (*LEDGER_READ, MARKOUTS_FIELD) if n not in hints]
+    if missing:  # pragma: no cover - a programming error, caught by the tests at import
+        raise ImportError(f"not FillRecord fields: {', '.join(missing)}")
+
+    def kind(name: str) -> str:
+        return "num" if float in get_args(hints[name]) or hints[name] is float else "text"
+
+    return (
+        *((n, f"$.{n}", kind(n)) for n in LEDGER_READ),
+        *((f"mk_{h}", f'$.{MARKOUTS_FIELD}."{h}"', "num") for h in MARKOUT_HORIZONS),
+    )
+
+
+LEDGER_FIELDS: tuple[tuple[str, str, str], ...] = _ledger_fields()
 LEDGER_COLS = [f"l_{n}" for n, _, _ in LEDGER_FIELDS]
 LEDGER_NUM = [f"l_{n}" for n, _, k in LEDGER_FIELDS if k == "num"]
 LEDGER_TEXT = [f"l_{n}" for n, _, k in LEDGER_FIELDS if k == "text"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from freqtrade_exec_ext.report import executions as X
+from freqtrade_exec_ext.report import stop_breaches as SB
 from freqtrade_exec_ext.report import tables as TB
 from freqtrade_exec_ext.report.build import Report, breach_records
 from freqtrade_exec_ext.report.metrics import GROUP_KEYS, SLIP_MEASURES
@@ -102,7 +103,38 @@ def report_tables(
                 breach_records(br.head(breaches)),
             )
         )
+    sb = report.stop_breaches
+    if sb is not None and len(sb):
+        stop = report.meta.get("stop_contract") or {}
+        out.append(
+            TB.Table(
+                "stop_breaches",
+                f"Stop breaches: {len(sb)} against the contract's stop, a "
+                f"{100 * float(stop.get('stoploss', 0.0)):.2f}% price move from entry "
+                f"(worst {min(len(sb), breaches)} shown)",
+                TB.STOP_BREACHES,
+                SB.records(sb.head(breaches)),
+                note="Move %: price move of the stop (or stop-out exit) from the entry, "
+                "negative = loss; Contract %: the contract's stop (for a stop-out, plus "
+                "its exit slippage budget)",
+            )
+        )
     return out
+
+
+def breach_line(report: Report) -> str | None:
+    """The line saying how many breaches there are when no table shows them all (None
+    when the tables say it)."""
+    nb = len(report.breaches)
+    sb = report.stop_breaches
+    if sb is None:
+        return "Budget breaches: none" if nb == 0 else None
+    if nb == 0 and len(sb) == 0:
+        return "Breaches: none (no fill over its slippage budget, no stop beyond the contract's)"
+    return (
+        f"Breaches: {nb} fill(s) over the slippage budget, {len(sb)} stop breach(es) "
+        "against the contract's stop"
+    )
 
 
 def constant_keys(table: TB.Table) -> tuple[list[TB.Col], list[str]]:
@@ -214,8 +246,9 @@ def render_terminal(report: Report, file: IO[str] | None = None, width: int | No
         )
         for n in notes:
             line(f"  {n}", "dim", indent=4)
-    if not len(report.breaches):
-        line("Budget breaches: none")
+    summary = breach_line(report)
+    if summary:
+        line(summary)
     if report.unavailable:
         line("Could not compute:", "bold")
         for gap in report.unavailable:
@@ -248,6 +281,8 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
     ):
         out[k] = r.get(k)
     out["breaches"] = r.get("breaches", 0)
+    if "stop_breaches" in r:
+        out["stop_breaches"] = r["stop_breaches"]
     return out
 
 
@@ -258,6 +293,8 @@ def write_csv(report: Report, path: Path) -> None:
     fields = list(
         flat_row({"orders": 0, "filled": 0, "cancelled": 0, "open": 0, "filled_notional": 0}).keys()
     )
+    if report.stop_breaches is not None:  # --contract: stop breaches per group and in TOTAL
+        fields.append("stop_breaches")
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()

@@ -215,6 +215,20 @@ BREACHES = [
     Col("Notional", lambda r: money(r["notional"]), rank=5),
 ]
 
+STOP_BREACHES = [
+    Col("Trade", lambda r: str(r["trade_id"]), rank=9),
+    Col("Bot", lambda r: str(r["bot"]), key=True),
+    Col("Strategy", lambda r: str(r["strategy"]), key=True),
+    Col("Pair", lambda r: str(r["pair"]), key=True),
+    Col("Side", lambda r: f"{r['side']} {num(r['leverage'], 0)}x", rank=5),
+    Col("Kind", lambda r: str(r["kind"]), rank=9),
+    Col("Entry", lambda r: price(r["entry"]), rank=8),
+    Col("Price", lambda r: f"{r['which']} {price(r['price'])}", rank=8),
+    Col("Move %", lambda r: num(r["move_pct"], 2), rank=9),
+    Col("Contract %", lambda r: num(r["contract_pct"], 2), rank=9),
+    Col("Exit reason", lambda r: str(r["exit_reason"] or ""), rank=4),
+]
+
 
 def exec_rows(ex: pd.DataFrame) -> list[Row]:
     out: list[Row] = ex.to_dict("records")

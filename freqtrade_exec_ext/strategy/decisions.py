@@ -44,9 +44,10 @@ from typing import Any
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.compat.ops import FLATTEN_REASON, bot_id_of
 from freqtrade_exec_ext.execution.decisions import Decision, Kind, status_of
+from freqtrade_exec_ext.execution.numbers import finite as num
 from freqtrade_exec_ext.store.decisions import DecisionLog, DecisionSink, DecisionStore
 from freqtrade_exec_ext.store.decisions import decision_log_path as _log_path
-from freqtrade_exec_ext.strategy.recording import num, utc
+from freqtrade_exec_ext.timeutil import as_utc as utc
 
 logger = logging.getLogger(__name__)
 
@@ -236,14 +237,18 @@ class DecisionRecorder:
         if w is not None and same_trade and not self._supersedes(w, kind, reason):
             return  # placed again (ladder step, escalation): the same decision
         now = s.clock()
-        q = s.exec_ext_market.quote(s.exec_ext_market.book(trade.pair))  # of this moment
-        mid = q.mid if q is not None else None
-        if w is not None:
-            self._end(w, trade if same_trade else None, now, mid)
         ctx = s.exec_ext_decisions.get(trade, "exit")  # the mixin's decision for this exit
         if w is not None or kind == "kill" or ctx is None or ctx.reason != reason:
-            ctx = None  # decided now (it interrupts another): the market of this moment
-        spread = q.spread_bps if q is not None else None
+            # decided now (it may interrupt another): the market of this moment, read only
+            # then (no extra request for the exits the mixin priced)
+            q = s.exec_ext_market.quote(s.exec_ext_market.book(trade.pair))
+            mid = q.mid if q is not None else None
+            if w is not None:
+                self._end(w, trade if same_trade else None, now, mid)
+            price, arrival, spread = mid or rate, mid, q.spread_bps if q is not None else None
+        else:
+            price = ctx.decision_price or rate
+            arrival, spread = ctx.arrival_mid, ctx.arrival_spread_bps
         self._open(
             trade_id=trade.id,
             pair=trade.pair,
@@ -253,9 +258,9 @@ class DecisionRecorder:
             side="buy" if trade.is_short else "sell",
             is_short=bool(trade.is_short),
             decided_at=now,
-            decision_price=(ctx.decision_price if ctx else mid) or rate,
-            arrival_mid=(ctx.arrival_mid if ctx else None) or mid,
-            arrival_spread_bps=ctx.arrival_spread_bps if ctx and ctx.arrival_mid else spread,
+            decision_price=price,
+            arrival_mid=arrival,
+            arrival_spread_bps=spread,
             target_amount=amount,
             exclude=_order_ids(trade),
         )

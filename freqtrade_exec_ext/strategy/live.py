@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -58,8 +59,19 @@ class LiveServices:
         from freqtrade_exec_ext.strategy.markouts import MarkoutSampler
 
         s = self._s
+        # the reader shares the bot's IP: it keeps the guard's Retry-After windows (live)
+        # and counts on the shared request budget (ops)
+        gov = self.guard.governor if self.guard is not None else None
+        budget = getattr(getattr(s, "exec_ext_ops", None), "client", None)
         try:
-            reader = compat.public_mid_reader(compat.exchange_of(s.dp))
+            reader = compat.public_mid_reader(
+                compat.exchange_of(s.dp),
+                may_send=None if gov is None else lambda: gov.wait_s(time.time()) <= 0,
+                on_response=None
+                if gov is None
+                else lambda code, headers: gov.on_response(code, headers, time.time()),
+                hook=None if budget is None else budget.add_client,
+            )
             sampler = MarkoutSampler(reader, clock=lambda: s.clock().timestamp())
             sampler.start()
             self.markouts = sampler

@@ -9,7 +9,6 @@ tick and the funding rate.  A read that cannot be made for an entry raises
 from __future__ import annotations
 
 import logging
-import math
 import time
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.errors import TemporaryFailure
 from freqtrade_exec_ext.execution import checks, pricing
+from freqtrade_exec_ext.execution.numbers import finite
 from freqtrade_exec_ext.execution.orderbook import BookError, Quote, top_of_book
 
 logger = logging.getLogger(__name__)
@@ -31,14 +31,6 @@ class BoundUnknown(TemporaryFailure):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
-
-
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 class MarketReads:
@@ -57,7 +49,7 @@ class MarketReads:
         s = self._s
         try:
             df, _ = s.dp.get_analyzed_dataframe(pair, s.timeframe)
-            price = _num(df["close"].iat[-1]) if df is not None and len(df) else None
+            price = finite(df["close"].iat[-1]) if df is not None and len(df) else None
         except Exception as exc:  # noqa: BLE001 - reported as a reason code, never swallowed
             raise BoundUnknown(
                 checks.DECISION_PRICE_UNKNOWN, f"{type(exc).__name__}: {exc}"
@@ -152,7 +144,7 @@ class MarketReads:
     def funding_rate(self, pair: str) -> float | None:
         try:
             info = compat.exchange_of(self._s.dp).fetch_funding_rate(pair)
-            return _num(info.get("fundingRate"))
+            return finite(info.get("fundingRate"))
         except Exception as exc:  # noqa: BLE001 - None: the funding check denies the entry
             logger.warning("exec_ext: funding rate for %s unavailable: %s", pair, exc)
             return None

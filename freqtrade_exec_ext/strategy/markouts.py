@@ -73,9 +73,10 @@ class MarkoutSampler:
         self._wake.set()
         return done
 
-    def pending(self) -> int:
+    def pending(self, until: float | None = None) -> int:
+        """Reads still to do (due at or before ``until``, when given)."""
         with self._lock:
-            return len(self._due)
+            return sum(1 for d in self._due if until is None or d.at <= until)
 
     def start(self) -> None:
         if self._thread is None:

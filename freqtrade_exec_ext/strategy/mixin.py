@@ -34,13 +34,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from freqtrade.enums import RunMode
-from freqtrade.exceptions import OperationalException
-
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.calibration import backtest as calib  # [calib] the execution model
+from freqtrade_exec_ext.compat import strategy as fts
 from freqtrade_exec_ext.compat.ops import FLATTEN_REASON, OpsRuntime
-from freqtrade_exec_ext.compat.strategy import SettingsHook, param_file, read_config_file
 from freqtrade_exec_ext.contract import RiskContract
 from freqtrade_exec_ext.strategy import binding, overrides, startup
 from freqtrade_exec_ext.strategy.context import DecisionBook
@@ -61,17 +58,17 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DISCARD_KEY", "EXIT_PARTIAL_BELOW_MIN", "ExecutionMixin"]
 
-LIVE_MODES = (RunMode.LIVE, RunMode.DRY_RUN)
+LIVE_MODES = (fts.RunMode.LIVE, fts.RunMode.DRY_RUN)
 # Backtests: the CLI, hyperopt, and backtests started from the web UI (webserver mode)
-SIM_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.WEBSERVER)
-LEDGER_FILE_MODES = (RunMode.BACKTEST, RunMode.WEBSERVER)
+SIM_MODES = (fts.RunMode.BACKTEST, fts.RunMode.HYPEROPT, fts.RunMode.WEBSERVER)
+LEDGER_FILE_MODES = (fts.RunMode.BACKTEST, fts.RunMode.WEBSERVER)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class ExecutionMixin(SettingsHook):
+class ExecutionMixin(fts.SettingsHook):
     """Base class enforcing the strategy's risk contract and recording every fill."""
 
     strategy_id: str = ""
@@ -82,19 +79,19 @@ class ExecutionMixin(SettingsHook):
         try:
             contract, path = startup.load_strategy_contract(config, type(self).strategy_id)
         except startup.StartupError as exc:
-            raise OperationalException(str(exc)) from None
+            raise fts.OperationalException(str(exc)) from None
         custom_stop = startup.declared_below(
             type(self), "custom_stoploss", stop_at=ExecutionMixin
         ) and bool(getattr(type(self), "use_custom_stoploss", False))
         want = binding.expected_settings(contract, custom_stoploss=custom_stop)
         problems = startup.config_conflicts(
-            config, want, env=os.environ, argv=sys.argv, read_file=read_config_file
+            config, want, env=os.environ, argv=sys.argv, read_file=fts.read_config_file
         )
         super().__init__(config)
-        file, params = param_file(self)
+        file, params = fts.param_file(self)
         problems += binding.param_file_conflicts(params, want, file)
         if problems:
-            raise OperationalException(startup.refusal(contract, path, problems, config))
+            raise fts.OperationalException(startup.refusal(contract, path, problems, config))
         self._xc = contract
         self._xm_want = want
         self._xm_mode = config.get("runmode")
@@ -111,7 +108,7 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_live_services = LiveServices(self)
         self.exec_ext_ops: Any = None  # compat.ops.OpsRuntime: budget, kill switch, metrics
         self.exec_ext_model = calib.BacktestModel.for_contract(  # [calib] None: backtest_bps
-            contract, path, config, OperationalException
+            contract, path, config, fts.OperationalException
         )
         startup.apply_contract_settings(self, config, want, env=os.environ, argv=sys.argv)
         if self._xm_mode in LIVE_MODES:
@@ -138,22 +135,20 @@ class ExecutionMixin(SettingsHook):
         that is not the contract's, a stale deployment stamp, or an impossible ladder."""
         problem = startup.settings_in_effect_problem(self, self._xm_want)
         if problem:
-            raise OperationalException(problem)
+            raise fts.OperationalException(problem)
         live = startup.runmode_of(self.config) in startup.LIVE_MODES
         if live:
             from freqtrade_exec_ext.deploy.stamp import stamp_problem
 
             stale = stamp_problem(self.config, self._xc)
             if stale:
-                raise OperationalException(f"ExecutionMixin: {stale}")
-        from freqtrade.exchange import timeframe_to_seconds
-
+                raise fts.OperationalException(f"ExecutionMixin: {stale}")
         ladder = startup.ladder_problem(
-            self._xc, timeframe_to_seconds(self.timeframe), bool(self.use_exit_signal),
+            self._xc, fts.timeframe_to_seconds(self.timeframe), bool(self.use_exit_signal),
             str(self.timeframe)
         )  # fmt: skip
         if ladder and live:
-            raise OperationalException(
+            raise fts.OperationalException(
                 f"ExecutionMixin: the reprice ladder of the risk contract of "
                 f"{self._xc.strategy_id} cannot be kept by {type(self).__name__}: {ladder}"
             )
@@ -169,7 +164,7 @@ class ExecutionMixin(SettingsHook):
         return self.exec_ext_runmode() in LIVE_MODES
 
     def exec_ext_real_orders(self) -> bool:
-        return bool(self.exec_ext_runmode() == RunMode.LIVE)
+        return bool(self.exec_ext_runmode() == fts.RunMode.LIVE)
 
     def exec_ext_backtest_bps(self) -> float:
         if self.exec_ext_runmode() in SIM_MODES:
@@ -204,12 +199,12 @@ class ExecutionMixin(SettingsHook):
         self.exec_ext_decisions.clear()
         self.exec_ext_recorder.reset()
         self.exec_ext_recorded.start(mode, mode in LEDGER_FILE_MODES, mode in LIVE_MODES)
-        if mode == RunMode.LIVE:
+        if mode == fts.RunMode.LIVE:
             self.exec_ext_live_services.start_guard()
-        if mode in LIVE_MODES:
-            self.exec_ext_live_services.start(self.clock())
+        if mode in LIVE_MODES:  # ops first: the markout reader joins its request budget
             self.exec_ext_ops = OpsRuntime(self, self._xc)
             self.exec_ext_ops.start(self.clock())
+            self.exec_ext_live_services.start(self.clock())
 
     def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
         if self.exec_ext_ops is not None:
@@ -471,7 +466,7 @@ class ExecutionMixin(SettingsHook):
         mode = self.exec_ext_runmode()
         live = mode in LIVE_MODES
         try:
-            if mode != RunMode.HYPEROPT:
+            if mode != fts.RunMode.HYPEROPT:
                 record = self.exec_ext_recorder.on_fill(trade, order, current_time, live)
                 self.exec_ext_recorded.on_fill(trade, order, record, current_time)
                 if record is not None and live:

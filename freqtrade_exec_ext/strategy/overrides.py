@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from freqtrade_exec_ext.execution import stops
+from freqtrade_exec_ext.execution.numbers import finite
 from freqtrade_exec_ext.strategy.legs import Leg
 from freqtrade_exec_ext.strategy.market import BoundUnknown
 
@@ -38,14 +38,6 @@ GUARDED_CALLBACKS = (
     "adjust_trade_position",
 )
 Combiner = Callable[[Any, Callable[..., Any], Callable[..., Any], dict[str, Any]], Any]
-
-
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def guard_class(cls: type, base: type) -> None:
@@ -86,13 +78,13 @@ def _c_stake(
     if ours <= 0:
         return 0.0
     try:
-        theirs = _num(user_fn(self, **{**kw, "proposed_stake": ours}))
+        theirs = finite(user_fn(self, **{**kw, "proposed_stake": ours}))
     except Exception:  # fail closed
         logger.exception("exec_ext: the strategy's custom_stake_amount failed; skipping entry")
         return 0.0
     if theirs is None or theirs <= 0:
         return 0.0
-    low = max(self.risk_contract.sizing.min_stake, _num(kw.get("min_stake")) or 0.0)
+    low = max(self.risk_contract.sizing.min_stake, finite(kw.get("min_stake")) or 0.0)
     return max(min(theirs, ours), low) if ours >= low else 0.0
 
 
@@ -100,7 +92,7 @@ def _c_leverage(
     self: Any, mixin_fn: Callable[..., Any], user_fn: Callable[..., Any], kw: dict[str, Any]
 ) -> float:
     try:
-        theirs = _num(user_fn(self, **kw)) or 1.0
+        theirs = finite(user_fn(self, **kw)) or 1.0
     except Exception:  # fail closed: no leverage
         logger.exception("exec_ext: the strategy's leverage failed; using 1")
         theirs = 1.0
@@ -119,7 +111,7 @@ def _price(
     """The strategy's price inside the leg's bound, on the tick grid; the mixin's own price
     when the strategy's callback fails."""
     try:
-        theirs = _num(user_fn(self, **{**kw, "proposed_rate": ours})) or ours
+        theirs = finite(user_fn(self, **{**kw, "proposed_rate": ours})) or ours
     except Exception:
         logger.exception("exec_ext: the strategy's %s price failed", leg.intent)
         return ours
@@ -184,9 +176,9 @@ def _c_adjust(
     theirs = user_fn(self, **{**kw, "proposed_rate": ours})
     if theirs is None:
         return None  # the strategy cancels the order
-    price = _num(theirs)
+    price = finite(theirs)
     if price is None:
-        return _num(kw["current_order_rate"])
+        return finite(kw["current_order_rate"])
     trade = kw["trade"]
     book = self.exec_ext_decisions
     d = book.entry(trade) if entry else book.get(trade, "exit")
@@ -199,7 +191,7 @@ def _c_adjust(
     try:
         tick = self.exec_ext_market.tick_for(trade.pair, entry=entry)
     except BoundUnknown:  # the order stays as it is
-        return _num(kw["current_order_rate"])
+        return finite(kw["current_order_rate"])
     return leg.clamp(price, d.decision_price if d else None, tick)
 
 
@@ -241,7 +233,7 @@ def _c_position(
         logger.exception("exec_ext: the strategy's adjust_trade_position failed")
         return None
     amount, tag = result if isinstance(result, tuple) else (result, None)
-    add = _num(amount)
+    add = finite(amount)
     if add is None or add <= 0:
         return result
     trade = kw["trade"]
@@ -298,7 +290,7 @@ def guard_stoploss(user_fn: Callable[..., Any]) -> Callable[..., Any]:
         if takes_after_fill or not after_fill:
             extra = {"after_fill": after_fill} if takes_after_fill else {}
             try:
-                ratio = _num(
+                ratio = finite(
                     user_fn(
                         self,
                         pair=pair,

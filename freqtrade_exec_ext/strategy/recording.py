@@ -10,7 +10,6 @@ recorded decision; the arithmetic is :func:`~freqtrade_exec_ext.execution.fills.
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +25,7 @@ from freqtrade_exec_ext.execution.fills import (
     infer_liquidity,
 )
 from freqtrade_exec_ext.execution.ledger import LEDGER_KEY_PREFIX, FillRecord, signed_bps
+from freqtrade_exec_ext.execution.numbers import finite
 from freqtrade_exec_ext.store.ledger_files import backtest_ledger_path
 from freqtrade_exec_ext.strategy.context import Decision
 from freqtrade_exec_ext.strategy.legs import STOP_REASONS
@@ -35,14 +35,6 @@ logger = logging.getLogger(__name__)
 
 
 utc = as_utc
-
-
-def num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def attempt_for(trade: Any, entry: bool, upto: Any = None) -> Attempt:
@@ -55,7 +47,7 @@ def attempt_for(trade: Any, entry: bool, upto: Any = None) -> Attempt:
             float(o.filled or 0.0),
             str(o.status),
             utc(o.order_date),
-            num(o.ft_price),
+            finite(o.ft_price),
         )
         for o in trade.orders
     ]
@@ -110,22 +102,22 @@ class FillRecorder:
         self, trade: Any, order: Any, current_time: datetime, live: bool
     ) -> FillRecord | None:
         s = self._s
-        filled = num(order.filled) or 0.0
-        fill_price = num(order.safe_price)
+        filled = finite(order.filled) or 0.0
+        fill_price = finite(order.safe_price)
         if filled <= 0 or not fill_price:
             return None
         is_entry = order.ft_order_side == trade.entry_side
         book = s.exec_ext_decisions
         d = (book.entry(trade) if is_entry else book.get(trade, "exit")) or Decision(side="")
         side = str(order.side)
-        requested = num(order.ft_price)
+        requested = finite(order.ft_price)
         reason = None if is_entry else (order.ft_order_tag or d.reason)
         decision = d.decision_price
         if decision is None and not is_entry:
             # exits no callback priced (stop-loss, ROI, market): the stop price for stops,
             # else the signal candle's close
             if reason in STOP_REASONS:
-                decision = num(order.stop_price) or num(trade.stop_loss) or requested
+                decision = finite(order.stop_price) or finite(trade.stop_loss) or requested
             else:
                 decision = s.exec_ext_market.exit_decision_price(trade.pair) or requested
         attempt = attempt_for(trade, is_entry, upto=order)
@@ -147,7 +139,7 @@ class FillRecorder:
             decision_price=decision, decision_time=d.decision_time,
             arrival_mid=d.arrival_mid, arrival_spread_bps=d.arrival_spread_bps,
             requested_price=requested, fill_price=fill_price, filled_amount=filled,
-            ordered_amount=num(order.amount) or filled, fee_cost=cost, fee_currency=ccy,
+            ordered_amount=finite(order.amount) or filled, fee_cost=cost, fee_currency=ccy,
             fee_rate=rate, liquidity=liquidity, fee_inferred=inferred,
             funding_fees=float(trade.funding_fees or 0.0), reprice_count=attempt.reprices,
             placed=placed, filled_at=filled_at,
@@ -171,13 +163,13 @@ class FillRecorder:
                     trades, base=base, quote=quote or rest.split(":")[0], notional=notional
                 )
                 return f.cost, f.currency, f.rate, f.liquidity, False
-        rate = num(trade.fee_open if is_entry else trade.fee_close)
+        rate = finite(trade.fee_open if is_entry else trade.fee_close)
         liquidity = None
         if live:  # judged against the book when this order was placed
             liquidity = infer_liquidity(
                 order_type=str(order.order_type),
                 side=str(order.side),
-                fill_price=num(order.safe_price),
+                fill_price=finite(order.safe_price),
                 best_bid=d.placed_bid if d.placed_bid is not None else d.best_bid,
                 best_ask=d.placed_ask if d.placed_ask is not None else d.best_ask,
                 placed=utc(order.order_date),

@@ -20,19 +20,12 @@ from typing import Any
 from freqtrade_exec_ext import compat
 from freqtrade_exec_ext.execution import checks, ladder, pricing
 from freqtrade_exec_ext.execution.fills import Attempt
+from freqtrade_exec_ext.execution.numbers import finite
 from freqtrade_exec_ext.strategy.context import Decision
 from freqtrade_exec_ext.strategy.legs import Leg
 from freqtrade_exec_ext.strategy.market import BoundUnknown
 
 logger = logging.getLogger(__name__)
-
-
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 class Repricer:
@@ -144,7 +137,7 @@ class Repricer:
         if compat.replace_allowed(s.dp, s.timeframe, pair, order.order_date_utc):
             return False  # Freqtrade's replacement does this step (adjust_entry_price)
         d = (s.exec_ext_decisions.entry(trade) or lad.decision).with_(
-            last_order_price=_num(order.safe_placement_price)
+            last_order_price=finite(order.safe_placement_price)
         )
         leg = Leg.of(self._c, entry=True, is_short=bool(trade.is_short))
         price, _ = self.step_price(leg, pair, d, due, fallback=None, first=None)
@@ -306,7 +299,7 @@ class Timeouts:
         first = attempt.first_placed or utc(order.order_date)
         elapsed = (now - first).total_seconds() if first else 0.0
         if s.exec_ext_live() and self._r.exit_step_cancel(
-            pair, trade, attempt, elapsed, _num(order.safe_placement_price)
+            pair, trade, attempt, elapsed, finite(order.safe_placement_price)
         ):
             return True
         if timeouts.exit_timed_out(

@@ -8,22 +8,14 @@ adjustment clamped to one trade's sizing.
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 from typing import Any
 
 from freqtrade_exec_ext.execution import checks, sizing, stops
+from freqtrade_exec_ext.execution.numbers import finite
 from freqtrade_exec_ext.strategy.market import BoundUnknown
 
 logger = logging.getLogger(__name__)
-
-
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 class RiskAdapter:
@@ -47,7 +39,7 @@ class RiskAdapter:
             available=available,
             ft_min_stake=min_stake,
             ft_max_stake=max_stake,
-            leverage=_num(leverage) or 1.0,
+            leverage=finite(leverage) or 1.0,
         )
         if d.skip:
             logger.info("exec_ext: %s entry skipped: %s", pair, d.reason)
@@ -72,7 +64,7 @@ class RiskAdapter:
         price = stops.stop_price(entry, c.stop_loss.stoploss, is_short)
         t = c.stop_loss.trailing
         if t.enabled and c.is_futures:
-            seen = _num(trade.min_rate if is_short else trade.max_rate) or entry
+            seen = finite(trade.min_rate if is_short else trade.max_rate) or entry
             best = min(seen, current_rate) if is_short else max(seen, current_rate)
             trail = stops.trailing_stop_price(
                 entry=entry,
@@ -122,7 +114,7 @@ class RiskAdapter:
             current_stake=float(trade.stake_amount or 0.0),
             leverage=float(trade.leverage or 1.0),
         )
-        low = max(_num(min_stake) or 0.0, 0.0)
+        low = max(finite(min_stake) or 0.0, 0.0)
         if room <= 0 or room < low:
             # the strategy may ask on every candle: said once per trade
             if self._say_once(f"add-skip:{trade.id}"):

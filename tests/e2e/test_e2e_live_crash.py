@@ -117,8 +117,10 @@ def _assert_settled(venue: Venue, db: Database, title: str) -> None:
 def test_killed_while_an_exit_is_placed(venue, bots, tmp_path, ordertype: str) -> None:
     """SIGKILL right after the venue accepted the exit.  ``market``: it filled at once;
     the restarted bot finds it by its client order id and closes the trade with it (no
-    second exit).  ``limit``: it rests on the venue; the restarted bot cancels it, puts a
-    stop-loss back on the open position, and a later exit is the only one that fills."""
+    second exit).  ``limit``: while it still rests on the venue, the restarted bot cancels
+    it, puts a stop-loss back on the open position, and a later exit is the only one that
+    fills; the replay runs on the wall clock, so on a slow machine the price may reach the
+    limit before the restarted bot looks: then it adopts that fill like a market exit."""
     db = Database(tmp_path / "tradesv3.sqlite")
     first = bots("bot1", db.path, crash_at="exit:after_send")
     first.wait_running()
@@ -131,28 +133,38 @@ def test_killed_while_an_exit_is_placed(venue, bots, tmp_path, ordertype: str) -
     (exit_order,) = [o for o in venue.orders() if o.side == "SELL" and o.type != "STOP_LOSS_LIMIT"]
     assert str(exit_order.order_id) not in db.order_ids()  # only the journal knows it
     assert stop.status == "CANCELED"  # Freqtrade takes the stop off before it exits
-    assert exit_order.status == ("FILLED" if ordertype == "market" else "NEW")
+    if ordertype == "market":
+        assert exit_order.status == "FILLED"
+    else:
+        assert exit_order.status in ("NEW", "FILLED")  # resting, unless the price came to it
     (row,) = [j for j in db.journal() if j.intent == "exit"]
     assert row.status == "sending" and row.order_id is None
 
     second = bots("bot2", db.path)
     second.wait_running()
-    assert "previous bot is gone" in second.log_text()  # the dead bot's identity taken over
+    second.wait(
+        "the dead bot's identity taken over", lambda: "previous bot is gone" in second.log_text()
+    )
     second.wait("the killed bot's orders settled", lambda: _settled(venue, db))
     journal = {j.order_id: j.status for j in db.journal()}
-    if ordertype == "market":
+    exit_order = next(o for o in venue.orders() if o.order_id == exit_order.order_id)
+    adopted = journal[str(exit_order.order_id)] == "adopted"
+    print(f"\n{ordertype} exit after the restart: {journal[str(exit_order.order_id)]}")
+    if ordertype == "market" or adopted:
+        assert exit_order.status == "FILLED"
         second.wait("the trade closed by that exit", lambda: db.open_trades_btc() == 0 and all(
             not t["is_open"] for t in db.trades()))  # fmt: skip
         assert journal[str(exit_order.order_id)] == "adopted"
     else:
-        assert exit_order.status == "CANCELED" and exit_order.executed_qty == 0
+        assert exit_order.status == "CANCELED"  # (a part may have filled before the cancel)
         assert journal[str(exit_order.order_id)] == "cancelled"
         (trade,) = second.api("GET", "status")
         second.api("POST", "forceexit", {"tradeid": str(trade["trade_id"]), "ordertype": "market"})
         second.wait("the trade closed", lambda: second.api("GET", "status") == [])
         second.wait("nothing left open", lambda: _settled(venue, db))
     sells = [o for o in venue.orders() if o.side == "SELL" and o.executed_qty > 0]
-    assert len(sells) == 1  # one exit filled, never two
+    part = [exit_order] if not adopted and exit_order.executed_qty > 0 else []
+    assert len(sells) == 1 + len(part)  # one exit filled (and what the cancelled one filled)
     _assert_settled(venue, db, f"killed right after the {ordertype} exit was sent; restarted")
 
 

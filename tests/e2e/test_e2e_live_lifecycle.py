@@ -97,10 +97,10 @@ def test_full_trade_lifecycle_live_and_the_ledger_matches_the_venue(live) -> Non
     sampler = lb.bot.strategy.exec_ext_live_services.markouts
     filled = datetime.fromisoformat(by_intent["exit"].filled_time).timestamp()
     for horizon in (1, 10, 60, 300):
-        lb.clock.advance(filled + horizon + 0.05 - lb.clock.now().timestamp())
-        reads = sampler.reads
+        due = filled + horizon + 0.05
+        lb.clock.advance(max(0.0, due - lb.clock.now().timestamp()))
         lb.step()  # the loop wakes the sampler
-        assert wait_for(lambda n=reads: sampler.reads > n, timeout=60), horizon
+        assert wait_for(lambda t=due: sampler.pending(until=t) == 0, timeout=180), horizon
     lb.step()  # the loop writes what was measured into the ledger
     marked = {r.intent: r.markouts_bps for r in lb.ledger()}
     assert set(marked["exit"] or {}) == {"1s", "10s", "60s", "300s"}, marked

@@ -336,3 +336,14 @@ def test_readiness_probe_needs_no_token_and_uses_no_fault_or_weight(gw) -> None:
     r = gw.handle(Request("GET", "/_localex/ready"))
     assert (r.status, r.body["ready"]) == (200, True)
     assert gw.faults.fired() == 0
+
+
+@pytest.mark.parametrize("body", ['{"order_id": 1e400}', '{"order_id": 1.5}', '{"order_id": true}',
+                                  '{"order_id": "x"}', '{"id": 1}', "[1]"])  # fmt: skip
+def test_admin_cancel_names_what_it_expects_for_any_order_id(gw, body) -> None:
+    h = {"Authorization": f"Bearer {gw.admin_token}", "Host": "127.0.0.1:8765"}
+    r = gw.handle(Request("POST", "/_admin/cancel", body=body, headers=h))
+    assert (r.status, r.body) == (
+        400,
+        {"code": -1100, "msg": 'localex admin: expected {"order_id": <integer id>}'},
+    )

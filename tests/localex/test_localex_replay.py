@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from freqtrade_exec_ext.localex import replay
+from freqtrade_exec_ext.localex import replay, replay_clock
 
 M5 = 300_000
 T0 = int(datetime(2025, 9, 1, tzinfo=UTC).timestamp() * 1000)
@@ -37,8 +37,8 @@ def make_series(n: int = N) -> replay.CandleSeries:
 WALL = int(datetime(2026, 3, 2, 12, 7, 30, tzinfo=UTC).timestamp() * 1000)  # 2.5 min into a 5m
 
 
-def clock_at(start_at: datetime, speed: float = 1.0) -> replay.ReplayClock:
-    return replay.make_clock([make_series()], WALL, speed=speed, start_at=start_at)
+def clock_at(start_at: datetime, speed: float = 1.0) -> replay_clock.ReplayClock:
+    return replay_clock.make_clock([make_series()], WALL, speed=speed, start_at=start_at)
 
 
 def test_clock_maps_start_at_to_now_and_runs_at_speed() -> None:
@@ -48,7 +48,7 @@ def test_clock_maps_start_at_to_now_and_runs_at_speed() -> None:
     assert clock.served_now(WALL) == WALL
     # same phase inside the 5m candle as the wall clock: inside the asked time's candle
     assert clock.data_now(WALL) == int(start.timestamp() * 1000) + 150_000
-    assert replay.start_note(clock) == (
+    assert replay_clock.start_note(clock) == (
         "--start-at 2025-09-02T00:00:00+00:00: replay starts at 2025-09-02T00:02:30+00:00, "
         "2m30s later, inside the same candle: served candles must open on whole 5m "
         "boundaries (the largest timeframe in the datadir), so the data time keeps the wall "
@@ -64,11 +64,11 @@ def test_start_at_is_never_skipped_and_the_rounding_is_explained() -> None:
     missed signal); now it starts an hour earlier and says when it gets there."""
     hourly = replace(make_series(), base_ms=3_600_000)
     asked = datetime(2025, 9, 1, 21, 0, tzinfo=UTC)
-    clock = replay.make_clock([make_series(), hourly], WALL, start_at=asked)
+    clock = replay_clock.make_clock([make_series(), hourly], WALL, start_at=asked)
     start = clock.data_now(WALL)
     assert clock.offset_ms % 3_600_000 == 0
     assert start == int(datetime(2025, 9, 1, 20, 7, 30, tzinfo=UTC).timestamp() * 1000)
-    assert replay.start_note(clock) == (
+    assert replay_clock.start_note(clock) == (
         "--start-at 2025-09-01T21:00:00+00:00: replay starts at 2025-09-01T20:07:30+00:00 and "
         "reaches it in 52m30s (speed 1): served candles must open on whole 1h boundaries (the "
         "largest timeframe in the datadir), so the data time keeps the wall clock's position "
@@ -76,22 +76,22 @@ def test_start_at_is_never_skipped_and_the_rounding_is_explained() -> None:
         "datadir"
     )
     # asked exactly where the wall clock's phase lands: no note
-    on_phase = replay.make_clock(
+    on_phase = replay_clock.make_clock(
         [make_series()], WALL, start_at=datetime(2025, 9, 1, 21, 7, 30, tzinfo=UTC)
     )
-    assert replay.start_note(on_phase) is None
-    assert replay.start_note(replay.make_clock([make_series()], WALL)) is None
+    assert replay_clock.start_note(on_phase) is None
+    assert replay_clock.start_note(replay_clock.make_clock([make_series()], WALL)) is None
 
 
 def test_default_start_leaves_history_behind_now() -> None:
     s = make_series()
-    clock = replay.make_clock([s], WALL)
+    clock = replay_clock.make_clock([s], WALL)
     # half the data span (shorter than the 30-day warm-up) is history
     assert clock.data_now(WALL) - s.first_ms >= (s.last_ms - s.first_ms) // 2 - M5
 
 
 def test_start_at_outside_data_is_refused() -> None:
-    with pytest.raises(replay.ReplayError, match="outside the data"):
+    with pytest.raises(replay_clock.ReplayError, match="outside the data"):
         clock_at(datetime(2024, 1, 1, tzinfo=UTC))
 
 
@@ -154,9 +154,9 @@ def test_start_end_limit_select_like_binance() -> None:
 def test_intervals_below_the_data_timeframe_are_refused() -> None:
     s = make_series()
     clock = clock_at(datetime(2025, 9, 2, tzinfo=UTC))
-    with pytest.raises(replay.ReplayError, match="5m candles"):
+    with pytest.raises(replay_clock.ReplayError, match="5m candles"):
         replay.klines(s, "1m", clock, WALL)
-    with pytest.raises(replay.ReplayError, match="Invalid interval"):
+    with pytest.raises(replay_clock.ReplayError, match="Invalid interval"):
         replay.klines(s, "1M", clock, WALL)
 
 

@@ -186,3 +186,30 @@ def test_a_malformed_backtest_ledger_line_is_skipped_and_counted(tmp_path, capsy
 def test_no_secret_of_a_database_url_is_printed(url, capsys):
     line = _one_line_exit_2(["report", "--db", url], capsys)
     assert "s3cret" not in line and "***" in line
+
+
+@pytest.mark.slow
+def test_a_zip_whose_headers_understate_its_size_is_refused_within_the_cap(tmp_path, capsys):
+    """Headers patched to claim 2 MB for a member that inflates to 320 MB: refused at the
+    declared size (CRC error), not after inflating all of it in one call."""
+    import struct
+
+    path = tmp_path / "backtest-result-2025-01-02_00-00-00.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf, \
+            zf.open("backtest-result-2025-01-02_00-00-00.json", "w") as fh:  # fmt: skip
+        fh.write(b"[")
+        block = b"0," * (8 << 20)
+        for _ in range(20):
+            fh.write(block)
+        fh.write(b"0]")
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<I", raw, 22, 2_000_000)  # local header: uncompressed size
+    central = raw.rfind(b"PK\x01\x02")
+    struct.pack_into("<I", raw, central + 24, 2_000_000)  # central directory: the same
+    path.write_bytes(bytes(raw))
+    assert zipfile.ZipFile(path).infolist()[0].file_size == 2_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    line = _one_line_exit_2(["report", "--backtest", str(path)], capsys)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert line.startswith(f"--backtest {path}: not a readable Freqtrade backtest result")
+    assert grown_mb < 100, f"the report grew by {grown_mb:.0f} MB reading a refused zip"
