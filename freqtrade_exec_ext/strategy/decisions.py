@@ -80,6 +80,7 @@ class Working:
     handle: int
     record: Decision
     exclude: frozenset[str] = frozenset()  # orders of the trade placed before it
+    unseen: int = 0  # bot loops that found no trade for it yet
 
 
 @dataclass
@@ -328,7 +329,8 @@ class DecisionRecorder:
         """A decision first seen by its order: an exit Freqtrade asked no confirmation for,
         a position add (Freqtrade's ``adjust_trade_position``)."""
         s = self._s
-        if entry and not (trade.nr_of_successful_entries or 0):
+        earlier = [o for o in trade.orders if o.ft_order_side == trade.entry_side and o.filled]
+        if entry and not any(str(o.order_id) != str(order.order_id) for o in earlier):
             return None  # a new trade's entry is decided at confirm_trade_entry
         ctx = None if entry else s.exec_ext_decisions.get(trade, "exit")
         reason = None if entry else (order.ft_order_tag or trade.exit_reason)
@@ -416,7 +418,9 @@ class DecisionRecorder:
         if trade is None and w.record.trade_id is not None and not self._backtest:
             trade = compat.trade_by_id(w.record.trade_id)  # closed since
         if trade is None:
-            self._end(w, None, now)  # deleted by Freqtrade: nothing filled
+            w.unseen += 1  # a REST forceenter's trade is made outside the bot loop
+            if w.record.order_ids or w.unseen > 1:
+                self._end(w, None, now)  # deleted by Freqtrade (or never made): no fill
             return
         self._follow(w, trade)
         entry = w.record.intent == "entry"
