@@ -168,6 +168,8 @@ def state(gw: Gateway) -> dict[str, Any]:
                 "bans": gw.limiter.bans(),
             },
             "faults_fired": len(gw.faults.history),
+            "late_requests": {"pending": gw.late.pending(), "outcomes": list(gw.late.log)},
+            "http": gw.http_stats.to_dict(),
             "requests": gw.requests,
         }
 

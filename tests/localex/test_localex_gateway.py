@@ -294,6 +294,9 @@ def test_admin_endpoint_scripts_faults_and_reports_state(gw, engine) -> None:
     assert c.body == {"order_id": o.order_id, "status": "CANCELED"}
     state = gw.handle(admin(gw, "GET", "state")).body
     assert state["open_orders"] == [] and state["faults_fired"] == 1
+    # what the HTTP limits refused, and the late requests (docs/local-exchange.md)
+    assert set(state["http"]) >= {"refused_connections", "header_timeouts", "too_large"}
+    assert state["late_requests"] == {"pending": 0, "outcomes": []}
     assert gw.handle(admin(gw, "DELETE", "faults")).body == {"cleared": True}
     assert gw.handle(admin(gw, "GET", "faults")).body["faults"] == []
 

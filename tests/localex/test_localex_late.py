@@ -128,6 +128,10 @@ def test_late_request_inside_its_window_is_executed_and_queryable(gw, fake_clock
     (entry,) = gw.late.log
     assert entry["outcome"] == "executed" and entry["order_id"] == order.order_id
     assert entry["client_order_id"] == "late-1" and gw.late.pending() == 0
+    # GET /_admin/state lists it (docs/local-exchange.md)
+    from freqtrade_exec_ext.localex.admin import state
+
+    assert state(gw)["late_requests"] == {"pending": 0, "outcomes": [entry]}
 
 
 def test_late_request_past_its_window_is_dropped(gw, fake_clock) -> None:
