@@ -12,6 +12,7 @@ The keys exist only in this process's memory and the two child environments.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -175,6 +176,17 @@ class Bot:
         raise AssertionError(f"timed out waiting for {what}:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> str:
+        """Stop as a user would: /stop over the REST API, then SIGINT once the worker is
+        idle. A SIGINT in the middle of a bot loop can land inside a database call, and
+        Freqtrade's own cleanup then logs "Error during cleanup" (seen on a busy machine)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                self.api("POST", "stop")
+                end = time.monotonic() + 120
+                while time.monotonic() < end and self.proc.poll() is None:
+                    if "Changing state to: STOPPED" in self.log.read_text():
+                        break
+                    time.sleep(0.25)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
