@@ -144,30 +144,10 @@ def tables(ex: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+#: an execution's fields in JSON/CSV: the source columns up to ``filled`` (less the
+#: ``strategy_bot`` label rows are grouped by), then what is derived from them
 RECORD_FIELDS = (
-    "bot",
-    "strategy",
-    "pair",
-    "side",
-    "intent",
-    "kind",
-    "class",
-    "reason",
-    "order_types",
-    "stage",
-    "trade_id",
-    "n_orders",
-    "source",
-    "decision_source",
-    "status",
-    "decided_ts",
-    "ended_ts",
-    "decision_price",
-    "arrival_mid",
-    "vwap",
-    "end_mid",
-    "target",
-    "filled",
+    *(c for c in src.COLUMNS[: src.COLUMNS.index("filled") + 1] if c != "strategy_bot"),
     "unfilled",
     "decision_notional",
 )

@@ -2,76 +2,21 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from pg_server import pg_server
+from support import free_port
 
-
-def _pg_bindir() -> Path | None:
-    for cand in [os.environ.get("PG_BINDIR", ""),
-                 *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
-        if cand and (Path(cand) / "initdb").is_file():
-            return Path(cand)
-    which = shutil.which("initdb")
-    return Path(which).parent if which else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port"]
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1 (skips with the reason without one)."""
-    bindir = _pg_bindir()
-    if bindir is None or not (bindir / "pg_ctl").is_file():
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; "
-                    "apt-get install postgresql")
+    servers = pg_server()
+    server = next(servers)  # skips when there is no PostgreSQL
     try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg (PostgreSQL driver) not installed")
-    base = Path(tempfile.mkdtemp(prefix="ftexec-ops-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        import pwd
-
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server")
-        for p in (base, sock):
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-
-    def run(*cmd: str) -> None:
-        proc = subprocess.run([*as_user, *cmd], capture_output=True, text=True, env=env,
-                              timeout=120, check=False)
-        if proc.returncode != 0:
-            pytest.fail(f"{Path(cmd[0]).name} failed: {proc.stderr.strip()[-300:]}")
-
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-        "--encoding=UTF8", "-N")
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w",
-        "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    try:
-        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-            "freqtrade")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/freqtrade"
+        yield server.createdb("freqtrade")
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                        "stop"], capture_output=True, timeout=60, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+        servers.close()  # stops the server

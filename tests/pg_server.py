@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the report tests (initdb + pg_ctl on 127.0.0.1).
+"""A throwaway PostgreSQL server for the tests (initdb + pg_ctl on 127.0.0.1).
 
 Skips with the reason when the PostgreSQL binaries or the psycopg driver are missing.
 """
@@ -8,13 +8,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 
 class PgServer:
@@ -35,12 +35,6 @@ def _pg_bindir() -> Path | None:
             return Path(cand)
     which = shutil.which("initdb")
     return Path(which).parent if which else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pg_server() -> Iterator[PgServer]:
@@ -68,7 +62,7 @@ def pg_server() -> Iterator[PgServer]:
         for p in (base, sock):
             os.chown(p, pw.pw_uid, pw.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 
     def run(*cmd: str) -> None:
