@@ -2,7 +2,7 @@
 
 Reads Freqtrade's orders/trades plus the execution ledger (``--db URL`` for trade and
 dry-run databases, SQLite or PostgreSQL; ``--backtest FILE`` for backtest results) and
-prints slippage, costs, implementation shortfall and budget breaches per strategy, pair,
+prints slippage, costs, implementation shortfall and budget and stop breaches per strategy, pair,
 side, order type and stage.  See docs/report.md for every column.
 """
 
@@ -19,7 +19,7 @@ STAGES = ("dry_run", "live", "backtest")
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "report",
-        help="execution-quality report (slippage, costs, shortfall, budget breaches)",
+        help="execution-quality report (slippage, costs, shortfall, budget and stop breaches)",
         description="Execution-quality report from a Freqtrade database (--db) or backtest "
         "result (--backtest). Prints a table; --json/--csv/--html write files.",
     )
@@ -63,7 +63,8 @@ def register(sub: Any) -> None:
         "--contract",
         metavar="PATH",
         type=Path,
-        help="risk-assessment.yaml: recheck every fill against its slippage budget",
+        help="risk-assessment.yaml: recheck every fill against its slippage budget and every "
+        "trade's stop against the contract's",
     )
     p.add_argument(
         "--stage",
