@@ -152,7 +152,7 @@ def filters(pairs: Sequence[str], strategies: Sequence[str]) -> tuple[list[str],
     return where, params
 
 
-def _ledger_join(src: str) -> str:
+def ledger_join(src: str) -> str:
     return (
         f"{src} cd ON {CC['ft_trade_id']} = {OC['ft_trade_id']} "
         f"AND {CC['cd_key']} = (:prefix || {OC['order_id']})"
@@ -250,7 +250,7 @@ def sqlite_ledger_sql(valid_only: bool = False, markouts: bool = True) -> str:
     guard = f" AND json_valid({CC['cd_value']})" if valid_only else ""
     return (
         f"SELECT {OC['id']}, json_extract({CC['cd_value']}, {paths}) "  # noqa: S608
-        f"FROM {T.orders} o JOIN {_ledger_join(T.custom_data)} "
+        f"FROM {T.orders} o JOIN {ledger_join(T.custom_data)} "
         f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi{guard}"
     )
 
@@ -258,7 +258,7 @@ def sqlite_ledger_sql(valid_only: bool = False, markouts: bool = True) -> str:
 def sqlite_invalid_ledger_sql() -> str:
     return (
         f"SELECT {CC['id']}, {CC['cd_key']}, {CC['ft_trade_id']} "  # noqa: S608
-        f"FROM {T.orders} o JOIN {_ledger_join(T.custom_data)} "
+        f"FROM {T.orders} o JOIN {ledger_join(T.custom_data)} "
         f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi AND NOT json_valid({CC['cd_value']})"
     )
 
@@ -298,10 +298,10 @@ def joined_query(
             f"FROM {T.custom_data} WHERE cd_key LIKE :prefix_like)"
         )
         params["prefix_like"] = LEDGER_KEY_PREFIX.replace("_", r"\_") + "%"
-        join = f" LEFT JOIN {_ledger_join(src)}"
+        join = f" LEFT JOIN {ledger_join(src)}"
     elif has_ledger:
         cols.append(f"{CC['cd_value']} AS l_json")
-        join = f" LEFT JOIN {_ledger_join(T.custom_data)}"
+        join = f" LEFT JOIN {ledger_join(T.custom_data)}"
     elif null_ledger:
         cols.append("0 AS l_present")
         cols += [f"NULL AS l_{n}" for n, _, _ in LEDGER_FIELDS]

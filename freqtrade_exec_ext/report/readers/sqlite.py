@@ -1,10 +1,13 @@
-"""SQLite: id ranges of ``orders`` read by worker processes with the stdlib driver.
+"""SQLite: id ranges of ``orders``, each read by the fast path when it can, else exactly.
 
-Per range, three queries: the orders (numbers, five short texts, epoch times), their
-trades, and their ledger records, each JSON parsed once by SQLite (a multi-path
-``json_extract`` whose array text pandas' C parser reads).  Big databases are read by up
-to two worker processes (forked: no import cost), each finishing its ranges into order
-rows, so only compact numpy columns travel back.
+The fast path (:mod:`.sqlite_arrow`) reads a range as Arrow columns and parses its ledger
+records with Arrow's JSON reader; both work off the GIL, so big databases are read by two
+threads.  A range the fast path cannot read exactly (a text in a number column, a ledger
+record that is not one JSON object of the documented types) is read again here with the
+stdlib driver: three queries (the orders with short texts coded, their trades, and their
+ledger records, each JSON parsed once by SQLite as a multi-path ``json_extract`` whose
+array text pandas' C parser reads), naming every row it skips.  Without the Arrow driver
+every range is read this way, by up to two forked worker processes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from freqtrade_exec_ext.report.query import (
     sqlite_trades_sql,
     sqlite_vocab_sql,
 )
+from freqtrade_exec_ext.report.readers import sqlite_arrow as fast
 
 MAX_WORKERS = 2
 Progress = Callable[[int, int], None] | None
@@ -80,6 +84,7 @@ def read(
         "stage": stage,
         "bot": bot,
         "ledger_fields": ledger_fields(_has_markouts(path, use_ledger)),
+        "fast": fast.available(),
     }
     ranges = [(s, s + chunk_rows) for s in range(int(lo) - 1, int(hi), chunk_rows)]
     workers = min(len(ranges), os.cpu_count() or 1, MAX_WORKERS) if total > 2 * chunk_rows else 1
@@ -140,19 +145,73 @@ def _run(job: dict[str, Any], ranges: list[tuple[int, int]], workers: int) -> An
             yield chunk(job, r)
         return
     import concurrent.futures as cf
-    import multiprocessing as mp
 
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for fut in [pool.submit(chunk, job, r) for r in ranges]:
-            yield fut.result()
+    if job["fast"]:  # the driver and Arrow's JSON reader work off the GIL: threads
+        pool: cf.Executor = cf.ThreadPoolExecutor(max_workers=workers)
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    with pool:
+        yield from (fut.result() for fut in [pool.submit(chunk, job, r) for r in ranges])
 
 
 def chunk(
     job: dict[str, Any], bounds: tuple[int, int]
 ) -> tuple[pd.DataFrame, Problems, list[tuple[Any, ...]]]:
-    """One id range, finished into order rows (runs in a worker for big databases), with
-    the decision contexts of its trades."""
+    """One id range, finished into order rows, with the decision contexts of its trades:
+    the fast path when the range is regular, else the exact one."""
+    if job.get("fast"):
+        try:
+            return _fast_chunk(job, bounds)
+        except fast.Irregular:
+            pass  # read again, exactly: the exact path names what it skips
+    return _exact_chunk(job, bounds)
+
+
+def _fast_chunk(
+    job: dict[str, Any], bounds: tuple[int, int]
+) -> tuple[pd.DataFrame, Problems, list[tuple[Any, ...]]]:
+    problems = Problems()
+    lo, hi = bounds
+    con = fast.connect(job["path"])
+    try:
+        cur = con.cursor()
+        raw = fast.orders(cur, job, lo, hi)
+        if not len(raw):
+            return pd.DataFrame(), problems, []
+        args = _trade_bounds(raw, lo, hi)
+        _attach_trades(raw, fast.trades(cur, **args), problems)
+        if job["use_ledger"] and len(raw):
+            lids, led = fast.ledger(cur, lo, hi, job["ledger_fields"])
+            raw["l_present"] = np.zeros(len(raw), dtype=np.int8)
+            if len(lids):
+                _place_ledger(raw, lids, led)
+        cur.close()
+    finally:
+        con.close()
+    ctx = _contexts(job, args)
+    out = finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"])
+    del raw
+    fast.release_memory()
+    return out, problems, ctx
+
+
+def _contexts(job: dict[str, Any], args: dict[str, Any]) -> list[tuple[Any, ...]]:
+    if not (job["use_ledger"] or job["contexts"]):
+        return []
+    con = connect(job["path"])
+    try:
+        params = {k: v for k, v in args.items() if k != "dense"}
+        return con.execute(contexts_sql(args["dense"]), params).fetchall()
+    finally:
+        con.close()
+
+
+def _exact_chunk(
+    job: dict[str, Any], bounds: tuple[int, int]
+) -> tuple[pd.DataFrame, Problems, list[tuple[Any, ...]]]:
     problems = Problems()
     lo, hi = bounds
     con = connect(job["path"])
@@ -166,16 +225,13 @@ def chunk(
             return pd.DataFrame(), problems, []
         raw = _orders(rows, vocab, problems)
         del rows
-        args = _join_trades(con, raw, lo, hi, problems)
-        ctx = (
-            con.execute(contexts_sql(args.pop("dense")), args).fetchall()
-            if job["use_ledger"] or job["contexts"]
-            else []
-        )
+        args = _trade_bounds(raw, lo, hi)
+        _attach_trades(raw, _trade_rows(con, args, problems), problems)
         if job["use_ledger"] and len(raw):
             _join_ledger(con, job, raw, lo, hi, problems)
     finally:
         con.close()
+    ctx = _contexts(job, args)
     return finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"]), problems, ctx
 
 
@@ -239,16 +295,21 @@ def _orders(
 TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
 
 
-def _join_trades(
-    con: sqlite3.Connection, raw: pd.DataFrame, lo: int, hi: int, problems: Problems
-) -> dict[str, Any]:
-    """Add the trades' columns (in place); returns how the trades were selected."""
+def _trade_bounds(raw: pd.DataFrame, lo: int, hi: int) -> dict[str, Any]:
+    """How the range's trades are selected: their id range when dense (the usual case: a
+    range scan of trades), else the trades of the order id range."""
     tids = raw["ft_trade_id"].to_numpy()
     tlo, thi = (float(np.nanmin(tids)), float(np.nanmax(tids))) if len(tids) else (0.0, -1.0)
-    dense = thi - tlo < 4 * len(tids)  # the usual case: a range scan of trades
-    args = {"tlo": tlo, "thi": thi, "lo": lo, "hi": hi}
-    vocab = _vocabulary(con, sqlite_vocab_sql(by_range=dense)[1], TRADE_TEXT, args)
-    rows = con.execute(sqlite_trades_sql(vocab, by_range=dense), args).fetchall()
+    return {"tlo": tlo, "thi": thi, "lo": lo, "hi": hi, "dense": thi - tlo < 4 * len(tids)}
+
+
+def _trade_rows(
+    con: sqlite3.Connection, args: dict[str, Any], problems: Problems
+) -> dict[str, Any]:
+    dense = args["dense"]
+    params = {k: v for k, v in args.items() if k != "dense"}
+    vocab = _vocabulary(con, sqlite_vocab_sql(by_range=dense)[1], TRADE_TEXT, params)
+    rows = con.execute(sqlite_trades_sql(vocab, by_range=dense), params).fetchall()
     text = {c for c in TRADE_TEXT if vocab.get(c) is None}
     if rows:
         data, _ = _matrix(rows, TRADE_NAMES, text, 0, problems, "trades.id")
@@ -258,6 +319,11 @@ def _join_trades(
     for c in TRADE_TEXT:
         if c not in text:
             data[c] = from_vocab(np.asarray(data[c], dtype=float), vocab[c] or [])
+    return data
+
+
+def _attach_trades(raw: pd.DataFrame, data: dict[str, Any], problems: Problems) -> None:
+    """Add the trades' columns (in place); orders of no trade are skipped (named)."""
     t_ids = np.asarray(data["id"], dtype=float)
     tid = raw["ft_trade_id"].to_numpy()
     order = np.argsort(t_ids, kind="stable")
@@ -282,7 +348,6 @@ def _join_trades(
         else:
             vals = np.asarray(col, dtype=float)
             raw[name] = vals[take] if len(t_ids) else np.nan
-    return {**args, "dense": dense}
 
 
 def _ledger_rows(
@@ -355,14 +420,40 @@ def _join_ledger(
     ledger = _ledger_rows(con, lo, hi, problems, len(fields) == len(LEDGER_FIELDS))
     if not ledger:
         return
-    ids = raw["id"].to_numpy()
     lids = np.array([r[0] for r in ledger], dtype=float)
+    keep = _place_ledger(raw, lids, None)
+    led = parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k], fields)
+    _place_ledger(raw, lids, led)
+    ids = raw["id"].to_numpy()
+
+    def label(rows: list[int]) -> list[str]:
+        marks = ",".join("?" * len(rows))
+        got = dict(
+            con.execute(
+                f"SELECT id, ? || order_id FROM orders WHERE id IN ({marks})",  # noqa: S608
+                [LEDGER_KEY_PREFIX, *(int(ids[k]) for k in rows)],
+            ).fetchall()
+        )
+        return [
+            f"trade_custom_data {got.get(int(ids[k]), '?')} (orders.id {int(ids[k])})" for k in rows
+        ]
+
+    check_ledger(raw, problems, label)
+
+
+def _place_ledger(raw: pd.DataFrame, lids: np.ndarray, led: pd.DataFrame | None) -> np.ndarray:
+    """Which records belong to the rows of ``raw`` (orders filtered out: not); with ``led``
+    (the fields of those records, in order), set its columns and ``l_present`` in place."""
+    ids = raw["id"].to_numpy()
     order = np.argsort(ids, kind="stable")
     found = np.searchsorted(ids, lids, sorter=order)
     keep = found < len(ids)
     keep[keep] = ids[order[found[keep]]] == lids[keep]  # filtered-out orders: skip
+    if led is None:
+        return keep
+    if len(led) == len(lids) and not keep.all():
+        led = led.loc[keep].reset_index(drop=True)
     pos = order[found[keep]]
-    led = parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k], fields)
     present = np.zeros(len(raw), dtype=np.int8)
     present[pos] = 1
     raw["l_present"] = present
@@ -379,17 +470,4 @@ def _join_ledger(
             )
             full[pos] = col.to_numpy(dtype=float if numeric else object)
             raw[c] = full
-
-    def label(rows: list[int]) -> list[str]:
-        marks = ",".join("?" * len(rows))
-        got = dict(
-            con.execute(
-                f"SELECT id, ? || order_id FROM orders WHERE id IN ({marks})",  # noqa: S608
-                [LEDGER_KEY_PREFIX, *(int(ids[k]) for k in rows)],
-            ).fetchall()
-        )
-        return [
-            f"trade_custom_data {got.get(int(ids[k]), '?')} (orders.id {int(ids[k])})" for k in rows
-        ]
-
-    check_ledger(raw, problems, label)
+    return keep
