@@ -2,12 +2,15 @@
 and its ledger records parsed by Arrow's JSON reader, off the GIL.
 
 The fast path reads only *regular* data: numbers that are numbers, texts that are texts,
-one ledger record per line of valid JSON with fields of the documented types.  Anything
-else (a text in a number column, a record that is not JSON, a field of the wrong type,
-a driver that is not installed) makes :func:`chunk` return ``None``, and the caller reads
-that range with the exact stdlib path (:mod:`.sqlite`), which names every skipped row.
-Both paths build the same raw columns, so a range gives the same order rows either way
-(``tests/report/test_fast_reader.py``).
+ledger records that are each one JSON object with fields of the documented types.
+Anything else (a text in a number column, a record that is not one JSON object, a field
+of the wrong type, a NaN or Infinity token in a field the report reads, a driver error)
+raises :class:`Irregular`, and the caller reads that range again with the exact stdlib
+path (:mod:`.sqlite`), which names every skipped row.  Both paths build the same raw
+columns, so a range gives the same order rows either way
+(``tests/report/test_fast_reader.py``).  One difference is kept on purpose: a NaN or
+Infinity token in a field the report does not read leaves the record usable here, as
+SQLite 3.42 and newer (JSON5) read it too; older SQLite calls such a record invalid.
 """
 
 from __future__ import annotations
