@@ -9,8 +9,12 @@ import pkgutil
 import freqtrade_exec_ext
 from freqtrade_exec_ext.errors import ExecExtError, InputRefused, TemporaryFailure
 
-# signals, not errors: a deploy interrupted by SIGTERM unwinds with this
-NOT_ERRORS = {"freqtrade_exec_ext.deploy.generate.Interrupted"}
+# signals, not errors: a deploy interrupted by SIGTERM unwinds with this; the report's fast
+# SQLite reader hands a range to the exact reader with the other (caught, never raised out)
+NOT_ERRORS = {
+    "freqtrade_exec_ext.deploy.generate.Interrupted",
+    "freqtrade_exec_ext.report.readers.sqlite_arrow.Irregular",
+}
 
 
 def _exception_classes() -> list[type]:
