@@ -61,6 +61,13 @@ def bot_env(keys: dict[str, str] | None = None) -> dict[str, str]:
         FREQTRADE__API_SERVER__PASSWORD=PASSWORD,
         FREQTRADE__API_SERVER__JWT_SECRET_KEY="0123456789abcdef" * 4,
         FREQTRADE__FORCE_ENTRY_ENABLE="true",  # to drive trades through the API
+        # the test's forced trades stay open until the test closes them: the strategy's
+        # exit signal acts only above 50 % profit (on a loaded machine the replay had
+        # reached an exit candle, and the signal closed the first trade 50 ms after its
+        # stop-loss was placed, before the test could see the stop on the venue); the
+        # kill switch's FLATTEN turns exit_profit_only off itself
+        FREQTRADE__EXIT_PROFIT_ONLY="true",
+        FREQTRADE__EXIT_PROFIT_OFFSET="0.5",
     )
     env.update(keys or {})
     return env
