@@ -212,6 +212,7 @@ def sqlite_orders_sql(
 
 
 SQLITE_ORDER_NAMES = [*ORDER_NUM, *ORDER_TEXT, *(n for n, _ in TIMES), "dry_id"]
+TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]  # the columns of sqlite_trades_sql
 
 
 def sqlite_trades_sql(vocab: dict[str, list[str] | None], *, by_range: bool = False) -> str:

@@ -116,7 +116,7 @@ def test_records_written_by_freqtrade_itself(tmp_path, monkeypatch):
     sqlite_db(path)
     quick, fell_back, _ = _both(path, monkeypatch)
     assert fell_back == []
-    assert sorted(quick.orders["liquidity"].astype(str)).count("maker") == 1
+    assert quick.orders["liquidity"].astype(str).tolist().count("maker") == 1
 
 
 def _first_ledger(con: sqlite3.Connection, after_order: int) -> tuple[int, str]:

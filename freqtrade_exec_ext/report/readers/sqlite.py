@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from freqtrade_exec_ext.report.query import (
     MAX_VOCAB,
     ORDER_TEXT,
     SQLITE_ORDER_NAMES,
+    TRADE_NAMES,
     TRADE_NUM,
     TRADE_TEXT,
     contexts_sql,
@@ -182,31 +184,32 @@ def _fast_chunk(
         if not len(raw):
             return pd.DataFrame(), problems, []
         args = _trade_bounds(raw, lo, hi)
-        _attach_trades(raw, fast.trades(cur, **args), problems)
-        if job["use_ledger"] and len(raw):
+        _attach_trades(raw, fast.trades(cur, args), problems)
+        if job["use_ledger"]:
             lids, led = fast.ledger(cur, lo, hi, job["ledger_fields"])
             raw["l_present"] = np.zeros(len(raw), dtype=np.int8)
             if len(lids):
-                _place_ledger(raw, lids, led)
+                keep, pos = _match_ledger(raw, lids)
+                _place_ledger(raw, pos, led.loc[keep].reset_index(drop=True))
         cur.close()
     finally:
         con.close()
-    ctx = _contexts(job, args)
+    with closing(connect(job["path"])) as std:
+        ctx = _contexts(std, job, args)
     out = finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"])
     del raw
     fast.release_memory()
     return out, problems, ctx
 
 
-def _contexts(job: dict[str, Any], args: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _contexts(
+    con: sqlite3.Connection, job: dict[str, Any], args: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The decision contexts of the range's trades (``args``: how they are selected)."""
     if not (job["use_ledger"] or job["contexts"]):
         return []
-    con = connect(job["path"])
-    try:
-        params = {k: v for k, v in args.items() if k != "dense"}
-        return con.execute(contexts_sql(args["dense"]), params).fetchall()
-    finally:
-        con.close()
+    params = {k: v for k, v in args.items() if k != "dense"}
+    return con.execute(contexts_sql(args["dense"]), params).fetchall()
 
 
 def _exact_chunk(
@@ -229,9 +232,9 @@ def _exact_chunk(
         _attach_trades(raw, _trade_rows(con, args, problems), problems)
         if job["use_ledger"] and len(raw):
             _join_ledger(con, job, raw, lo, hi, problems)
+        ctx = _contexts(con, job, args)
     finally:
         con.close()
-    ctx = _contexts(job, args)
     return finish(raw, url=job["url"], stage=job["stage"], bot=job["bot"]), problems, ctx
 
 
@@ -290,9 +293,6 @@ def _orders(
             data[c] = from_vocab(data[c], vocab[c] or [])
     raw = pd.DataFrame(data)
     return raw.loc[~bad].reset_index(drop=True) if bad.any() else raw
-
-
-TRADE_NAMES = ["id", *TRADE_TEXT, *TRADE_NUM]
 
 
 def _trade_bounds(raw: pd.DataFrame, lo: int, hi: int) -> dict[str, Any]:
@@ -421,9 +421,9 @@ def _join_ledger(
     if not ledger:
         return
     lids = np.array([r[0] for r in ledger], dtype=float)
-    keep = _place_ledger(raw, lids, None)
+    keep, pos = _match_ledger(raw, lids)
     led = parse_arrays([r[1] for r, k in zip(ledger, keep, strict=True) if k], fields)
-    _place_ledger(raw, lids, led)
+    _place_ledger(raw, pos, led)
     ids = raw["id"].to_numpy()
 
     def label(rows: list[int]) -> list[str]:
@@ -441,19 +441,20 @@ def _join_ledger(
     check_ledger(raw, problems, label)
 
 
-def _place_ledger(raw: pd.DataFrame, lids: np.ndarray, led: pd.DataFrame | None) -> np.ndarray:
-    """Which records belong to the rows of ``raw`` (orders filtered out: not); with ``led``
-    (the fields of those records, in order), set its columns and ``l_present`` in place."""
+def _match_ledger(raw: pd.DataFrame, lids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which records belong to a row of ``raw`` (orders filtered out: not), the row of
+    each of those)."""
     ids = raw["id"].to_numpy()
     order = np.argsort(ids, kind="stable")
     found = np.searchsorted(ids, lids, sorter=order)
     keep = found < len(ids)
     keep[keep] = ids[order[found[keep]]] == lids[keep]  # filtered-out orders: skip
-    if led is None:
-        return keep
-    if len(led) == len(lids) and not keep.all():
-        led = led.loc[keep].reset_index(drop=True)
-    pos = order[found[keep]]
+    return keep, order[found[keep]]
+
+
+def _place_ledger(raw: pd.DataFrame, pos: np.ndarray, led: pd.DataFrame) -> None:
+    """Set the records' fields (``led``, one row per matched record) and ``l_present`` on
+    the rows ``pos`` of ``raw`` (in place)."""
     present = np.zeros(len(raw), dtype=np.int8)
     present[pos] = 1
     raw["l_present"] = present
@@ -470,4 +471,3 @@ def _place_ledger(raw: pd.DataFrame, lids: np.ndarray, led: pd.DataFrame | None)
             )
             full[pos] = col.to_numpy(dtype=float if numeric else object)
             raw[c] = full
-    return keep

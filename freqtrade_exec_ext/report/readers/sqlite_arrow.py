@@ -16,6 +16,7 @@ SQLite 3.42 and newer (JSON5) read it too; older SQLite calls such a record inva
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,13 @@ from freqtrade_exec_ext.report.query import (
     MARKOUT_HORIZONS,
     MARKOUTS_FIELD,
     OC,
-    ORDER_NUM,
     ORDER_TEXT,
-    TC,
-    TIMES,
-    TRADE_NUM,
+    SQLITE_ORDER_NAMES,
+    TRADE_NAMES,
     TRADE_TEXT,
-    epoch_sql,
-    filters,
     ledger_join,
+    sqlite_orders_sql,
+    sqlite_trades_sql,
 )
 
 T = schema.TABLES
@@ -79,24 +78,33 @@ def connect(path: Path) -> Any:
     return con
 
 
-def _table(cur: Any, sql: str, params: list[Any], numbers: int = 0) -> Any:
-    """Run ``sql``; its first ``numbers`` columns must come back as numbers (or all NULL).
-    The driver types a column by its first values and fails on a value of another type
-    (a text in a number column, or a float after integers): that is :class:`Irregular`."""
+def _table(cur: Any, sql: str, named: dict[str, Any], numbers: Sequence[int] = ()) -> Any:
+    """Run ``sql`` (``:name`` parameters); the columns at ``numbers`` must come back as
+    numbers (or all NULL).  The driver types a column by its first values and fails on a
+    value of another type (a text in a number column, or a float after integers): that
+    is :class:`Irregular`."""
     import pyarrow as pa
     from adbc_driver_manager import Error
 
     try:
-        cur.execute(sql, params)
+        cur.execute(*_positional(sql, named))
         table = cur.fetch_arrow_table()
     except (OSError, Error) as exc:  # a value of another type; the exact path says the rest
         raise Irregular(str(exc)) from exc
-    for k in range(numbers):
+    for k in numbers:
         t = table.schema.field(k).type
         numeric = pa.types.is_floating(t) or pa.types.is_integer(t)
         if not numeric and table.column(k).null_count != len(table):
             raise Irregular(f"column {table.schema.field(k).name} is {t}")
     return table
+
+
+def _columns(table: Any, names: Sequence[str], text: Collection[str]) -> dict[str, Any]:
+    """The query's columns by name: texts as categoricals, the rest as float64."""
+    return {
+        n: _categories(table.column(k)) if n in text else _floats(table.column(k))
+        for k, n in enumerate(names)
+    }
 
 
 def _floats(col: Any) -> np.ndarray:
@@ -120,19 +128,12 @@ def _categories(col: Any) -> pd.Categorical:
 
 
 def orders(cur: Any, job: dict[str, Any], lo: int, hi: int) -> pd.DataFrame:
-    cols = [OC[c] for c in ORDER_NUM] + [epoch_sql("sqlite", OC[c]) for _, c in TIMES]
-    cols += [f"({OC['order_id']} LIKE 'dry\\_run\\_%' ESCAPE '\\') + 0.0"]
-    cols += [OC[c] for c in ORDER_TEXT]
-    where, params = filters(job["pairs"], job["strategies"])
-    where.append(f"{OC['id']} > :lo AND {OC['id']} <= :hi")
-    sql = f"SELECT {', '.join(cols)} FROM {T.orders} o WHERE {' AND '.join(where)}"  # noqa: S608
-    table = _table(cur, *_positional(sql, {**params, "lo": lo, "hi": hi}), len(cols) - 5)
-    names = [*ORDER_NUM, *(n for n, _ in TIMES), "dry_id"]
-    data: dict[str, Any] = {n: _floats(table.column(k)) for k, n in enumerate(names)}
-    for k, n in enumerate(ORDER_TEXT):
-        data[n] = _categories(table.column(len(names) + k))
-    frame = pd.DataFrame(data)
-    return frame[["id", *ORDER_NUM[1:], *ORDER_TEXT, *(n for n, _ in TIMES), "dry_id"]]
+    """One id range of orders: the exact path's query, with its short texts uncoded."""
+    sql, params = sqlite_orders_sql(job["pairs"], job["strategies"], {})
+    names = SQLITE_ORDER_NAMES
+    numbers = [k for k, n in enumerate(names) if n not in ORDER_TEXT]
+    table = _table(cur, sql, {**params, "lo": lo, "hi": hi}, numbers)
+    return pd.DataFrame(_columns(table, names, ORDER_TEXT))
 
 
 def _positional(sql: str, named: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -148,20 +149,13 @@ def _positional(sql: str, named: dict[str, Any]) -> tuple[str, list[Any]]:
     return re.sub(r":([a-z]\w*)", sub, sql), order
 
 
-def trades(cur: Any, tlo: float, thi: float, lo: int, hi: int, dense: bool) -> dict[str, Any]:
-    cols = [TC["id"], *(TC[c] for c in (*TRADE_NUM, *TRADE_TEXT))]
-    head = f"SELECT {', '.join(cols)} FROM {T.trades} t WHERE "  # noqa: S608
-    if dense:
-        sql, params = head + f"{TC['id']} >= ? AND {TC['id']} <= ?", [tlo, thi]
-    else:
-        of_range = f"SELECT DISTINCT {OC['ft_trade_id']} FROM {T.orders} o "  # noqa: S608
-        sql = head + f"{TC['id']} IN ({of_range}WHERE {OC['id']} > ? AND {OC['id']} <= ?)"
-        params = [lo, hi]
-    table = _table(cur, sql, params, 1 + len(TRADE_NUM))
-    data: dict[str, Any] = {n: _floats(table.column(k)) for k, n in enumerate(["id", *TRADE_NUM])}
-    for k, n in enumerate(TRADE_TEXT):
-        data[n] = _categories(table.column(1 + len(TRADE_NUM) + k))
-    return data
+def trades(cur: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """The trades of one id range of orders (``args``: how they are selected)."""
+    sql = sqlite_trades_sql({}, by_range=args["dense"])
+    names = TRADE_NAMES
+    numbers = [k for k, n in enumerate(names) if n not in TRADE_TEXT]
+    table = _table(cur, sql, {k: v for k, v in args.items() if k != "dense"}, numbers)
+    return _columns(table, names, TRADE_TEXT)
 
 
 def ledger(
@@ -176,7 +170,7 @@ def ledger(
         f"FROM {T.orders} o JOIN {ledger_join(T.custom_data)} "
         f"WHERE {OC['id']} > :lo AND {OC['id']} <= :hi"
     )
-    table = _table(cur, *_positional(sql, {"prefix": LEDGER_KEY_PREFIX, "lo": lo, "hi": hi}), 1)
+    table = _table(cur, sql, {"prefix": LEDGER_KEY_PREFIX, "lo": lo, "hi": hi}, [0])
     ids = _floats(table.column(0))
     names = [f"l_{n}" for n, _, _ in fields]
     if not len(ids):
